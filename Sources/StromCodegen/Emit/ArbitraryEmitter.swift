@@ -55,14 +55,16 @@ struct ArbitraryEmitter {
                         }
                     }
                 }
-                if flexibleCondition != "false" {
+                if flexibleCondition == "true" {
+                    function.line("value.unknownTaggedFields = rng.arbitraryUnknownTaggedFields()")
+                } else if flexibleCondition != "false" {
                     function.line("if \(flexibleCondition) { value.unknownTaggedFields = rng.arbitraryUnknownTaggedFields() }")
                 }
                 function.line("return value")
             }
             body.line()
-            body.block("func projected(version: Int16) -> Self") { function in
-                function.line("var value = self")
+            body.block("func projected(version: Int16) -> Self") { outer in
+                var function = SwiftWriter()
                 for context in contexts {
                     let target = "value.\(context.property)"
                     let present = context.presentCondition
@@ -80,7 +82,13 @@ struct ArbitraryEmitter {
                         ? "value.unknownTaggedFields = []"
                         : "if !(\(flexibleCondition)) { value.unknownTaggedFields = [] }")
                 }
-                function.line("return value")
+                if function.text.isEmpty {
+                    outer.line("self")
+                } else {
+                    outer.line("var value = self")
+                    outer.lines(function.text.split(separator: "\n").map(String.init))
+                    outer.line("return value")
+                }
             }
         }
     }
@@ -102,13 +110,13 @@ struct ArbitraryEmitter {
     }
 
     private func valueExpression(_ context: FieldContext, nullable: String) -> String {
-        let value = Self.randomExpression(context.field.type)
+        let value = randomExpression(context.field.type)
         if nullable == "false" { return value }
         if nullable == "true" { return "rng.oneIn(5) ? nil : \(value)" }
         return "(\(nullable)) && rng.oneIn(5) ? nil : \(value)"
     }
 
-    static func randomExpression(_ type: FieldType) -> String {
+    func randomExpression(_ type: FieldType) -> String {
         switch type {
         case .bool: "rng.arbitraryBool()"
         case .int8: "rng.arbitraryInteger(Int8.self)"
@@ -121,7 +129,7 @@ struct ArbitraryEmitter {
         case .string: "rng.arbitraryString()"
         case .uuid: "rng.arbitraryUUID()"
         case .bytes, .records: "rng.arbitraryBytes()"
-        case .structure(let name): "\(name).arbitrary(version: version, using: &rng)"
+        case .structure(let name): "\(spec.name).\(name).arbitrary(version: version, using: &rng)"
         case .array(let element): "rng.arbitraryArray { (rng: inout SplitMix64) in \(randomExpression(element)) }"
         }
     }

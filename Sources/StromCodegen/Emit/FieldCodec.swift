@@ -8,9 +8,11 @@ struct FieldContext {
     var property: String { SwiftNames.property(field.name) }
     var path: String { SwiftNames.stringLiteral(field.name) }
 
-    /// Optional in Swift when null is possible in some version, or is the default.
+    /// Optional in Swift when null is possible in some version, or is the default. (Kafka's Java
+    /// defaults records fields to null even where null cannot be sent; an empty buffer is the
+    /// default that can.)
     var isOptional: Bool {
-        field.type == .records || field.defaultValue == .null
+        field.defaultValue == .null
             || !field.nullableVersions.intersection(field.versions).intersection(valid).isEmpty
     }
 
@@ -68,7 +70,7 @@ struct FieldContext {
         case (.uuid, _): return "KafkaUUID.zero"
         case (.bytes, _), (.records, _): return "ByteBuffer()"
         case (.array, _): return "[]"
-        case (.structure(let name), _): return "\(name)()"
+        case (.structure(let name), _): return "\(message.name).\(name)()"
         }
     }
 

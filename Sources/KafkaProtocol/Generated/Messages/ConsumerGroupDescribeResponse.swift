@@ -213,8 +213,8 @@ public struct ConsumerGroupDescribeResponse: KafkaResponseMessage {
             clientHost: String = "",
             subscribedTopicNames: [String] = [],
             subscribedTopicRegex: String? = nil,
-            assignment: Assignment = Assignment(),
-            targetAssignment: Assignment = Assignment(),
+            assignment: Assignment = ConsumerGroupDescribeResponse.Assignment(),
+            targetAssignment: Assignment = ConsumerGroupDescribeResponse.Assignment(),
             unknownTaggedFields: [KafkaTaggedField] = []
         ) {
             self.memberId = memberId

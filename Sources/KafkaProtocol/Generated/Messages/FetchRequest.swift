@@ -52,7 +52,7 @@ public struct FetchRequest: KafkaRequestMessage {
     public init(
         clusterId: String? = nil,
         replicaId: Int32 = -1,
-        replicaState: ReplicaState = ReplicaState(),
+        replicaState: ReplicaState = FetchRequest.ReplicaState(),
         maxWaitMs: Int32 = 0,
         minBytes: Int32 = 0,
         maxBytes: Int32 = 0x7fffffff,
@@ -145,7 +145,7 @@ public struct FetchRequest: KafkaRequestMessage {
         if !(version <= 14) && self.replicaId != -1 {
             throw KafkaEncodingError.fieldNotSupported(type: "FetchRequest", field: "ReplicaId", version: version)
         }
-        if !(version >= 15) && self.replicaState != ReplicaState() {
+        if !(version >= 15) && self.replicaState != FetchRequest.ReplicaState() {
             throw KafkaEncodingError.fieldNotSupported(type: "FetchRequest", field: "ReplicaState", version: version)
         }
         buffer.writeKafkaInt32(self.maxWaitMs)
@@ -191,7 +191,7 @@ public struct FetchRequest: KafkaRequestMessage {
                 try buffer.writeKafkaNullableString(self.clusterId, compact: true, nullAllowed: true, field: "ClusterId", version: version)
                 taggedFields.append(tag: 0, data: buffer)
             }
-            if version >= 15, self.replicaState != ReplicaState() {
+            if version >= 15, self.replicaState != FetchRequest.ReplicaState() {
                 var buffer = ByteBuffer()
                 try self.replicaState.write(into: &buffer, version: version)
                 taggedFields.append(tag: 1, data: buffer)

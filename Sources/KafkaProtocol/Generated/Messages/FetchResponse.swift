@@ -378,9 +378,9 @@ public struct FetchResponse: KafkaResponseMessage {
             highWatermark: Int64 = 0,
             lastStableOffset: Int64 = -1,
             logStartOffset: Int64 = -1,
-            divergingEpoch: EpochEndOffset = EpochEndOffset(),
-            currentLeader: LeaderIdAndEpoch = LeaderIdAndEpoch(),
-            snapshotId: SnapshotId = SnapshotId(),
+            divergingEpoch: EpochEndOffset = FetchResponse.EpochEndOffset(),
+            currentLeader: LeaderIdAndEpoch = FetchResponse.LeaderIdAndEpoch(),
+            snapshotId: SnapshotId = FetchResponse.SnapshotId(),
             abortedTransactions: [AbortedTransaction]? = [],
             preferredReadReplica: Int32 = -1,
             records: ByteBuffer? = nil,
@@ -457,13 +457,13 @@ public struct FetchResponse: KafkaResponseMessage {
             if version >= 5 {
                 buffer.writeKafkaInt64(self.logStartOffset)
             }
-            if !(version >= 12) && self.divergingEpoch != EpochEndOffset() {
+            if !(version >= 12) && self.divergingEpoch != FetchResponse.EpochEndOffset() {
                 throw KafkaEncodingError.fieldNotSupported(type: "PartitionData", field: "DivergingEpoch", version: version)
             }
-            if !(version >= 12) && self.currentLeader != LeaderIdAndEpoch() {
+            if !(version >= 12) && self.currentLeader != FetchResponse.LeaderIdAndEpoch() {
                 throw KafkaEncodingError.fieldNotSupported(type: "PartitionData", field: "CurrentLeader", version: version)
             }
-            if !(version >= 12) && self.snapshotId != SnapshotId() {
+            if !(version >= 12) && self.snapshotId != FetchResponse.SnapshotId() {
                 throw KafkaEncodingError.fieldNotSupported(type: "PartitionData", field: "SnapshotId", version: version)
             }
             if version >= 4 {
@@ -485,17 +485,17 @@ public struct FetchResponse: KafkaResponseMessage {
             try buffer.writeKafkaNullableBytes(self.records, compact: flexible, nullAllowed: true, field: "Records", version: version)
             if flexible {
                 var taggedFields = KafkaTaggedFieldWriter()
-                if version >= 12, self.divergingEpoch != EpochEndOffset() {
+                if version >= 12, self.divergingEpoch != FetchResponse.EpochEndOffset() {
                     var buffer = ByteBuffer()
                     try self.divergingEpoch.write(into: &buffer, version: version)
                     taggedFields.append(tag: 0, data: buffer)
                 }
-                if version >= 12, self.currentLeader != LeaderIdAndEpoch() {
+                if version >= 12, self.currentLeader != FetchResponse.LeaderIdAndEpoch() {
                     var buffer = ByteBuffer()
                     try self.currentLeader.write(into: &buffer, version: version)
                     taggedFields.append(tag: 1, data: buffer)
                 }
-                if version >= 12, self.snapshotId != SnapshotId() {
+                if version >= 12, self.snapshotId != FetchResponse.SnapshotId() {
                     var buffer = ByteBuffer()
                     try self.snapshotId.write(into: &buffer, version: version)
                     taggedFields.append(tag: 2, data: buffer)

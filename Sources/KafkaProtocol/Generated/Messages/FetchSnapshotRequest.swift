@@ -148,7 +148,7 @@ public struct FetchSnapshotRequest: KafkaRequestMessage {
         public init(
             partition: Int32 = 0,
             currentLeaderEpoch: Int32 = 0,
-            snapshotId: SnapshotId = SnapshotId(),
+            snapshotId: SnapshotId = FetchSnapshotRequest.SnapshotId(),
             position: Int64 = 0,
             replicaDirectoryId: KafkaUUID = KafkaUUID.zero,
             unknownTaggedFields: [KafkaTaggedField] = []

@@ -202,18 +202,18 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
         public var position: Int64
         /// Snapshot data in records format which may not be aligned on an offset boundary
         /// (versions 0-1)
-        public var unalignedRecords: ByteBuffer?
+        public var unalignedRecords: ByteBuffer
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
 
         public init(
             index: Int32 = 0,
             errorCode: Int16 = 0,
-            snapshotId: SnapshotId = SnapshotId(),
-            currentLeader: LeaderIdAndEpoch = LeaderIdAndEpoch(),
+            snapshotId: SnapshotId = FetchSnapshotResponse.SnapshotId(),
+            currentLeader: LeaderIdAndEpoch = FetchSnapshotResponse.LeaderIdAndEpoch(),
             size: Int64 = 0,
             position: Int64 = 0,
-            unalignedRecords: ByteBuffer? = nil,
+            unalignedRecords: ByteBuffer = ByteBuffer(),
             unknownTaggedFields: [KafkaTaggedField] = []
         ) {
             self.index = index
@@ -233,7 +233,7 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
             self.snapshotId = try SnapshotId(from: &buffer, version: version)
             self.size = try buffer.readKafkaInt64()
             self.position = try buffer.readKafkaInt64()
-            self.unalignedRecords = try kafkaNullable(buffer.readKafkaBytes(compact: true), allowed: false, field: "UnalignedRecords")
+            self.unalignedRecords = try kafkaNonNull(buffer.readKafkaBytes(compact: true), field: "UnalignedRecords")
             if true {
                 for _ in 0..<(try buffer.readKafkaTaggedFieldCount()) {
                     let (tag, data) = try buffer.readKafkaTaggedField()
@@ -254,10 +254,10 @@ public struct FetchSnapshotResponse: KafkaResponseMessage {
             try self.snapshotId.write(into: &buffer, version: version)
             buffer.writeKafkaInt64(self.size)
             buffer.writeKafkaInt64(self.position)
-            try buffer.writeKafkaNullableBytes(self.unalignedRecords, compact: true, nullAllowed: false, field: "UnalignedRecords", version: version)
+            try buffer.writeKafkaBytes(self.unalignedRecords, compact: true)
             if true {
                 var taggedFields = KafkaTaggedFieldWriter()
-                if self.currentLeader != LeaderIdAndEpoch() {
+                if self.currentLeader != FetchSnapshotResponse.LeaderIdAndEpoch() {
                     var buffer = ByteBuffer()
                     try self.currentLeader.write(into: &buffer, version: version)
                     taggedFields.append(tag: 0, data: buffer)

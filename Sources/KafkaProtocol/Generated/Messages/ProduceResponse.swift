@@ -250,7 +250,7 @@ public struct ProduceResponse: KafkaResponseMessage {
             logStartOffset: Int64 = -1,
             recordErrors: [BatchIndexAndErrorMessage] = [],
             errorMessage: String? = nil,
-            currentLeader: LeaderIdAndEpoch = LeaderIdAndEpoch(),
+            currentLeader: LeaderIdAndEpoch = ProduceResponse.LeaderIdAndEpoch(),
             unknownTaggedFields: [KafkaTaggedField] = []
         ) {
             self.index = index
@@ -326,12 +326,12 @@ public struct ProduceResponse: KafkaResponseMessage {
             if version >= 8 {
                 try buffer.writeKafkaNullableString(self.errorMessage, compact: flexible, nullAllowed: true, field: "ErrorMessage", version: version)
             }
-            if !(version >= 10) && self.currentLeader != LeaderIdAndEpoch() {
+            if !(version >= 10) && self.currentLeader != ProduceResponse.LeaderIdAndEpoch() {
                 throw KafkaEncodingError.fieldNotSupported(type: "PartitionProduceResponse", field: "CurrentLeader", version: version)
             }
             if flexible {
                 var taggedFields = KafkaTaggedFieldWriter()
-                if version >= 10, self.currentLeader != LeaderIdAndEpoch() {
+                if version >= 10, self.currentLeader != ProduceResponse.LeaderIdAndEpoch() {
                     var buffer = ByteBuffer()
                     try self.currentLeader.write(into: &buffer, version: version)
                     taggedFields.append(tag: 0, data: buffer)

@@ -156,7 +156,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
             partitionIndex: Int32 = 0,
             errorCode: Int16 = 0,
             errorMessage: String? = nil,
-            currentLeader: LeaderIdAndEpoch = LeaderIdAndEpoch(),
+            currentLeader: LeaderIdAndEpoch = ShareAcknowledgeResponse.LeaderIdAndEpoch(),
             unknownTaggedFields: [KafkaTaggedField] = []
         ) {
             self.partitionIndex = partitionIndex

@@ -218,7 +218,7 @@ public struct ShareFetchResponse: KafkaResponseMessage {
             errorMessage: String? = nil,
             acknowledgeErrorCode: Int16 = 0,
             acknowledgeErrorMessage: String? = nil,
-            currentLeader: LeaderIdAndEpoch = LeaderIdAndEpoch(),
+            currentLeader: LeaderIdAndEpoch = ShareFetchResponse.LeaderIdAndEpoch(),
             records: ByteBuffer? = nil,
             acquiredRecords: [AcquiredRecords] = [],
             unknownTaggedFields: [KafkaTaggedField] = []

@@ -202,7 +202,7 @@ public struct ShareGroupDescribeResponse: KafkaResponseMessage {
             clientId: String = "",
             clientHost: String = "",
             subscribedTopicNames: [String] = [],
-            assignment: Assignment = Assignment(),
+            assignment: Assignment = ShareGroupDescribeResponse.Assignment(),
             unknownTaggedFields: [KafkaTaggedField] = []
         ) {
             self.memberId = memberId

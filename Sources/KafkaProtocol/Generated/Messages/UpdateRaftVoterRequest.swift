@@ -37,7 +37,7 @@ public struct UpdateRaftVoterRequest: KafkaRequestMessage {
         voterId: Int32 = 0,
         voterDirectoryId: KafkaUUID = KafkaUUID.zero,
         listeners: [Listener] = [],
-        kRaftVersionFeature: KRaftVersionFeature = KRaftVersionFeature(),
+        kRaftVersionFeature: KRaftVersionFeature = UpdateRaftVoterRequest.KRaftVersionFeature(),
         unknownTaggedFields: [KafkaTaggedField] = []
     ) {
         self.clusterId = clusterId

@@ -24,7 +24,7 @@ public struct UpdateRaftVoterResponse: KafkaResponseMessage {
     public init(
         throttleTimeMs: Int32 = 0,
         errorCode: Int16 = 0,
-        currentLeader: CurrentLeader = CurrentLeader(),
+        currentLeader: CurrentLeader = UpdateRaftVoterResponse.CurrentLeader(),
         unknownTaggedFields: [KafkaTaggedField] = []
     ) {
         self.throttleTimeMs = throttleTimeMs
@@ -56,7 +56,7 @@ public struct UpdateRaftVoterResponse: KafkaResponseMessage {
         buffer.writeKafkaInt16(self.errorCode)
         if true {
             var taggedFields = KafkaTaggedFieldWriter()
-            if self.currentLeader != CurrentLeader() {
+            if self.currentLeader != UpdateRaftVoterResponse.CurrentLeader() {
                 var buffer = ByteBuffer()
                 try self.currentLeader.write(into: &buffer, version: version)
                 taggedFields.append(tag: 0, data: buffer)

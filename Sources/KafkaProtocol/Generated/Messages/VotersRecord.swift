@@ -169,7 +169,7 @@ public struct VotersRecord: KafkaVersionedMessage {
             voterId: Int32 = 0,
             voterDirectoryId: KafkaUUID = KafkaUUID.zero,
             endpoints: [Endpoint] = [],
-            kRaftVersionFeature: KRaftVersionFeature = KRaftVersionFeature(),
+            kRaftVersionFeature: KRaftVersionFeature = VotersRecord.KRaftVersionFeature(),
             unknownTaggedFields: [KafkaTaggedField] = []
         ) {
             self.voterId = voterId
