@@ -173,4 +173,47 @@ import Testing
             #expect(received == sent, "seed \(seed)")
         }
     }
+
+    /// The fast validation pass and the record iterator parse the same layout separately: for
+    /// corrupted records (with a recomputed CRC, so the parsers see them) both must agree.
+    @Test func validationAndIterationAgreeOnCorruptRecords() throws {
+        // Small records, so that most corruptions hit framing rather than payload bytes.
+        let small = Self.sampleRecords().dropLast() + Self.sampleRecords().dropLast()
+        let original = try Self.build(Array(small), codec: .none)
+        var disagreements: [UInt64] = []
+        var acceptedCount = 0
+        for seed in UInt64(0)..<3_000 {
+            var rng = SplitMix64(seed: seed)
+            var bytes = original
+            for _ in 0..<(1 + rng.below(3)) {
+                let position = RecordBatchHeader.sizeBytes + rng.below(bytes.readableBytes - RecordBatchHeader.sizeBytes)
+                bytes.setInteger(UInt8(truncatingIfNeeded: rng.next()), at: position)
+            }
+            let crc = bytes.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[21...])) }
+            bytes.setInteger(crc, at: 17, endianness: .big)
+            let batch = try RecordBatch.read(from: &bytes)
+            let validated = (try? batch.validate(mode: .stored, decompressedSizeBytesMax: 1 << 20)) != nil
+            var iterated = false
+            if var iterator = try? batch.records(decompressedSizeBytesMax: 1 << 20) {
+                var count: Int32 = 0
+                var previous: Int32 = -1
+                var ordered = true
+                do {
+                    while let record = try iterator.next() {
+                        ordered = ordered && record.offsetDelta > previous && record.offsetDelta <= batch.header.lastOffsetDelta
+                        previous = record.offsetDelta
+                        count += 1
+                    }
+                    iterated = ordered && count == batch.header.recordCount
+                } catch {
+                    iterated = false
+                }
+            }
+            if validated != iterated { disagreements.append(seed) }
+            if validated { acceptedCount += 1 }
+        }
+        // Both outcomes must occur, or the comparison proves nothing.
+        #expect(acceptedCount > 100 && acceptedCount < 2_900, "accepted \(acceptedCount) of 3000")
+        #expect(disagreements.isEmpty, "seeds where validate and iterate disagree: \(disagreements.prefix(10))")
+    }
 }

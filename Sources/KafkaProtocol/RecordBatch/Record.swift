@@ -43,10 +43,6 @@ public struct Record: Sendable {
         }
         return slice
     }
-
-    /// Header framing was already walked while reading; nothing left to check. Kept as a seam for
-    /// header-level rules (e.g. UTF-8 keys) without a second pass elsewhere.
-    func validateHeaders(index: Int32) throws(RecordBatchError) {}
 }
 
 /// The headers of one record, decoded lazily from their bytes.

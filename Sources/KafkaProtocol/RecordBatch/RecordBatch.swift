@@ -85,42 +85,27 @@ public struct RecordBatch: Sendable {
         case .stored:
             guard declared >= 0 else { throw .recordCountMismatch(declared: declared, found: 0) }
         }
-        var iterator = try records(decompressedSizeBytesMax: decompressedSizeBytesMax)
-        var found: Int32 = 0
-        var maxTimestamp = Int64.min
-        var previousOffsetDelta: Int32 = -1
-        while let record = try iterator.next() {
-            switch mode {
-            case .produced:
-                guard record.offsetDelta == found else {
-                    throw .invalidRecord(index: found, reason: "offset delta \(record.offsetDelta), expected \(found)")
-                }
-            case .stored:
-                guard record.offsetDelta > previousOffsetDelta, record.offsetDelta <= header.lastOffsetDelta else {
-                    throw .invalidRecord(index: found, reason: "offset delta \(record.offsetDelta) out of order")
-                }
-            }
-            try record.validateHeaders(index: found)
-            previousOffsetDelta = record.offsetDelta
-            maxTimestamp = Swift.max(maxTimestamp, header.baseTimestamp &+ record.timestampDelta)
-            found += 1
-        }
-        guard found == declared else { throw .recordCountMismatch(declared: declared, found: found) }
-        return Summary(recordCount: found, maxTimestamp: maxTimestamp, uncompressedRecordsSizeBytes: iterator.recordsSizeBytes)
+        let plain = try decompressedRecords(sizeBytesMax: decompressedSizeBytesMax)
+        let framing = try RecordFraming.check(
+            plain, declaredCount: declared, lastOffsetDelta: header.lastOffsetDelta, sequentialOffsets: mode == .produced)
+        let maxTimestamp = framing.count == 0 ? header.maxTimestamp : header.baseTimestamp &+ framing.maxTimestampDelta
+        return Summary(recordCount: framing.count, maxTimestamp: maxTimestamp, uncompressedRecordsSizeBytes: plain.readableBytes)
     }
 
     /// An iterator over the records, decompressing first when the batch is compressed (bounded by
     /// `decompressedSizeBytesMax`). Keys, values and headers are slices of the (decompressed) bytes.
     public func records(decompressedSizeBytesMax: Int) throws(RecordBatchError) -> RecordIterator {
+        RecordIterator(records: try decompressedRecords(sizeBytesMax: decompressedSizeBytesMax), declaredCount: header.recordCount)
+    }
+
+    /// The records section, decompressed if needed (a slice of the batch when not compressed).
+    func decompressedRecords(sizeBytesMax: Int) throws(RecordBatchError) -> ByteBuffer {
         let codec = try compressionCodec()
-        let stored = storedRecords
-        let plain: ByteBuffer
         do {
-            plain = try codec.decompress(stored, sizeBytesMax: decompressedSizeBytesMax)
+            return try codec.decompress(storedRecords, sizeBytesMax: sizeBytesMax)
         } catch {
             throw .compression(error)
         }
-        return RecordIterator(records: plain, declaredCount: header.recordCount)
     }
 }
 
