@@ -1,0 +1,63 @@
+public import NIOCore
+
+/// The log's only way to the disk. Two implementations: ``PosixFileSystem`` (blocking syscalls on
+/// the caller's thread, which is the partition owner's) and ``SimulatedFileSystem`` (in memory,
+/// with power-loss and fault injection for tests). Paths are plain strings, absolute or relative
+/// to the process's working directory.
+public protocol StorageFileSystem: Sendable {
+    /// Opens a file for reading and writing, creating it if `create` is set.
+    func open(_ path: String, create: Bool) throws(StorageIOError) -> any StorageFile
+    /// Names (not paths) of the entries in `directory`, unordered.
+    func list(_ directory: String) throws(StorageIOError) -> [String]
+    func createDirectory(_ path: String) throws(StorageIOError)
+    /// Replaces `destination` atomically (POSIX rename semantics).
+    func rename(_ source: String, to destination: String) throws(StorageIOError)
+    func remove(_ path: String) throws(StorageIOError)
+    /// Removes a directory and everything in it.
+    func removeTree(_ path: String) throws(StorageIOError)
+    func exists(_ path: String) -> Bool
+    /// Makes creations, renames and removals inside `directory` durable (fsync on the directory).
+    func syncDirectory(_ path: String) throws(StorageIOError)
+}
+
+/// An open file. Not thread-safe by itself: the log that owns it serialises access, except that
+/// positional reads (`read(at:count:)`) of bytes already written may run concurrently with appends.
+public protocol StorageFile: AnyObject, Sendable {
+    var path: String { get }
+    /// Writes all of `bytes` at `position` (pwrite, retried until complete).
+    func write(_ bytes: ByteBuffer, at position: Int64) throws(StorageIOError)
+    /// Reads up to `count` bytes at `position`; fewer only at the end of the file.
+    func read(at position: Int64, count: Int) throws(StorageIOError) -> ByteBuffer
+    func size() throws(StorageIOError) -> Int64
+    /// Makes every write so far durable (fdatasync).
+    func sync() throws(StorageIOError)
+    func truncate(to sizeBytes: Int64) throws(StorageIOError)
+    func close() throws(StorageIOError)
+    /// The POSIX descriptor, for zero-copy sends (sendfile through NIO's FileRegion); nil for
+    /// simulated files, which the broker then reads and copies.
+    var descriptor: Int32? { get }
+}
+
+/// A failed file operation, with the OS error (errno) and what was being done.
+public struct StorageIOError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: Equatable, Sendable {
+        case notFound
+        case noSpace
+        case closed
+        case other
+    }
+
+    public var kind: Kind
+    public var operation: String
+    public var path: String
+    public var errno: Int32
+
+    public init(kind: Kind, operation: String, path: String, errno: Int32 = 0) {
+        self.kind = kind
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String { "\(operation) \(path): \(kind) (errno \(errno))" }
+}
