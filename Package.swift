@@ -41,16 +41,28 @@ let package = Package(
             dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
+        // Shared by the test targets: seeded randomness, fixtures, temporary directories.
+        .target(
+            name: "StromTestSupport",
+            dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(name: "StromCodegen", swiftSettings: strictSettings),
+        // The child process of the storage crash test: appends with fsync, reports acknowledgements.
+        .executableTarget(
+            name: "StromLogWriter",
+            dependencies: ["StromStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "KafkaProtocolTests",
-            dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KafkaProtocol", "StromTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "StromStorageTests",
-            dependencies: ["StromStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["StromStorage", "KafkaProtocol", "StromLogWriter", "StromTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
     ]

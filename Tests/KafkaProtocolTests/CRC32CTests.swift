@@ -1,5 +1,6 @@
 import KafkaProtocol
 import NIOCore
+import StromTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import KafkaProtocol
 @_spi(CustomByteBufferAllocator) import NIOCore
 import Synchronization
+import StromTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 @testable import KafkaProtocol
+import StromTestSupport
 
 /// Every generated type, at every valid version: random values round-trip to exactly what the
 /// version can carry, consuming every byte.

@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 @testable import KafkaProtocol
+import StromTestSupport
 
 @Suite struct RecordBatchTests {
     struct SentRecord: Equatable {

@@ -14,8 +14,13 @@ public struct RecordBatchBuilder: Sendable {
     public var isTransactional: Bool
     public var isControl: Bool
 
+    /// Keeps a batch's original last offset when compaction drops its trailing records, so the
+    /// offsets it covered stay accounted for (Kafka's cleaner does the same).
+    public var lastOffsetDeltaOverride: Int32?
+
     private var records: ByteBuffer
     private var recordCount: Int32 = 0
+    private var lastOffsetDelta: Int32 = -1
     private var baseTimestamp: Int64?
     private var maxTimestamp: Int64 = -1
 
@@ -53,11 +58,18 @@ public struct RecordBatchBuilder: Sendable {
 
     /// Appends a record with the next offset delta. The first record's timestamp is the batch's base.
     public mutating func append(timestampMs: Int64, key: ByteBuffer?, value: ByteBuffer?, headers: [Header] = []) {
+        append(offsetDelta: lastOffsetDelta + 1, timestampMs: timestampMs, key: key, value: value, headers: headers)
+    }
+
+    /// Appends a record at an explicit offset delta, above the previous one: compaction keeps
+    /// records at their original offsets, leaving gaps.
+    public mutating func append(offsetDelta: Int32, timestampMs: Int64, key: ByteBuffer?, value: ByteBuffer?, headers: [Header] = []) {
+        precondition(offsetDelta > lastOffsetDelta, "offset deltas must increase: \(offsetDelta) after \(lastOffsetDelta)")
         let base = baseTimestamp ?? timestampMs
         baseTimestamp = base
         maxTimestamp = Swift.max(maxTimestamp, timestampMs)
         let timestampDelta = timestampMs &- base
-        var bodySize = 1 + kafkaVarlongSize(timestampDelta) + kafkaVarlongSize(Int64(recordCount))
+        var bodySize = 1 + kafkaVarlongSize(timestampDelta) + kafkaVarlongSize(Int64(offsetDelta))
         bodySize += Self.varintBytesSize(key) + Self.varintBytesSize(value)
         bodySize += kafkaVarlongSize(Int64(headers.count))
         for header in headers {
@@ -68,7 +80,7 @@ public struct RecordBatchBuilder: Sendable {
         let start = records.writerIndex
         records.writeInteger(Int8(0))
         records.writeKafkaVarlong(timestampDelta)
-        records.writeKafkaVarint(recordCount)
+        records.writeKafkaVarint(offsetDelta)
         Self.writeVarintBytes(key, into: &records)
         Self.writeVarintBytes(value, into: &records)
         records.writeKafkaVarint(Int32(headers.count))
@@ -79,6 +91,7 @@ public struct RecordBatchBuilder: Sendable {
         }
         assert(records.writerIndex - start == bodySize, "record size computed \(bodySize), wrote \(records.writerIndex - start)")
         recordCount += 1
+        lastOffsetDelta = offsetDelta
     }
 
     private static func varintBytesSize(_ bytes: ByteBuffer?) -> Int {
@@ -114,7 +127,7 @@ public struct RecordBatchBuilder: Sendable {
         batch.writeInteger(RecordBatchHeader.currentMagic)
         batch.writeInteger(UInt32(0), endianness: .big)  // CRC, filled in below
         batch.writeInteger(attributes.rawValue, endianness: .big)
-        batch.writeInteger(recordCount == 0 ? Int32(0) : recordCount - 1, endianness: .big)
+        batch.writeInteger(lastOffsetDeltaOverride ?? max(lastOffsetDelta, 0), endianness: .big)
         batch.writeInteger(baseTimestamp ?? -1, endianness: .big)
         batch.writeInteger(recordCount == 0 ? (baseTimestamp ?? -1) : maxTimestamp, endianness: .big)
         batch.writeInteger(producerId, endianness: .big)

@@ -13,6 +13,7 @@ struct ArbitraryEmitter {
         writer.line()
         writer.line("import NIOCore")
         writer.line("@testable import KafkaProtocol")
+        writer.line("import StromTestSupport")
         writer.line()
         emitExtension(typeName: spec.name, fields: spec.fields, conformance: ": ArbitraryKafkaMessage", into: &writer)
         for nested in spec.structs {

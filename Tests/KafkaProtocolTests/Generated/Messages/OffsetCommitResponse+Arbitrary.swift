@@ -2,6 +2,7 @@
 
 import NIOCore
 @testable import KafkaProtocol
+import StromTestSupport
 
 extension OffsetCommitResponse: ArbitraryKafkaMessage {
     static func arbitrary(version: Int16, using rng: inout SplitMix64) -> Self {

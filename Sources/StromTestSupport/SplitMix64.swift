@@ -1,13 +1,13 @@
-import NIOCore
-@testable import KafkaProtocol
+public import NIOCore
+public import KafkaProtocol
 
 /// A small seeded generator (SplitMix64) so property tests replay from a printed seed.
-struct SplitMix64: RandomNumberGenerator {
-    private(set) var state: UInt64
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public private(set) var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -16,12 +16,12 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     /// A uniform integer in 0..<bound.
-    mutating func below(_ bound: Int) -> Int { Int(next(upperBound: UInt64(bound))) }
+    public mutating func below(_ bound: Int) -> Int { Int(next(upperBound: UInt64(bound))) }
 
-    mutating func oneIn(_ n: Int) -> Bool { below(n) == 0 }
+    public mutating func oneIn(_ n: Int) -> Bool { below(n) == 0 }
 
     /// Edge values (0, ±1, min, max) a quarter of the time: where encodings break.
-    mutating func arbitraryInteger<T: FixedWidthInteger>(_: T.Type) -> T {
+    public mutating func arbitraryInteger<T: FixedWidthInteger>(_: T.Type) -> T {
         if oneIn(4) {
             let edges: [T] = [0, 1, T.max, T.min, T.isSigned ? 0 &- 1 : 2]
             return edges[below(edges.count)]
@@ -29,14 +29,14 @@ struct SplitMix64: RandomNumberGenerator {
         return T(truncatingIfNeeded: next())
     }
 
-    mutating func arbitraryBool() -> Bool { next() & 1 == 1 }
+    public mutating func arbitraryBool() -> Bool { next() & 1 == 1 }
 
-    mutating func arbitraryDouble() -> Double {
+    public mutating func arbitraryDouble() -> Double {
         oneIn(4) ? 0 : Double(Int64(bitPattern: next())) / Double(1 << 20)
     }
 
     /// ASCII, multi-byte UTF-8 and empty strings; lengths around the 1-byte varint boundary.
-    mutating func arbitraryString() -> String {
+    public mutating func arbitraryString() -> String {
         let alphabet: [String] = ["a", "Z", "0", "-", "_", ".", "é", "日", "🙂", " "]
         let length = below(oneIn(8) ? 200 : 12)
         var text = ""
@@ -44,16 +44,16 @@ struct SplitMix64: RandomNumberGenerator {
         return text
     }
 
-    mutating func arbitraryUUID() -> KafkaUUID { KafkaUUID(high: next(), low: next()) }
+    public mutating func arbitraryUUID() -> KafkaUUID { KafkaUUID(high: next(), low: next()) }
 
-    mutating func arbitraryBytes() -> ByteBuffer {
+    public mutating func arbitraryBytes() -> ByteBuffer {
         let length = below(oneIn(8) ? 300 : 16)
         var buffer = ByteBuffer()
         for _ in 0..<length { buffer.writeInteger(UInt8(truncatingIfNeeded: next())) }
         return buffer
     }
 
-    mutating func arbitraryArray<Element>(_ make: (inout SplitMix64) -> Element) -> [Element] {
+    public mutating func arbitraryArray<Element>(_ make: (inout SplitMix64) -> Element) -> [Element] {
         let count = below(4)
         var elements: [Element] = []
         for _ in 0..<count { elements.append(make(&self)) }
@@ -61,7 +61,7 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     /// Tags far above any Kafka uses, ascending, so they never collide with known fields.
-    mutating func arbitraryUnknownTaggedFields() -> [KafkaTaggedField] {
+    public mutating func arbitraryUnknownTaggedFields() -> [KafkaTaggedField] {
         guard oneIn(3) else { return [] }
         var tag = UInt32(10_000 + below(100))
         var fields: [KafkaTaggedField] = []
@@ -71,10 +71,4 @@ struct SplitMix64: RandomNumberGenerator {
         }
         return fields
     }
-}
-
-/// What the generator emits for every message, header and record type.
-protocol ArbitraryKafkaMessage: KafkaVersionedMessage {
-    static func arbitrary(version: Int16, using rng: inout SplitMix64) -> Self
-    func projected(version: Int16) -> Self
 }

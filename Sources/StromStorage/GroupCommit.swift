@@ -1,0 +1,135 @@
+import Foundation
+import Synchronization
+
+/// Group commit: appenders that need their data durable (acks=all) wait here, and one flusher
+/// thread syncs each dirty log once for everyone waiting on it. While it syncs, new waiters
+/// queue up and share the next sync, so 32 concurrent appenders cost about as many fsyncs as
+/// one appender does, not 32 times as many.
+///
+/// The thread is dedicated because fsync blocks: it must never run on an event loop or in the
+/// cooperative pool. Completion is signalled to each waiter by resuming its continuation; nobody polls.
+public final class GroupCommit: Sendable {
+    private struct Waiter {
+        let log: PartitionLog
+        let offset: Int64
+        let continuation: CheckedContinuation<Int64, any Error>
+    }
+
+    private struct Queue {
+        var waiters: [Waiter] = []
+        /// Logs to flush without anyone waiting (acks=1/0: moves the high watermark soon).
+        var background: [ObjectIdentifier: PartitionLog] = [:]
+        var stopped = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let wakeUp = NSCondition()
+    private let finished = NSCondition()
+    private let running = Mutex(true)
+
+    public init() {
+        let thread = Thread { [self] in self.run() }
+        thread.name = "strom-group-commit"
+        thread.start()
+    }
+
+    /// Returns once everything in `log` up to and including `offset` is on disk; returns the
+    /// durable offset (one past the last synced record).
+    /// - Throws: the storage error if the sync failed, or `CancellationError` after ``shutdown()``.
+    public func waitUntilDurable(_ log: PartitionLog, offset: Int64) async throws -> Int64 {
+        if log.recoveryPoint > offset { return log.recoveryPoint }
+        return try await withCheckedThrowingContinuation { continuation in
+            let accepted = queue.withLock { queue in
+                guard !queue.stopped else { return false }
+                queue.waiters.append(Waiter(log: log, offset: offset, continuation: continuation))
+                return true
+            }
+            guard accepted else {
+                continuation.resume(throwing: CancellationError())
+                return
+            }
+            signal()
+        }
+    }
+
+    /// Asks for `log` to be synced soon without waiting for it.
+    public func requestFlush(_ log: PartitionLog) {
+        queue.withLock { $0.background[ObjectIdentifier(log)] = log }
+        signal()
+    }
+
+    /// Finishes the round in progress, fails waiters that arrive later, and stops the thread.
+    public func shutdown() {
+        queue.withLock { $0.stopped = true }
+        signal()
+        finished.lock()
+        while running.withLock({ $0 }) { finished.wait() }
+        finished.unlock()
+    }
+
+    private func signal() {
+        wakeUp.lock()
+        wakeUp.signal()
+        wakeUp.unlock()
+    }
+
+    private func run() {
+        while true {
+            let (waiters, background, stopped) = nextRound()
+            flush(waiters: waiters, background: background)
+            if stopped && waiters.isEmpty && background.isEmpty { break }
+        }
+        running.withLock { $0 = false }
+        finished.lock()
+        finished.broadcast()
+        finished.unlock()
+    }
+
+    /// Blocks until there is work (or a stop), then takes everything queued.
+    private func nextRound() -> ([Waiter], [PartitionLog], Bool) {
+        wakeUp.lock()
+        defer { wakeUp.unlock() }
+        while true {
+            let taken = queue.withLock { queue -> ([Waiter], [PartitionLog], Bool)? in
+                guard !queue.waiters.isEmpty || !queue.background.isEmpty || queue.stopped else { return nil }
+                let taken = (queue.waiters, Array(queue.background.values), queue.stopped)
+                queue.waiters.removeAll()
+                queue.background.removeAll()
+                return taken
+            }
+            if let taken { return taken }
+            wakeUp.wait()
+        }
+    }
+
+    private func flush(waiters: [Waiter], background: [PartitionLog]) {
+        var logs: [ObjectIdentifier: PartitionLog] = [:]
+        for waiter in waiters { logs[ObjectIdentifier(waiter.log)] = waiter.log }
+        for log in background { logs[ObjectIdentifier(log)] = log }
+        var results: [ObjectIdentifier: Result<Int64, any Error>] = [:]
+        for (id, log) in logs {
+            do {
+                results[id] = .success(try log.flush())
+            } catch {
+                results[id] = .failure(error)
+            }
+        }
+        for waiter in waiters {
+            switch results[ObjectIdentifier(waiter.log)] {
+            case .success(let durable)?:
+                // The flush covered the log end at its start, which includes every offset
+                // appended before the waiter queued.
+                if durable > waiter.offset {
+                    waiter.continuation.resume(returning: durable)
+                } else {
+                    // Appended after the sync started: wait for the next round.
+                    queue.withLock { $0.waiters.append(waiter) }
+                }
+            case .failure(let error)?:
+                waiter.continuation.resume(throwing: error)
+            case nil:
+                waiter.continuation.resume(throwing: CancellationError())
+            }
+        }
+    }
+}

@@ -1,0 +1,421 @@
+public import KafkaProtocol
+import NIOCore
+import Synchronization
+
+/// The durable log of one partition: an ordered list of segments in `<data>/<topic>-<partition>/`.
+///
+/// Appends are serialised by this log's own lock; different partitions never share one. Blocking
+/// file I/O happens on the caller's thread (the partition owner's), never on an event loop.
+/// fsync happens outside the lock (see ``flush()``), so appenders keep going while the disk syncs.
+public final class PartitionLog: Sendable {
+    public let topicPartition: TopicPartition
+    public let directory: String
+    private let fileSystem: any StorageFileSystem
+    private let state: Mutex<State>
+
+    struct State: Sendable {
+        var config: LogConfig
+        var segments: [LogSegment]
+        var offsets: PartitionOffsets
+        /// Everything below this offset is known to be on disk.
+        var recoveryPoint: Int64
+        var leaderEpoch: Int32
+        var unflushedRecordCount: Int64 = 0
+        /// A segment file was created or removed since the directory was last synced: its
+        /// directory entry, not only its data, must reach the disk before data in it counts as durable.
+        var directoryDirty = false
+        var lastFlushMs: Int64
+        /// Set when an I/O error or corruption makes the log unsafe to serve.
+        var offlineReason: String?
+        var activeSegment: LogSegment { segments[segments.count - 1] }
+    }
+
+    /// What ``open(directory:topicPartition:config:fileSystem:recoveryPoint:logStartOffset:cleanShutdown:nowMs:)`` found.
+    public struct OpenReport: Sendable, Equatable {
+        public var segmentCount: Int
+        public var recoveredSegmentCount: Int
+        public var truncatedBytes: Int64
+        public var removedSegmentCount: Int
+    }
+
+    private init(topicPartition: TopicPartition, directory: String, fileSystem: any StorageFileSystem, state: State) {
+        self.topicPartition = topicPartition
+        self.directory = directory
+        self.fileSystem = fileSystem
+        self.state = Mutex(state)
+    }
+
+    // MARK: Opening
+
+    /// Opens (or creates) the log in `directory`.
+    ///
+    /// - Parameters:
+    ///   - recoveryPoint: offsets below it were flushed before the last stop; segments entirely
+    ///     below it are trusted, later ones are scanned batch by batch (CRC checked) and a torn or
+    ///     corrupt tail is truncated. Ignored after a clean shutdown, when nothing is scanned.
+    ///   - logStartOffset: from the log-start-offset checkpoint, if any.
+    public static func open(
+        directory: String, topicPartition: TopicPartition, config: LogConfig, fileSystem: any StorageFileSystem,
+        recoveryPoint: Int64 = 0, logStartOffset: Int64? = nil, cleanShutdown: Bool, nowMs: Int64
+    ) throws(StorageIOError) -> (PartitionLog, OpenReport) {
+        try fileSystem.createDirectory(directory)
+        var baseOffsets: [Int64] = []
+        for name in try fileSystem.list(directory) {
+            if let base = LogSegment.baseOffset(fromLogFileName: name) {
+                baseOffsets.append(base)
+            } else if name.hasSuffix(".tmp") {
+                // Half-written checkpoint or cleaner output from before a crash.
+                try fileSystem.remove("\(directory)/\(name)")
+            }
+        }
+        baseOffsets.sort()
+        var report = OpenReport(segmentCount: 0, recoveredSegmentCount: 0, truncatedBytes: 0, removedSegmentCount: 0)
+        var segments: [LogSegment] = []
+        for (index, base) in baseOffsets.enumerated() {
+            let segment = try LogSegment.open(
+                directory: directory, baseOffset: base, fileSystem: fileSystem,
+                indexIntervalBytes: config.indexIntervalBytes, nowMs: nowMs)
+            let nextBase = index + 1 < baseOffsets.count ? baseOffsets[index + 1] : Int64.max
+            if cleanShutdown || nextBase <= recoveryPoint {
+                try segment.loadIndexes()
+            } else {
+                let truncated = try segment.recover(expectedFirstOffset: segments.last?.nextOffset ?? base)
+                report.recoveredSegmentCount += 1
+                report.truncatedBytes += truncated
+                if truncated > 0 {
+                    // Whatever follows a torn point cannot be trusted: it was written after it.
+                    segments.append(segment)
+                    for later in baseOffsets[(index + 1)...] {
+                        let orphan = try LogSegment.open(
+                            directory: directory, baseOffset: later, fileSystem: fileSystem,
+                            indexIntervalBytes: config.indexIntervalBytes, nowMs: nowMs)
+                        try orphan.delete()
+                        report.removedSegmentCount += 1
+                    }
+                    break
+                }
+            }
+            segments.append(segment)
+        }
+        // An empty segment left behind by a crash after a roll is harmless but must not sit
+        // before non-empty ones; only the last segment may be empty.
+        while segments.count > 1, let last = segments.last, last.sizeBytes == 0,
+              segments[segments.count - 2].nextOffset <= last.baseOffset, last.baseOffset != segments[segments.count - 2].nextOffset {
+            try last.delete()
+            segments.removeLast()
+            report.removedSegmentCount += 1
+        }
+        if segments.isEmpty {
+            let first = max(0, logStartOffset ?? 0)
+            segments.append(try LogSegment.open(
+                directory: directory, baseOffset: first, fileSystem: fileSystem,
+                indexIntervalBytes: config.indexIntervalBytes, nowMs: nowMs))
+        }
+        report.segmentCount = segments.count
+        let logEnd = segments[segments.count - 1].nextOffset
+        let start = min(max(logStartOffset ?? segments[0].baseOffset, segments[0].baseOffset), logEnd)
+        // What survived the stop is on disk now (recovery read it back); sync it so the
+        // recovery point and high watermark can start at the log end.
+        if !cleanShutdown {
+            for segment in segments { try segment.flush() }
+            try fileSystem.syncDirectory(directory)
+        }
+        let offsets = PartitionOffsets(logStartOffset: start, lastStableOffset: logEnd, highWatermark: logEnd, logEndOffset: logEnd)
+        let state = State(config: config, segments: segments, offsets: offsets, recoveryPoint: logEnd, leaderEpoch: 0, lastFlushMs: nowMs)
+        return (PartitionLog(topicPartition: topicPartition, directory: directory, fileSystem: fileSystem, state: state), report)
+    }
+
+    // MARK: State
+
+    public var offsets: PartitionOffsets { state.withLock { $0.offsets } }
+    public var recoveryPoint: Int64 { state.withLock { $0.recoveryPoint } }
+    public var config: LogConfig { state.withLock { $0.config } }
+    public var segmentBaseOffsets: [Int64] { state.withLock { $0.segments.map(\.baseOffset) } }
+    public var sizeBytes: Int64 { state.withLock { $0.segments.reduce(0) { $0 + $1.sizeBytes } } }
+    public var offlineReason: String? { state.withLock { $0.offlineReason } }
+
+    public func updateConfig(_ config: LogConfig) {
+        state.withLock { $0.config = config }
+    }
+
+    public func setLeaderEpoch(_ epoch: Int32) {
+        state.withLock { $0.leaderEpoch = epoch }
+    }
+
+    // MARK: Appending
+
+    /// Result of one append.
+    public struct AppendInfo: Sendable, Equatable {
+        public var firstOffset: Int64
+        public var lastOffset: Int64
+        /// The broker's time stamped into the batch for `LogAppendTime` topics, else -1.
+        public var logAppendTimeMs: Int64
+        public var logStartOffset: Int64
+    }
+
+    /// Appends one batch that ``RecordBatch/validate(mode:decompressedSizeBytesMax:)`` accepted,
+    /// assigning its offsets (patched into `baseOffset`, outside the CRC) and the leader epoch.
+    /// The bytes are stored as they are; nothing is decompressed.
+    public func append(_ batch: RecordBatch, nowMs: Int64) throws(LogAppendError) -> AppendInfo {
+        try state.withLock { (state: inout State) throws(LogAppendError) -> AppendInfo in
+            if let reason = state.offlineReason { throw .offline(reason: reason) }
+            let sizeBytes = batch.bytes.readableBytes
+            guard sizeBytes <= state.config.maxMessageSizeBytes + RecordBatchHeader.logOverheadBytes else {
+                throw .batchTooLarge(sizeBytes: sizeBytes, maxBytes: state.config.maxMessageSizeBytes)
+            }
+            let firstOffset = state.offsets.logEndOffset
+            var bytes = batch.bytes
+            var header = batch.header
+            let start = bytes.readerIndex
+            bytes.setRecordBatchBaseOffset(firstOffset, batchAt: start)
+            bytes.setRecordBatchPartitionLeaderEpoch(state.leaderEpoch, batchAt: start)
+            header.baseOffset = firstOffset
+            header.partitionLeaderEpoch = state.leaderEpoch
+            var logAppendTimeMs: Int64 = -1
+            if state.config.messageTimestampType == .logAppendTime {
+                logAppendTimeMs = nowMs
+                Self.stampLogAppendTime(&bytes, header: &header, nowMs: nowMs)
+            }
+            do throws(StorageIOError) {
+                try rollIfNeeded(&state, header: header, sizeBytes: sizeBytes, nowMs: nowMs)
+                try state.activeSegment.append(batch: bytes, header: header)
+            } catch {
+                state.offlineReason = "append failed: \(error)"
+                throw .storage(error)
+            }
+            state.offsets.logEndOffset = header.lastOffset + 1
+            state.unflushedRecordCount += Int64(header.recordCount)
+            if !state.config.flushesBeforeAcknowledging {
+                // Kafka's default durability: visible once written, flushed by interval.
+                state.offsets.highWatermark = state.offsets.logEndOffset
+                state.offsets.lastStableOffset = state.offsets.logEndOffset
+            }
+            return AppendInfo(
+                firstOffset: firstOffset, lastOffset: header.lastOffset, logAppendTimeMs: logAppendTimeMs,
+                logStartOffset: state.offsets.logStartOffset)
+        }
+    }
+
+    /// LogAppendTime topics carry the broker's time in `maxTimestamp` and attribute bit 3, both
+    /// inside the CRC, so the CRC is recomputed (Kafka does the same).
+    private static func stampLogAppendTime(_ bytes: inout ByteBuffer, header: inout RecordBatchHeader, nowMs: Int64) {
+        let start = bytes.readerIndex
+        var attributes = header.attributes
+        attributes.rawValue |= 1 << 3
+        header.attributes = attributes
+        header.maxTimestamp = nowMs
+        bytes.setInteger(attributes.rawValue, at: start + 21, endianness: .big)
+        bytes.setInteger(nowMs, at: start + 35, endianness: .big)
+        let crc = bytes.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[21...])) }
+        bytes.setInteger(crc, at: start + 17, endianness: .big)
+        header.crc = crc
+    }
+
+    private func rollIfNeeded(_ state: inout State, header: RecordBatchHeader, sizeBytes: Int, nowMs: Int64) throws(StorageIOError) {
+        let active = state.activeSegment
+        let config = state.config
+        let full = !active.canHold(
+            lastOffset: header.lastOffset, additionalBytes: sizeBytes, segmentSizeBytes: Int64(config.segmentSizeBytes),
+            indexSizeBytesMax: config.segmentIndexSizeBytes)
+        let old = active.sizeBytes > 0 && nowMs - active.rollingTimestampMs > config.segmentMs
+        guard full || old else { return }
+        try roll(&state, nowMs: nowMs)
+    }
+
+    private func roll(_ state: inout State, nowMs: Int64) throws(StorageIOError) {
+        let active = state.activeSegment
+        guard active.sizeBytes > 0 else { return }
+        try active.flushIndexes()
+        let next = try LogSegment.open(
+            directory: directory, baseOffset: state.offsets.logEndOffset, fileSystem: fileSystem,
+            indexIntervalBytes: state.config.indexIntervalBytes, nowMs: nowMs)
+        state.segments.append(next)
+        state.directoryDirty = true
+    }
+
+    /// Starts a new segment now (tests, and an operator forcing a roll).
+    public func roll(nowMs: Int64) throws(StorageIOError) {
+        try state.withLock { (state: inout State) throws(StorageIOError) in try roll(&state, nowMs: nowMs) }
+    }
+
+    // MARK: Durability
+
+    /// Syncs every unflushed segment and moves the recovery point (and, when the flush policy
+    /// holds acknowledgement for durability, the high watermark) to the log end seen at the start.
+    /// The fsync runs outside the lock, so appends continue meanwhile. Returns the durable offset.
+    @discardableResult
+    public func flush(nowMs: Int64 = 0) throws(StorageIOError) -> Int64 {
+        let (target, dirty, directoryDirty) = state.withLock { state in
+            let captured = (
+                state.offsets.logEndOffset,
+                state.segments.filter { $0.nextOffset > state.recoveryPoint || $0 === state.activeSegment },
+                state.directoryDirty)
+            state.directoryDirty = false
+            return captured
+        }
+        do {
+            for segment in dirty { try segment.flush() }
+            // A new segment's directory entry must be durable too, or a power cut could lose the file.
+            if directoryDirty { try fileSystem.syncDirectory(directory) }
+        } catch {
+            if directoryDirty { state.withLock { $0.directoryDirty = true } }
+            state.withLock { $0.offlineReason = "flush failed: \(error)" }
+            throw error
+        }
+        return state.withLock { state in
+            if target > state.recoveryPoint {
+                state.recoveryPoint = target
+                state.unflushedRecordCount = 0
+            }
+            state.lastFlushMs = nowMs
+            if state.config.flushesBeforeAcknowledging && target > state.offsets.highWatermark {
+                state.offsets.highWatermark = target
+                state.offsets.lastStableOffset = target
+            }
+            return state.recoveryPoint
+        }
+    }
+
+    /// Whether Kafka's interval policy (`flush.messages`, `flush.ms`) asks for a flush now.
+    public func needsIntervalFlush(nowMs: Int64) -> Bool {
+        state.withLock { state in
+            guard state.offsets.logEndOffset > state.recoveryPoint else { return false }
+            if state.config.flushesBeforeAcknowledging { return true }
+            return state.unflushedRecordCount >= state.config.flushIntervalMessages
+                || nowMs - state.lastFlushMs >= state.config.flushIntervalMs
+        }
+    }
+
+    // MARK: Reading
+
+    public struct ReadInfo: Sendable {
+        /// Whole batches, in order; empty when nothing is readable yet.
+        public var slices: [FileSlice]
+        public var offsets: PartitionOffsets
+        public var sizeBytes: Int { slices.reduce(0) { $0 + $1.lengthBytes } }
+    }
+
+    /// The batches from `offset` on, up to `maxBytes` (KIP-74: the first batch is returned whole
+    /// even when larger, if `minOneBatch`), never past the high watermark (or the log end for
+    /// replicas reading with `upToLogEnd`).
+    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool = true, upToLogEnd: Bool = false) throws(LogReadError) -> ReadInfo {
+        try state.withLock { (state: inout State) throws(LogReadError) -> ReadInfo in
+            if let reason = state.offlineReason { throw .offline(reason: reason) }
+            let offsets = state.offsets
+            guard offset >= offsets.logStartOffset, offset <= offsets.logEndOffset else {
+                throw .offsetOutOfRange(requested: offset, logStartOffset: offsets.logStartOffset, logEndOffset: offsets.logEndOffset)
+            }
+            let end = upToLogEnd ? offsets.logEndOffset : offsets.highWatermark
+            var slices: [FileSlice] = []
+            var remaining = maxBytes
+            var position = offset
+            // Start with the last segment whose base offset is ≤ the requested offset.
+            var index = state.segments.lastIndex { $0.baseOffset <= offset } ?? 0
+            do throws(StorageIOError) {
+                // Consecutive batches only: stop at the first segment that cannot contribute
+                // whole, or the reader would see a gap.
+                while index < state.segments.count, position < end {
+                    let segment = state.segments[index]
+                    if segment.nextOffset > position {
+                        guard let (slice, next) = try segment.read(
+                            from: position, maxBytes: max(remaining, 0), endOffsetExclusive: end, minOneBatch: minOneBatch && slices.isEmpty)
+                        else { break }
+                        slices.append(slice)
+                        remaining -= slice.lengthBytes
+                        position = next
+                        if remaining <= 0 || position < segment.nextOffset { break }
+                    }
+                    index += 1
+                }
+            } catch {
+                throw .storage(error)
+            }
+            return ReadInfo(slices: slices, offsets: offsets)
+        }
+    }
+
+    /// The earliest offset whose record timestamp is ≥ `timestampMs` (ListOffsets by time), with
+    /// that record's timestamp; nil when every record is older.
+    public func offset(forTimestamp timestampMs: Int64, decompressedSizeBytesMax: Int = 64 << 20) throws(LogReadError) -> (offset: Int64, timestampMs: Int64)? {
+        let (segments, offsets) = state.withLock { ($0.segments, $0.offsets) }
+        do {
+            for segment in segments where segment.largestTimestampMs >= timestampMs {
+                let startOffset = max(segment.timeIndex.lookup(timestampMs: timestampMs), offsets.logStartOffset)
+                guard let (position, _) = try segment.locate(offset: startOffset) else { continue }
+                var found: (Int64, Int64)? = nil
+                try segment.forEachBatch(from: position) { _, batch in
+                    guard batch.header.baseOffset < offsets.highWatermark else { return false }
+                    guard batch.header.maxTimestamp >= timestampMs else { return true }
+                    var records = try batch.records(decompressedSizeBytesMax: decompressedSizeBytesMax)
+                    while let record = try records.next() {
+                        let offset = batch.header.baseOffset + Int64(record.offsetDelta)
+                        let timestamp = batch.header.attributes.timestampType == .logAppendTime
+                            ? batch.header.maxTimestamp : batch.header.baseTimestamp + record.timestampDelta
+                        if offset >= offsets.logStartOffset && timestamp >= timestampMs {
+                            found = (offset, timestamp)
+                            return false
+                        }
+                    }
+                    return true
+                }
+                if let found { return found }
+            }
+        } catch let error as StorageIOError {
+            throw .storage(error)
+        } catch {
+            throw .offline(reason: "unreadable batch while searching by timestamp: \(error)")
+        }
+        return nil
+    }
+
+    /// The largest timestamp in the log and the offset of its record (ListOffsets MAX_TIMESTAMP).
+    public func maxTimestamp() -> (offset: Int64, timestampMs: Int64)? {
+        state.withLock { state in
+            guard let segment = state.segments.max(by: { $0.largestTimestampMs < $1.largestTimestampMs }),
+                  segment.largestTimestampMs >= 0 else { return nil }
+            return (segment.offsetOfLargestTimestampForListing, segment.largestTimestampMs)
+        }
+    }
+
+    // MARK: Start offset and truncation
+
+    /// DeleteRecords: moves the log start offset forward (never past the high watermark).
+    /// Whole segments below it are removed by the next retention round.
+    public func advanceLogStartOffset(to offset: Int64) throws(LogReadError) -> Int64 {
+        try state.withLock { (state: inout State) throws(LogReadError) -> Int64 in
+            guard offset <= state.offsets.highWatermark else {
+                throw .offsetOutOfRange(requested: offset, logStartOffset: state.offsets.logStartOffset, logEndOffset: state.offsets.highWatermark)
+            }
+            if offset > state.offsets.logStartOffset { state.offsets.logStartOffset = offset }
+            return state.offsets.logStartOffset
+        }
+    }
+
+    // MARK: Closing
+
+    /// Flushes and closes every file (clean shutdown).
+    public func close() throws(StorageIOError) {
+        try flush()
+        try state.withLock { (state: inout State) throws(StorageIOError) in
+            for segment in state.segments {
+                try segment.flushIndexes()
+                segment.close()
+            }
+        }
+    }
+
+    /// Removes the partition's directory (DeleteTopics).
+    public func delete() throws(StorageIOError) {
+        state.withLock { state in
+            for segment in state.segments { segment.close() }
+            state.offlineReason = "deleted"
+        }
+        try fileSystem.removeTree(directory)
+    }
+
+    // MARK: For retention and compaction
+
+    func withState<Result>(_ body: (inout State) throws(StorageIOError) -> Result) throws(StorageIOError) -> Result {
+        try state.withLock { (state: inout State) throws(StorageIOError) -> Result in try body(&state) }
+    }
+}

@@ -1,0 +1,307 @@
+import KafkaProtocol
+import NIOCore
+
+/// One segment of a partition log: `<20-digit base offset>.log` holding record batches verbatim,
+/// back to back, plus its two sparse indexes (see ``OffsetIndex`` and ``TimeIndex``).
+///
+/// Not thread-safe: ``PartitionLog`` owns its segments and serialises access under its lock.
+/// Positional reads through `log` are safe concurrently with appends, since bytes once written
+/// are never rewritten (only truncated away during recovery, before anyone reads).
+final class LogSegment: @unchecked Sendable {
+    let baseOffset: Int64
+    let log: any StorageFile
+    private let offsetIndexFile: any StorageFile
+    private let timeIndexFile: any StorageFile
+    private let fileSystem: any StorageFileSystem
+    private let indexIntervalBytes: Int
+
+    private(set) var offsetIndex: OffsetIndex
+    private(set) var timeIndex: TimeIndex
+    private(set) var sizeBytes: Int64 = 0
+    /// One past the last offset stored; equals `baseOffset` while empty.
+    private(set) var nextOffset: Int64
+    private(set) var largestTimestampMs: Int64 = -1
+    /// Time the segment is rolled by (`segment.ms`): its first batch's timestamp, else creation time.
+    private(set) var rollingTimestampMs: Int64
+    private var bytesSinceLastIndexEntry = 0
+    private var offsetOfLargestTimestamp: Int64 = -1
+    /// The last offset of the batch carrying the largest timestamp (ListOffsets MAX_TIMESTAMP).
+    var offsetOfLargestTimestampForListing: Int64 { offsetOfLargestTimestamp }
+
+    static func fileName(baseOffset: Int64, suffix: String) -> String {
+        let digits = String(baseOffset)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
+    }
+
+    /// Parses "00000000000000001234.log" → 1234.
+    static func baseOffset(fromLogFileName name: String) -> Int64? {
+        guard name.hasSuffix(".log"), name.count == 24 else { return nil }
+        return Int64(name.prefix(20))
+    }
+
+    var logPath: String { log.path }
+
+    private init(
+        baseOffset: Int64, log: any StorageFile, offsetIndexFile: any StorageFile, timeIndexFile: any StorageFile,
+        fileSystem: any StorageFileSystem, indexIntervalBytes: Int, nowMs: Int64
+    ) {
+        self.baseOffset = baseOffset
+        self.log = log
+        self.offsetIndexFile = offsetIndexFile
+        self.timeIndexFile = timeIndexFile
+        self.fileSystem = fileSystem
+        self.indexIntervalBytes = indexIntervalBytes
+        self.offsetIndex = OffsetIndex(baseOffset: baseOffset)
+        self.timeIndex = TimeIndex(baseOffset: baseOffset)
+        self.nextOffset = baseOffset
+        self.rollingTimestampMs = nowMs
+    }
+
+    /// Opens (creating if absent) the three files of a segment. Contents are not trusted yet:
+    /// call ``loadIndexes()`` (clean shutdown) or ``recover()`` (after a crash) before use.
+    static func open(
+        directory: String, baseOffset: Int64, fileSystem: any StorageFileSystem, indexIntervalBytes: Int, nowMs: Int64
+    ) throws(StorageIOError) -> LogSegment {
+        let log = try fileSystem.open("\(directory)/\(fileName(baseOffset: baseOffset, suffix: ".log"))", create: true)
+        let offsetIndexFile = try fileSystem.open("\(directory)/\(fileName(baseOffset: baseOffset, suffix: ".index"))", create: true)
+        let timeIndexFile = try fileSystem.open("\(directory)/\(fileName(baseOffset: baseOffset, suffix: ".timeindex"))", create: true)
+        let segment = LogSegment(
+            baseOffset: baseOffset, log: log, offsetIndexFile: offsetIndexFile, timeIndexFile: timeIndexFile,
+            fileSystem: fileSystem, indexIntervalBytes: indexIntervalBytes, nowMs: nowMs)
+        segment.sizeBytes = try log.size()
+        return segment
+    }
+
+    // MARK: Appending
+
+    /// Appends one batch whose offsets were already assigned (`baseOffset` patched in `bytes`).
+    func append(batch bytes: ByteBuffer, header: RecordBatchHeader) throws(StorageIOError) {
+        let position = sizeBytes
+        try log.write(bytes, at: position)
+        sizeBytes += Int64(bytes.readableBytes)
+        if nextOffset == baseOffset { rollingTimestampMs = header.maxTimestamp >= 0 ? header.maxTimestamp : rollingTimestampMs }
+        nextOffset = header.lastOffset + 1
+        if header.maxTimestamp > largestTimestampMs {
+            largestTimestampMs = header.maxTimestamp
+            offsetOfLargestTimestamp = header.lastOffset
+        }
+        bytesSinceLastIndexEntry += bytes.readableBytes
+        if bytesSinceLastIndexEntry > indexIntervalBytes {
+            try addIndexEntries(lastOffset: header.lastOffset, position: position)
+        }
+    }
+
+    private func addIndexEntries(lastOffset: Int64, position: Int64) throws(StorageIOError) {
+        let before = offsetIndex.count
+        offsetIndex.append(offset: lastOffset, position: position)
+        if offsetIndex.count > before {
+            try offsetIndexFile.write(
+                OffsetIndex.encode(offset: lastOffset, position: position, baseOffset: baseOffset),
+                at: Int64(before * OffsetIndex.entrySizeBytes))
+        }
+        let timeEntries = timeIndex.count
+        if offsetOfLargestTimestamp >= 0, timeIndex.maybeAppend(timestampMs: largestTimestampMs, offset: offsetOfLargestTimestamp) {
+            try timeIndexFile.write(
+                TimeIndex.encode(timestampMs: largestTimestampMs, offset: offsetOfLargestTimestamp, baseOffset: baseOffset),
+                at: Int64(timeEntries * TimeIndex.entrySizeBytes))
+        }
+        bytesSinceLastIndexEntry = 0
+    }
+
+    /// Whether the index can take another entry and offsets still fit its 32-bit relative form.
+    func canHold(lastOffset: Int64, additionalBytes: Int, segmentSizeBytes: Int64, indexSizeBytesMax: Int) -> Bool {
+        guard lastOffset - baseOffset <= Int64(Int32.max) else { return false }
+        guard (offsetIndex.count + 1) * OffsetIndex.entrySizeBytes <= indexSizeBytesMax,
+              (timeIndex.count + 1) * TimeIndex.entrySizeBytes <= indexSizeBytesMax else { return false }
+        return sizeBytes == 0 || sizeBytes + Int64(additionalBytes) <= segmentSizeBytes
+    }
+
+    // MARK: Reading
+
+    /// Reads the 61-byte header of the batch at `position`; nil at or past the end.
+    func batchHeader(at position: Int64) throws(StorageIOError) -> RecordBatchHeader? {
+        guard position + Int64(RecordBatchHeader.sizeBytes) <= sizeBytes else { return nil }
+        let bytes = try log.read(at: position, count: RecordBatchHeader.sizeBytes)
+        return RecordBatchHeader(from: bytes, at: bytes.readerIndex)
+    }
+
+    /// The first batch whose last offset is ≥ `offset`, with its position; nil if none here.
+    func locate(offset: Int64) throws(StorageIOError) -> (position: Int64, header: RecordBatchHeader)? {
+        var position = offsetIndex.lookup(offset: offset)
+        while let header = try batchHeader(at: position) {
+            if header.lastOffset >= offset { return (position, header) }
+            position += Int64(header.totalSizeBytes)
+        }
+        return nil
+    }
+
+    /// The batches from the one holding `offset`, up to `maxBytes` (at least one whole batch when
+    /// `minOneBatch`), stopping before any batch whose last offset reaches `endOffsetExclusive`.
+    /// Returns the slice and the offset after its last batch.
+    func read(
+        from offset: Int64, maxBytes: Int, endOffsetExclusive: Int64, minOneBatch: Bool
+    ) throws(StorageIOError) -> (slice: FileSlice, nextOffset: Int64)? {
+        guard let (start, first) = try locate(offset: offset), first.lastOffset < endOffsetExclusive else { return nil }
+        var end = start
+        var nextOffset = offset
+        var header: RecordBatchHeader? = first
+        while let current = header, current.lastOffset < endOffsetExclusive {
+            let next = end + Int64(current.totalSizeBytes)
+            if next - start > Int64(maxBytes) && !(minOneBatch && end == start) { break }
+            end = next
+            nextOffset = current.lastOffset + 1
+            header = try batchHeader(at: end)
+        }
+        guard end > start else { return nil }
+        return (FileSlice(file: log, position: start, lengthBytes: Int(end - start)), nextOffset)
+    }
+
+    /// Every whole batch of the segment, in order (for recovery, compaction and timestamp search).
+    func forEachBatch(from startPosition: Int64 = 0, _ body: (Int64, RecordBatch) throws -> Bool) throws {
+        var position = startPosition
+        while let header = try batchHeader(at: position) {
+            guard header.batchLength >= 49, position + Int64(header.totalSizeBytes) <= sizeBytes else { return }
+            var bytes = try log.read(at: position, count: header.totalSizeBytes)
+            let batch = try RecordBatch.read(from: &bytes)
+            guard try body(position, batch) else { return }
+            position += Int64(header.totalSizeBytes)
+        }
+    }
+
+    // MARK: Recovery and loading
+
+    /// Rebuilds the indexes by scanning every batch and checking its CRC; truncates the log at the
+    /// first batch that is torn, corrupt or out of order (a crash tail). Returns the bytes removed.
+    @discardableResult
+    func recover(expectedFirstOffset: Int64) throws(StorageIOError) -> Int64 {
+        offsetIndex = OffsetIndex(baseOffset: baseOffset)
+        timeIndex = TimeIndex(baseOffset: baseOffset)
+        bytesSinceLastIndexEntry = 0
+        largestTimestampMs = -1
+        offsetOfLargestTimestamp = -1
+        nextOffset = baseOffset
+        let fileSizeBytes = try log.size()
+        sizeBytes = fileSizeBytes
+        var position: Int64 = 0
+        var expected = max(expectedFirstOffset, baseOffset)
+        while position < fileSizeBytes {
+            guard let header = try batchHeader(at: position),
+                  header.magic == RecordBatchHeader.currentMagic,
+                  header.batchLength >= Int32(RecordBatchHeader.sizeBytes - RecordBatchHeader.logOverheadBytes),
+                  position + Int64(header.totalSizeBytes) <= fileSizeBytes,
+                  header.baseOffset >= expected, header.lastOffsetDelta >= 0,
+                  header.lastOffset - baseOffset <= Int64(Int32.max)
+            else { break }
+            var bytes = try log.read(at: position, count: header.totalSizeBytes)
+            guard let batch = try? RecordBatch.read(from: &bytes), (try? batch.verifyChecksum()) != nil else { break }
+            if nextOffset == baseOffset, header.maxTimestamp >= 0 { rollingTimestampMs = header.maxTimestamp }
+            nextOffset = header.lastOffset + 1
+            expected = nextOffset
+            if header.maxTimestamp > largestTimestampMs {
+                largestTimestampMs = header.maxTimestamp
+                offsetOfLargestTimestamp = header.lastOffset
+            }
+            bytesSinceLastIndexEntry += header.totalSizeBytes
+            if bytesSinceLastIndexEntry > indexIntervalBytes {
+                offsetIndex.append(offset: header.lastOffset, position: position)
+                if offsetOfLargestTimestamp >= 0 { timeIndex.maybeAppend(timestampMs: largestTimestampMs, offset: offsetOfLargestTimestamp) }
+                bytesSinceLastIndexEntry = 0
+            }
+            position += Int64(header.totalSizeBytes)
+        }
+        let truncatedBytes = fileSizeBytes - position
+        if truncatedBytes > 0 {
+            try log.truncate(to: position)
+            sizeBytes = position
+        }
+        try rewriteIndexes()
+        return truncatedBytes
+    }
+
+    /// After a clean shutdown: trusts the log and loads the index files, falling back to a
+    /// rebuild when they are missing or inconsistent. Scans only the tail after the last index
+    /// entry to learn the next offset and the largest timestamp.
+    func loadIndexes() throws(StorageIOError) {
+        let offsetBytes = try offsetIndexFile.read(at: 0, count: Int(try offsetIndexFile.size()))
+        let timeBytes = try timeIndexFile.read(at: 0, count: Int(try timeIndexFile.size()))
+        guard let offsets = OffsetIndex.decode(offsetBytes, baseOffset: baseOffset, logSizeBytes: sizeBytes) else {
+            try recover(expectedFirstOffset: baseOffset)
+            return
+        }
+        offsetIndex = offsets
+        var position: Int64 = 0
+        if let last = offsets.positions.last { position = Int64(last) }
+        nextOffset = baseOffset
+        var scannedAny = false
+        while let header = try batchHeader(at: position) {
+            guard header.batchLength >= 49, position + Int64(header.totalSizeBytes) <= sizeBytes else { break }
+            if !scannedAny && position == 0, header.maxTimestamp >= 0 { rollingTimestampMs = header.maxTimestamp }
+            scannedAny = true
+            nextOffset = header.lastOffset + 1
+            if header.maxTimestamp > largestTimestampMs {
+                largestTimestampMs = header.maxTimestamp
+                offsetOfLargestTimestamp = header.lastOffset
+            }
+            position += Int64(header.totalSizeBytes)
+        }
+        guard position == sizeBytes, let times = TimeIndex.decode(timeBytes, baseOffset: baseOffset, logEndOffset: nextOffset) else {
+            try recover(expectedFirstOffset: baseOffset)
+            return
+        }
+        timeIndex = times
+        if let last = times.lastTimestamp, last > largestTimestampMs {
+            largestTimestampMs = last
+        }
+        if offsets.count > 0, let first = try batchHeader(at: 0), first.maxTimestamp >= 0 { rollingTimestampMs = first.maxTimestamp }
+    }
+
+    private func rewriteIndexes() throws(StorageIOError) {
+        let offsets = offsetIndex.encoded()
+        try offsetIndexFile.truncate(to: 0)
+        try offsetIndexFile.write(offsets, at: 0)
+        let times = timeIndex.encoded()
+        try timeIndexFile.truncate(to: 0)
+        try timeIndexFile.write(times, at: 0)
+    }
+
+    // MARK: Durability and removal
+
+    func flush() throws(StorageIOError) {
+        try log.sync()
+    }
+
+    /// Indexes are caches, so they are synced only when the segment stops changing.
+    func flushIndexes() throws(StorageIOError) {
+        try offsetIndexFile.sync()
+        try timeIndexFile.sync()
+    }
+
+    /// Removes every batch at or after `offset` (follower truncation, tests).
+    func truncate(toOffset offset: Int64) throws(StorageIOError) {
+        guard let (position, header) = try locate(offset: offset) else { return }
+        // A batch is kept or removed whole; one that straddles `offset` goes.
+        _ = header
+        try log.truncate(to: position)
+        try recover(expectedFirstOffset: baseOffset)
+    }
+
+    func close() {
+        try? log.close()
+        try? offsetIndexFile.close()
+        try? timeIndexFile.close()
+    }
+
+    /// Unlinks the files without closing them, for segments that readers may still be using:
+    /// the descriptors close when the last reference goes.
+    func deleteFiles() throws(StorageIOError) {
+        for path in [log.path, offsetIndexFile.path, timeIndexFile.path] where fileSystem.exists(path) {
+            try fileSystem.remove(path)
+        }
+    }
+
+    func delete() throws(StorageIOError) {
+        let paths = [log.path, offsetIndexFile.path, timeIndexFile.path]
+        close()
+        for path in paths where fileSystem.exists(path) { try fileSystem.remove(path) }
+    }
+}
