@@ -71,6 +71,7 @@ public final class PartitionLog: Sendable {
         baseOffsets.sort()
         var report = OpenReport(segmentCount: 0, recoveredSegmentCount: 0, truncatedBytes: 0, removedSegmentCount: 0)
         var segments: [LogSegment] = []
+        var previousRecovered = false
         for (index, base) in baseOffsets.enumerated() {
             let segment = try LogSegment.open(
                 directory: directory, baseOffset: base, fileSystem: fileSystem,
@@ -78,32 +79,41 @@ public final class PartitionLog: Sendable {
             let nextBase = index + 1 < baseOffsets.count ? baseOffsets[index + 1] : Int64.max
             if cleanShutdown || nextBase <= recoveryPoint {
                 try segment.loadIndexes()
-            } else {
-                let truncated = try segment.recover(expectedFirstOffset: segments.last?.nextOffset ?? base)
-                report.recoveredSegmentCount += 1
-                report.truncatedBytes += truncated
-                if truncated > 0 {
-                    // Whatever follows a torn point cannot be trusted: it was written after it.
-                    segments.append(segment)
-                    for later in baseOffsets[(index + 1)...] {
-                        let orphan = try LogSegment.open(
-                            directory: directory, baseOffset: later, fileSystem: fileSystem,
-                            indexIntervalBytes: config.indexIntervalBytes, nowMs: nowMs)
-                        try orphan.delete()
-                        report.removedSegmentCount += 1
-                    }
-                    break
+                segments.append(segment)
+                previousRecovered = false
+                continue
+            }
+            // Unflushed segments must form one contiguous run: if the crash cut the previous
+            // segment short, this one (and every later one) holds data written after the loss.
+            let hole = previousRecovered && segments.last.map { $0.nextOffset != base } ?? false
+            let truncated = hole ? 0 : try segment.recover(expectedFirstOffset: base, contiguous: true)
+            report.recoveredSegmentCount += 1
+            report.truncatedBytes += truncated
+            if hole {
+                for later in baseOffsets[index...] {
+                    let orphan = later == base ? segment : try LogSegment.open(
+                        directory: directory, baseOffset: later, fileSystem: fileSystem,
+                        indexIntervalBytes: config.indexIntervalBytes, nowMs: nowMs)
+                    report.truncatedBytes += orphan.sizeBytes
+                    try orphan.delete()
+                    report.removedSegmentCount += 1
                 }
+                break
             }
             segments.append(segment)
-        }
-        // An empty segment left behind by a crash after a roll is harmless but must not sit
-        // before non-empty ones; only the last segment may be empty.
-        while segments.count > 1, let last = segments.last, last.sizeBytes == 0,
-              segments[segments.count - 2].nextOffset <= last.baseOffset, last.baseOffset != segments[segments.count - 2].nextOffset {
-            try last.delete()
-            segments.removeLast()
-            report.removedSegmentCount += 1
+            previousRecovered = true
+            if truncated > 0 {
+                // Whatever follows a torn point cannot be trusted: it was written after it.
+                for later in baseOffsets[(index + 1)...] {
+                    let orphan = try LogSegment.open(
+                        directory: directory, baseOffset: later, fileSystem: fileSystem,
+                        indexIntervalBytes: config.indexIntervalBytes, nowMs: nowMs)
+                    report.truncatedBytes += orphan.sizeBytes
+                    try orphan.delete()
+                    report.removedSegmentCount += 1
+                }
+                break
+            }
         }
         if segments.isEmpty {
             let first = max(0, logStartOffset ?? 0)

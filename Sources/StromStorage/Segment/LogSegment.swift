@@ -172,8 +172,13 @@ final class LogSegment: @unchecked Sendable {
 
     /// Rebuilds the indexes by scanning every batch and checking its CRC; truncates the log at the
     /// first batch that is torn, corrupt or out of order (a crash tail). Returns the bytes removed.
+    ///
+    /// - Parameter contiguous: batches must follow each other without gaps, starting at the
+    ///   segment's base offset. True for crash recovery of unflushed segments (which compaction
+    ///   never touches): data after a hole was written after data the crash lost, so it goes too.
+    ///   False when rebuilding indexes of a flushed segment, where compaction may have left gaps.
     @discardableResult
-    func recover(expectedFirstOffset: Int64) throws(StorageIOError) -> Int64 {
+    func recover(expectedFirstOffset: Int64, contiguous: Bool = false) throws(StorageIOError) -> Int64 {
         offsetIndex = OffsetIndex(baseOffset: baseOffset)
         timeIndex = TimeIndex(baseOffset: baseOffset)
         bytesSinceLastIndexEntry = 0
@@ -189,7 +194,7 @@ final class LogSegment: @unchecked Sendable {
                   header.magic == RecordBatchHeader.currentMagic,
                   header.batchLength >= Int32(RecordBatchHeader.sizeBytes - RecordBatchHeader.logOverheadBytes),
                   position + Int64(header.totalSizeBytes) <= fileSizeBytes,
-                  header.baseOffset >= expected, header.lastOffsetDelta >= 0,
+                  contiguous ? header.baseOffset == expected : header.baseOffset >= expected, header.lastOffsetDelta >= 0,
                   header.lastOffset - baseOffset <= Int64(Int32.max)
             else { break }
             var bytes = try log.read(at: position, count: header.totalSizeBytes)
@@ -224,7 +229,11 @@ final class LogSegment: @unchecked Sendable {
     func loadIndexes() throws(StorageIOError) {
         let offsetBytes = try offsetIndexFile.read(at: 0, count: Int(try offsetIndexFile.size()))
         let timeBytes = try timeIndexFile.read(at: 0, count: Int(try timeIndexFile.size()))
-        guard let offsets = OffsetIndex.decode(offsetBytes, baseOffset: baseOffset, logSizeBytes: sizeBytes) else {
+        // A missing index reads as empty; for a segment that should have entries, that is a
+        // lost index, not an empty one.
+        guard let offsets = OffsetIndex.decode(offsetBytes, baseOffset: baseOffset, logSizeBytes: sizeBytes),
+              offsets.count > 0 || sizeBytes <= Int64(indexIntervalBytes) * 2
+        else {
             try recover(expectedFirstOffset: baseOffset)
             return
         }
