@@ -13,6 +13,15 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "StorageBenchmarks",
+            dependencies: [
+                .product(name: "StromStorage", package: "strom"),
+                .product(name: "KafkaProtocol", package: "strom"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
             name: "ProtocolBenchmarks",
             dependencies: [
                 .product(name: "KafkaProtocol", package: "strom"),

@@ -23,6 +23,16 @@ public final class GroupCommit: Sendable {
     }
 
     private let queue = Mutex(Queue())
+    private let statistics = Mutex(Statistics())
+
+    /// How much sharing happened: waiters served per sync round (for metrics and benchmarks).
+    public struct Statistics: Sendable, Equatable {
+        public var rounds = 0
+        public var waitersServed = 0
+        public var logsSynced = 0
+    }
+
+    public var currentStatistics: Statistics { statistics.withLock { $0 } }
     private let wakeUp = NSCondition()
     private let finished = NSCondition()
     private let running = Mutex(true)
@@ -85,7 +95,9 @@ public final class GroupCommit: Sendable {
         finished.unlock()
     }
 
-    /// Blocks until there is work (or a stop), then takes everything queued.
+    /// Blocks until there is work (or a stop), then takes everything queued. A round starts as
+    /// soon as anyone waits: holding it back to gather more waiters was measured to lower
+    /// throughput here (BENCHMARKS.md), since appends queue up anyway while a sync runs.
     private func nextRound() -> ([Waiter], [PartitionLog], Bool) {
         wakeUp.lock()
         defer { wakeUp.unlock() }
@@ -106,6 +118,11 @@ public final class GroupCommit: Sendable {
         var logs: [ObjectIdentifier: PartitionLog] = [:]
         for waiter in waiters { logs[ObjectIdentifier(waiter.log)] = waiter.log }
         for log in background { logs[ObjectIdentifier(log)] = log }
+        statistics.withLock {
+            $0.rounds += 1
+            $0.waitersServed += waiters.count
+            $0.logsSynced += logs.count
+        }
         var results: [ObjectIdentifier: Result<Int64, any Error>] = [:]
         for (id, log) in logs {
             do {

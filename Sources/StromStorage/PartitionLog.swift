@@ -255,14 +255,16 @@ public final class PartitionLog: Sendable {
     /// The fsync runs outside the lock, so appends continue meanwhile. Returns the durable offset.
     @discardableResult
     public func flush(nowMs: Int64 = 0) throws(StorageIOError) -> Int64 {
-        let (target, dirty, directoryDirty) = state.withLock { state in
-            let captured = (
-                state.offsets.logEndOffset,
-                state.segments.filter { $0.nextOffset > state.recoveryPoint || $0 === state.activeSegment },
-                state.directoryDirty)
+        let captured = try state.withLock { (state: inout State) throws(StorageIOError) in
+            let dirty = state.segments.filter { $0.nextOffset > state.recoveryPoint || $0 === state.activeSegment }
+            // Index entries go to their files with the data they describe (not synced: indexes
+            // are rebuilt when they disagree with the log).
+            for segment in dirty { try segment.writePendingIndexEntries() }
+            let captured = (state.offsets.logEndOffset, dirty, state.directoryDirty)
             state.directoryDirty = false
             return captured
         }
+        let (target, dirty, directoryDirty) = captured
         do {
             for segment in dirty { try segment.flush() }
             // A new segment's directory entry must be durable too, or a power cut could lose the file.

@@ -91,21 +91,39 @@ final class LogSegment: @unchecked Sendable {
         }
     }
 
+    /// Index entries not yet written to their files. Indexes are caches of the log, so their
+    /// writes are batched: written when the log is flushed, rolled or closed, one write per file
+    /// instead of two syscalls per append.
+    private var pendingOffsetEntries = ByteBuffer()
+    private var pendingTimeEntries = ByteBuffer()
+    private var offsetIndexBytesWritten: Int64 = 0
+    private var timeIndexBytesWritten: Int64 = 0
+
     private func addIndexEntries(lastOffset: Int64, position: Int64) throws(StorageIOError) {
         let before = offsetIndex.count
         offsetIndex.append(offset: lastOffset, position: position)
         if offsetIndex.count > before {
-            try offsetIndexFile.write(
-                OffsetIndex.encode(offset: lastOffset, position: position, baseOffset: baseOffset),
-                at: Int64(before * OffsetIndex.entrySizeBytes))
+            pendingOffsetEntries.writeImmutableBuffer(OffsetIndex.encode(offset: lastOffset, position: position, baseOffset: baseOffset))
         }
-        let timeEntries = timeIndex.count
         if offsetOfLargestTimestamp >= 0, timeIndex.maybeAppend(timestampMs: largestTimestampMs, offset: offsetOfLargestTimestamp) {
-            try timeIndexFile.write(
-                TimeIndex.encode(timestampMs: largestTimestampMs, offset: offsetOfLargestTimestamp, baseOffset: baseOffset),
-                at: Int64(timeEntries * TimeIndex.entrySizeBytes))
+            pendingTimeEntries.writeImmutableBuffer(
+                TimeIndex.encode(timestampMs: largestTimestampMs, offset: offsetOfLargestTimestamp, baseOffset: baseOffset))
         }
         bytesSinceLastIndexEntry = 0
+    }
+
+    /// Writes index entries added since the last call.
+    func writePendingIndexEntries() throws(StorageIOError) {
+        if pendingOffsetEntries.readableBytes > 0 {
+            try offsetIndexFile.write(pendingOffsetEntries, at: offsetIndexBytesWritten)
+            offsetIndexBytesWritten += Int64(pendingOffsetEntries.readableBytes)
+            pendingOffsetEntries.clear()
+        }
+        if pendingTimeEntries.readableBytes > 0 {
+            try timeIndexFile.write(pendingTimeEntries, at: timeIndexBytesWritten)
+            timeIndexBytesWritten += Int64(pendingTimeEntries.readableBytes)
+            pendingTimeEntries.clear()
+        }
     }
 
     /// Whether the index can take another entry and offsets still fit its 32-bit relative form.
@@ -238,6 +256,7 @@ final class LogSegment: @unchecked Sendable {
             return
         }
         offsetIndex = offsets
+        offsetIndexBytesWritten = Int64(offsetBytes.readableBytes)
         var position: Int64 = 0
         if let last = offsets.positions.last { position = Int64(last) }
         nextOffset = baseOffset
@@ -258,6 +277,7 @@ final class LogSegment: @unchecked Sendable {
             return
         }
         timeIndex = times
+        timeIndexBytesWritten = Int64(timeBytes.readableBytes)
         if let last = times.lastTimestamp, last > largestTimestampMs {
             largestTimestampMs = last
         }
@@ -271,16 +291,23 @@ final class LogSegment: @unchecked Sendable {
         let times = timeIndex.encoded()
         try timeIndexFile.truncate(to: 0)
         try timeIndexFile.write(times, at: 0)
+        offsetIndexBytesWritten = Int64(offsets.readableBytes)
+        timeIndexBytesWritten = Int64(times.readableBytes)
+        pendingOffsetEntries.clear()
+        pendingTimeEntries.clear()
     }
 
     // MARK: Durability and removal
 
+    /// Syncs the log data. Safe outside the owner's lock: it touches only the file.
+    /// (The owner writes pending index entries under its lock first.)
     func flush() throws(StorageIOError) {
         try log.sync()
     }
 
     /// Indexes are caches, so they are synced only when the segment stops changing.
     func flushIndexes() throws(StorageIOError) {
+        try writePendingIndexEntries()
         try offsetIndexFile.sync()
         try timeIndexFile.sync()
     }
