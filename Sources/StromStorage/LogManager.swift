@@ -119,6 +119,19 @@ public final class LogManager: Sendable {
         return deleted
     }
 
+    /// Flushes the logs whose `flush.messages` / `flush.ms` policy asks for it (Kafka's interval
+    /// flushing; with the default policy every log with unflushed data). Called by the broker's
+    /// background scheduler; acks=all waits go through ``GroupCommit`` instead.
+    @discardableResult
+    public func flushDueLogs(nowMs: Int64) throws -> Int {
+        var flushed = 0
+        for log in allLogs where log.needsIntervalFlush(nowMs: nowMs) {
+            try log.flush(nowMs: nowMs)
+            flushed += 1
+        }
+        return flushed
+    }
+
     /// Clean shutdown: flush and close every log, write the checkpoints, then the marker that
     /// lets the next start skip recovery. The marker is written last, so a crash before it
     /// still means recovery.

@@ -20,6 +20,9 @@ public final class PartitionLog: Sendable {
         /// Everything below this offset is known to be on disk.
         var recoveryPoint: Int64
         var leaderEpoch: Int32
+        /// Where each leader epoch began (Kafka's leader-epoch cache), persisted in
+        /// `leader-epoch-checkpoint`; replicas use it to find where their logs diverge.
+        var epochEntries: [EpochEntry] = []
         var unflushedRecordCount: Int64 = 0
         /// A segment file was created or removed since the directory was last synced: its
         /// directory entry, not only its data, must reach the disk before data in it counts as durable.
@@ -131,7 +134,15 @@ public final class PartitionLog: Sendable {
             try fileSystem.syncDirectory(directory)
         }
         let offsets = PartitionOffsets(logStartOffset: start, lastStableOffset: logEnd, highWatermark: logEnd, logEndOffset: logEnd)
-        let state = State(config: config, segments: segments, offsets: offsets, recoveryPoint: logEnd, leaderEpoch: 0, lastFlushMs: nowMs)
+        // Epochs that start past the recovered end describe data the crash took; drop them.
+        let epochFile = LeaderEpochCheckpointFile(path: "\(directory)/\(LeaderEpochCheckpointFile.fileName)", fileSystem: fileSystem)
+        let storedEntries = (try? epochFile.read()) ?? []
+        let epochEntries = storedEntries.filter { $0.startOffset <= logEnd }
+        var state = State(
+            config: config, segments: segments, offsets: offsets, recoveryPoint: logEnd,
+            leaderEpoch: epochEntries.last?.epoch ?? 0, lastFlushMs: nowMs)
+        state.epochEntries = epochEntries
+        if epochEntries.count != storedEntries.count { try? epochFile.write(epochEntries) }
         return (PartitionLog(topicPartition: topicPartition, directory: directory, fileSystem: fileSystem, state: state), report)
     }
 
@@ -148,8 +159,21 @@ public final class PartitionLog: Sendable {
         state.withLock { $0.config = config }
     }
 
-    public func setLeaderEpoch(_ epoch: Int32) {
-        state.withLock { $0.leaderEpoch = epoch }
+    public var leaderEpoch: Int32 { state.withLock { $0.leaderEpoch } }
+    public var epochEntries: [EpochEntry] { state.withLock { $0.epochEntries } }
+
+    /// Starts a new leader epoch at the current log end: later batches carry it, and the
+    /// leader-epoch checkpoint records where it began (written atomically before returning).
+    public func setLeaderEpoch(_ epoch: Int32) throws(CheckpointError) {
+        let entries = state.withLock { state -> [EpochEntry]? in
+            guard epoch > state.leaderEpoch || state.epochEntries.isEmpty else { return nil }
+            state.leaderEpoch = epoch
+            state.epochEntries.removeAll { $0.startOffset >= state.offsets.logEndOffset }
+            state.epochEntries.append(EpochEntry(epoch: epoch, startOffset: state.offsets.logEndOffset))
+            return state.epochEntries
+        }
+        guard let entries else { return }
+        try LeaderEpochCheckpointFile(path: "\(directory)/\(LeaderEpochCheckpointFile.fileName)", fileSystem: fileSystem).write(entries)
     }
 
     // MARK: Appending

@@ -138,3 +138,47 @@ import Testing
         try log.close()
     }
 }
+
+@Suite struct LeaderEpochAndManagerTests {
+    @Test func leaderEpochsArePersistedAndStampedIntoBatches() throws {
+        let fileSystem = SimulatedFileSystem()
+        let topicPartition = TopicPartition(topic: "e", partition: 0)
+        var (log, _) = try PartitionLog.open(
+            directory: "/d/e-0", topicPartition: topicPartition, config: smallSegments(), fileSystem: fileSystem,
+            cleanShutdown: false, nowMs: 0)
+        try log.setLeaderEpoch(3)
+        _ = try log.append(try producedBatch(keys: ["a", "b"]), nowMs: 0)
+        try log.setLeaderEpoch(5)
+        _ = try log.append(try producedBatch(keys: ["c"]), nowMs: 0)
+        try log.close()
+        (log, _) = try PartitionLog.open(
+            directory: "/d/e-0", topicPartition: topicPartition, config: smallSegments(), fileSystem: fileSystem,
+            cleanShutdown: true, nowMs: 0)
+        #expect(log.leaderEpoch == 5)
+        #expect(log.epochEntries == [EpochEntry(epoch: 3, startOffset: 0), EpochEntry(epoch: 5, startOffset: 2)])
+        #expect(try allBatches(of: log).map(\.partitionLeaderEpoch) == [3, 5])
+    }
+
+    @Test func managerDetectsCleanShutdownAndCrash() throws {
+        let fileSystem = SimulatedFileSystem()
+        let topicPartition = TopicPartition(topic: "m", partition: 1)
+        var (manager, report) = try LogManager.open(dataDirectory: "/data", fileSystem: fileSystem, nowMs: 0) { _ in smallSegments() }
+        #expect(!report.cleanShutdown)
+        let log = try manager.createLog(topicPartition, config: smallSegments(), nowMs: 0)
+        for index in 0..<30 { _ = try log.append(try producedBatch(keys: ["k\(index)"]), nowMs: 0) }
+        try manager.shutdown()
+        (manager, report) = try LogManager.open(dataDirectory: "/data", fileSystem: fileSystem, nowMs: 0) { _ in smallSegments() }
+        #expect(report.cleanShutdown && report.partitionCount == 1 && report.recoveredSegmentCount == 0)
+        #expect(manager.log(for: topicPartition)?.offsets.logEndOffset == 30)
+        // No shutdown this time: the next open must recover what lies past the recovery point.
+        let reopened = try #require(manager.log(for: topicPartition))
+        for index in 0..<5 { _ = try reopened.append(try producedBatch(keys: ["late\(index)"]), nowMs: 0) }
+        try reopened.flush()
+        fileSystem.crash(seed: 7)
+        (manager, report) = try LogManager.open(dataDirectory: "/data", fileSystem: fileSystem, nowMs: 0) { _ in smallSegments() }
+        #expect(!report.cleanShutdown && report.recoveredSegmentCount >= 1)
+        #expect(manager.log(for: topicPartition)?.offsets.logEndOffset == 35)
+        try manager.deleteLog(topicPartition)
+        #expect(manager.log(for: topicPartition) == nil && !fileSystem.exists("/data/m-1"))
+    }
+}
