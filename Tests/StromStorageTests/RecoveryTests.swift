@@ -182,3 +182,31 @@ import Testing
         #expect(manager.log(for: topicPartition) == nil && !fileSystem.exists("/data/m-1"))
     }
 }
+
+@Suite struct FlushPolicyTests {
+    @Test func kafkaIntervalsMakeDataVisibleAtOnceAndFlushByCount() throws {
+        let fileSystem = SimulatedFileSystem()
+        var config = smallSegments()
+        config.flushPolicy = .kafkaIntervals
+        config.flushIntervalMessages = 3
+        let (manager, _) = try LogManager.open(dataDirectory: "/data", fileSystem: fileSystem, nowMs: 0) { _ in config }
+        let log = try manager.createLog(TopicPartition(topic: "f", partition: 0), config: config, nowMs: 0)
+        _ = try log.append(try producedBatch(keys: ["a", "b"]), nowMs: 1)
+        #expect(log.offsets.highWatermark == 2, "Kafka's policy: visible once written")
+        #expect(try manager.flushDueLogs(nowMs: 1) == 0 && log.recoveryPoint == 0)
+        _ = try log.append(try producedBatch(keys: ["c"]), nowMs: 2)
+        #expect(try manager.flushDueLogs(nowMs: 2) == 1 && log.recoveryPoint == 3)
+    }
+
+    @Test func defaultPolicyShowsDataOnlyOnceFlushed() throws {
+        let (log, _) = try PartitionLog.open(
+            directory: "/d/f-0", topicPartition: TopicPartition(topic: "f", partition: 0), config: smallSegments(),
+            fileSystem: SimulatedFileSystem(), cleanShutdown: false, nowMs: 0)
+        _ = try log.append(try producedBatch(keys: ["a", "b"]), nowMs: 1)
+        #expect(log.offsets.highWatermark == 0 && log.offsets.logEndOffset == 2)
+        #expect(try log.read(from: 0, maxBytes: 1 << 20).slices.isEmpty, "unflushed data is not served")
+        #expect(log.needsIntervalFlush(nowMs: 1))
+        try log.flush()
+        #expect(log.offsets.highWatermark == 2)
+    }
+}
