@@ -9,14 +9,24 @@ import StromStorage
 // SIGKILL at a random moment and checks that every acknowledged batch survived at its offsets with
 // the same CRC-32C (which covers every byte but the offset and leader epoch fields).
 //
-// Usage: StromLogWriter <log directory> <round> <seed>
+// With `compact <kill step>`, the directory is a data directory (LogManager) holding one compacted
+// log: the child appends keyed updates over a few keys and runs a compaction round every few
+// batches, printing "acked <firstOffset> <lastOffset> <key>,…"; with a kill step > 0 it kills
+// itself in the middle of a clean (see CompactingWriter.swift).
+//
+// Usage: StromLogWriter <directory> <round> <seed> [compact <kill step>]
 
 let arguments = CommandLine.arguments
-guard arguments.count == 4, let round = Int(arguments[2]), let seed = UInt64(arguments[3]) else {
-    FileHandle.standardError.write(Data("usage: StromLogWriter <dir> <round> <seed>\n".utf8))
+guard arguments.count == 4 || (arguments.count == 6 && arguments[4] == "compact" && Int(arguments[5]) != nil),
+      let round = Int(arguments[2]), let seed = UInt64(arguments[3])
+else {
+    FileHandle.standardError.write(Data("usage: StromLogWriter <dir> <round> <seed> [compact <kill step>]\n".utf8))
     exit(2)
 }
 let directory = arguments[1]
+if arguments.count == 6 {
+    try runCompactingWriter(dataDirectory: directory, round: round, seed: seed, killAtStep: Int(arguments[5]) ?? 0)
+}
 // Small segments so that kills also land during rolls.
 let config = try LogConfig(properties: ["segment.bytes": "65536", "index.interval.bytes": "1024"])
 let (log, _) = try PartitionLog.open(

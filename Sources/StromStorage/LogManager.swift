@@ -16,7 +16,8 @@ public final class LogManager: Sendable {
     public static let logStartOffsetCheckpoint = "log-start-offset-checkpoint"
 
     public let dataDirectory: String
-    private let fileSystem: any StorageFileSystem
+    /// Internal, not private: the cleaner checkpoint (LogCleaner.swift) is written beside the others.
+    let fileSystem: any StorageFileSystem
     private let logs: Mutex<[TopicPartition: PartitionLog]>
 
     /// What opening the directory found, for the broker's start-up log line.
@@ -57,6 +58,8 @@ public final class LogManager: Sendable {
         }
         report.partitionCount = logs.count
         let manager = LogManager(dataDirectory: dataDirectory, fileSystem: fileSystem, logs: logs)
+        // Where each compacted log's dirty part starts, so a restart does not clean from scratch.
+        try manager.restoreCleanerCheckpoints()
         if cleanShutdown {
             // From now on a crash must be noticed: the marker goes, durably, before any write.
             try fileSystem.remove(markerPath)
@@ -95,6 +98,8 @@ public final class LogManager: Sendable {
         try log.delete()
         try fileSystem.syncDirectory(dataDirectory)
         try checkpoint()
+        // A partition created again under the same name must not inherit the old clean point.
+        try writeCleanerCheckpoint()
     }
 
     /// Writes the recovery-point and log-start-offset checkpoints from the logs' current state.
@@ -133,7 +138,9 @@ public final class LogManager: Sendable {
     }
 
     /// Clean shutdown: flush and close every log, write the checkpoints, then the marker that
-    /// lets the next start skip recovery. The marker is written last, so a crash before it
+    /// lets the next start skip recovery. The caller stops calling ``compact(nowMs:limits:)``
+    /// (and ``applyRetention(nowMs:segmentsPerLogMax:)``) first: a round in progress would
+    /// fail on the closed files. The marker is written last, so a crash before it
     /// still means recovery.
     public func shutdown() throws {
         for log in allLogs { try log.close() }

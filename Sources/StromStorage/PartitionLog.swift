@@ -10,7 +10,8 @@ import Synchronization
 public final class PartitionLog: Sendable {
     public let topicPartition: TopicPartition
     public let directory: String
-    private let fileSystem: any StorageFileSystem
+    /// Internal, not private: the log cleaner (LogCleaner.swift) writes and swaps segment files.
+    let fileSystem: any StorageFileSystem
     private let state: Mutex<State>
 
     struct State: Sendable {
@@ -30,6 +31,8 @@ public final class PartitionLog: Sendable {
         var lastFlushMs: Int64
         /// Set when an I/O error or corruption makes the log unsafe to serve.
         var offlineReason: String?
+        /// Log compaction's checkpoint and the clean in progress (see LogCleaner.swift).
+        var cleaner = LogCleanerState()
         var activeSegment: LogSegment { segments[segments.count - 1] }
     }
 
@@ -62,6 +65,9 @@ public final class PartitionLog: Sendable {
         recoveryPoint: Int64 = 0, logStartOffset: Int64? = nil, cleanShutdown: Bool, nowMs: Int64
     ) throws(StorageIOError) -> (PartitionLog, OpenReport) {
         try fileSystem.createDirectory(directory)
+        // A compaction cut short by a crash leaves `.cleaned` or `.swap` files: discard or finish
+        // its swap first (LogCleaner.swift); the segments it swapped get their indexes rebuilt.
+        let swappedBaseOffsets = try LogCleaner.finishInterruptedSwaps(directory: directory, fileSystem: fileSystem)
         var baseOffsets: [Int64] = []
         for name in try fileSystem.list(directory) {
             if let base = LogSegment.baseOffset(fromLogFileName: name) {
@@ -80,6 +86,15 @@ public final class PartitionLog: Sendable {
                 directory: directory, baseOffset: base, fileSystem: fileSystem,
                 indexIntervalBytes: config.indexIntervalBytes, nowMs: nowMs)
             let nextBase = index + 1 < baseOffsets.count ? baseOffsets[index + 1] : Int64.max
+            if swappedBaseOffsets.contains(base) {
+                // A cleaned segment: flushed before its swap, so trusted, but compaction may have
+                // left offset gaps in it, hence no contiguity check.
+                report.truncatedBytes += try segment.recover(expectedFirstOffset: base, contiguous: false)
+                report.recoveredSegmentCount += 1
+                segments.append(segment)
+                previousRecovered = false
+                continue
+            }
             if cleanShutdown || nextBase <= recoveryPoint {
                 try segment.loadIndexes()
                 segments.append(segment)
@@ -451,7 +466,7 @@ public final class PartitionLog: Sendable {
 
     // MARK: For retention and compaction
 
-    func withState<Result>(_ body: (inout State) throws(StorageIOError) -> Result) throws(StorageIOError) -> Result {
-        try state.withLock { (state: inout State) throws(StorageIOError) -> Result in try body(&state) }
+    func withState<Result, Failure: Error>(_ body: (inout State) throws(Failure) -> Result) throws(Failure) -> Result {
+        try state.withLock { (state: inout State) throws(Failure) -> Result in try body(&state) }
     }
 }

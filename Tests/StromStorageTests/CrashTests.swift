@@ -80,9 +80,83 @@ import Testing
     /// Starts the writer, lets it acknowledge `acksBeforeKill` batches, kills it, and returns every
     /// acknowledgement it printed (including any that raced with the kill).
     static func runWriterAndKill(directory: String, round: Int, seed: UInt64, acksBeforeKill: Int) throws -> [Ack] {
+        let lines = try runChildAndKill(arguments: [directory, String(round), String(seed)], round: round, acksBeforeKill: acksBeforeKill)
+        return lines.compactMap { fields in
+            guard fields.count == 4, let first = Int64(fields[1]), let last = Int64(fields[2]), let crc = UInt32(fields[3]) else { return nil }
+            return Ack(firstOffset: first, lastOffset: last, crc: crc)
+        }
+    }
+
+    /// Kill -9 in the middle of compaction: the child (`StromLogWriter … compact`) appends keyed
+    /// updates and cleans every few batches; after each kill the data directory reopens (finishing
+    /// or discarding an interrupted segment swap), every record read back is one the child wrote
+    /// for its key, at its offset, and every key's last record is at or after its latest
+    /// acknowledged update (a later, unacknowledged one may have survived too): nothing resurrects.
+    @Test func killDashNineDuringCompactionKeepsTheLatestValueOfEveryKey() throws {
+        let directory = try TemporaryDirectory()
+        let dataDirectory = directory.path + "/data"
+        let topicPartition = TopicPartition(topic: "compacted", partition: 0)
+        var rng = SplitMix64(seed: 0xC1EA)
+        var latestAcked: [String: Int64] = [:]
+        var ackCount = 0
+        var cleaned = false
+        for round in 0..<max(1, Self.rounds / 2) {
+            // Most children kill themselves at a random step of a clean; the others are killed from
+            // here after some acknowledgements, wherever they are.
+            let killAtStep = rng.below(4) == 0 ? 0 : 1 + rng.below(80)
+            let lines = try Self.runChildAndKill(
+                arguments: [dataDirectory, String(round), String(rng.next()), "compact", String(killAtStep)], round: round,
+                acksBeforeKill: killAtStep > 0 ? Int.max : 5 + rng.below(60))
+            for fields in lines where fields.count == 4 {
+                guard let first = Int64(fields[1]) else { continue }
+                for (index, key) in fields[3].split(separator: ",").enumerated() { latestAcked[String(key)] = first + Int64(index) }
+                ackCount += 1
+            }
+            let config = try LogConfig(properties: ["cleanup.policy": "compact", "segment.bytes": "4096"])
+            let (manager, _) = try LogManager.open(dataDirectory: dataDirectory, fileSystem: PosixFileSystem(), nowMs: 0) { _ in config }
+            try manager.restoreCleanerCheckpoints()
+            let log = try #require(manager.log(for: topicPartition), "round \(round): log missing")
+            cleaned = cleaned || (log.cleanerCheckpoint ?? 0) > 0
+            let leftovers = try PosixFileSystem().list(dataDirectory + "/" + topicPartition.directoryName)
+                .filter { $0.hasSuffix(".cleaned") || $0.hasSuffix(".swap") }
+            #expect(leftovers.isEmpty, "round \(round): leftovers \(leftovers)")
+            var lastOffsetByKey: [String: Int64] = [:]
+            var position = log.offsets.logStartOffset
+            for _ in 0..<100_000 where position < log.offsets.logEndOffset {
+                let info = try log.read(from: position, maxBytes: 1 << 20)
+                guard !info.slices.isEmpty else { break }
+                for slice in info.slices {
+                    var bytes = try slice.read()
+                    while bytes.readableBytes > 0 {
+                        let batch = try RecordBatch.read(from: &bytes)
+                        try batch.validate(mode: .stored, decompressedSizeBytesMax: 1 << 20)
+                        var records = try batch.records(decompressedSizeBytesMax: 1 << 20)
+                        while let record = try records.next() {
+                            let key = String(buffer: try #require(record.key, "round \(round): record without a key"))
+                            let value = String(buffer: try #require(record.value, "round \(round): record without a value"))
+                            #expect(value.hasPrefix(key + "@"), "round \(round): key \(key) holds \(value)")
+                            lastOffsetByKey[key] = batch.header.baseOffset + Int64(record.offsetDelta)
+                        }
+                        position = batch.header.lastOffset + 1
+                    }
+                }
+            }
+            for (key, acked) in latestAcked {
+                #expect((lastOffsetByKey[key] ?? -1) >= acked, "round \(round): key \(key) last at \(lastOffsetByKey[key] ?? -1), acknowledged at \(acked)")
+            }
+            try manager.shutdown()
+        }
+        #expect(ackCount >= Self.rounds / 2, "the writer made too little progress: \(ackCount) acks")
+        #expect(cleaned, "no clean ever completed")
+    }
+
+    /// Starts the writer with `arguments`, lets it acknowledge `acksBeforeKill` times (or until it
+    /// dies), kills it, and returns the fields of every "acked" line it printed (including any that
+    /// raced with the kill).
+    static func runChildAndKill(arguments: [String], round: Int, acksBeforeKill: Int) throws -> [[Substring]] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: writerPath)
-        process.arguments = [directory, String(round), String(seed)]
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -91,7 +165,7 @@ import Testing
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
         defer { watchdog.cancel() }
-        var acks: [Ack] = []
+        var acks: [[Substring]] = []
         var pending = ""
         var killed = false
         let reader = output.fileHandleForReading
@@ -103,10 +177,7 @@ import Testing
                 let line = pending[..<newline]
                 pending = String(pending[pending.index(after: newline)...])
                 let fields = line.split(separator: " ")
-                if fields.first == "acked", fields.count == 4, let first = Int64(fields[1]), let last = Int64(fields[2]),
-                   let crc = UInt32(fields[3]) {
-                    acks.append(Ack(firstOffset: first, lastOffset: last, crc: crc))
-                }
+                if fields.first == "acked" { acks.append(fields.map { Substring($0) }) }
             }
             if !killed && acks.count >= acksBeforeKill {
                 kill(pid, SIGKILL)
