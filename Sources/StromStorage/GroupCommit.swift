@@ -35,12 +35,20 @@ public final class GroupCommit: Sendable {
     public var currentStatistics: Statistics { statistics.withLock { $0 } }
     private let wakeUp = NSCondition()
     private let finished = NSCondition()
-    private let running = Mutex(true)
+    /// Flusher threads still running.
+    private let running: Mutex<Int>
 
-    public init() {
-        let thread = Thread { [self] in self.run() }
-        thread.name = "strom-group-commit"
-        thread.start()
+    /// - Parameter flusherThreads: how many syncs may be in flight at once. With two, a round can
+    ///   start while the previous one is still in fdatasync, so waiters that arrive meanwhile do
+    ///   not wait for it to finish first.
+    public init(flusherThreads: Int = 2) {
+        precondition(flusherThreads >= 1, "group commit needs a flusher thread")
+        running = Mutex(flusherThreads)
+        for index in 0..<flusherThreads {
+            let thread = Thread { [self] in self.run() }
+            thread.name = "strom-group-commit-\(index)"
+            thread.start()
+        }
     }
 
     /// Returns once everything in `log` up to and including `offset` is on disk; returns the
@@ -71,9 +79,11 @@ public final class GroupCommit: Sendable {
     /// Finishes the round in progress, fails waiters that arrive later, and stops the thread.
     public func shutdown() {
         queue.withLock { $0.stopped = true }
-        signal()
+        wakeUp.lock()
+        wakeUp.broadcast()
+        wakeUp.unlock()
         finished.lock()
-        while running.withLock({ $0 }) { finished.wait() }
+        while running.withLock({ $0 > 0 }) { finished.wait() }
         finished.unlock()
     }
 
@@ -89,7 +99,7 @@ public final class GroupCommit: Sendable {
             flush(waiters: waiters, background: background)
             if stopped && waiters.isEmpty && background.isEmpty { break }
         }
-        running.withLock { $0 = false }
+        running.withLock { $0 -= 1 }
         finished.lock()
         finished.broadcast()
         finished.unlock()

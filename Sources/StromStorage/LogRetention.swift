@@ -24,7 +24,7 @@ extension PartitionLog {
                 removed.append(oldest)
                 state.offsets.logStartOffset = max(state.offsets.logStartOffset, state.segments[0].baseOffset)
             }
-            if !removed.isEmpty { state.directoryDirty = true }
+            if !removed.isEmpty { state.directoryGeneration += 1 }
             return removed
         }
         // Files go outside the lock. Readers still holding a slice keep the open file; the

@@ -25,9 +25,13 @@ public final class PartitionLog: Sendable {
         /// `leader-epoch-checkpoint`; replicas use it to find where their logs diverge.
         var epochEntries: [EpochEntry] = []
         var unflushedRecordCount: Int64 = 0
-        /// A segment file was created or removed since the directory was last synced: its
-        /// directory entry, not only its data, must reach the disk before data in it counts as durable.
-        var directoryDirty = false
+        /// Counts segment files created or removed; a flush that sees it ahead of
+        /// `directorySyncedGeneration` syncs the directory, since a new segment's directory
+        /// entry, not only its data, must reach the disk before data in it counts as durable.
+        /// A counter rather than a flag: two flushes may run at once (``GroupCommit`` has two
+        /// threads), and neither may skip the directory sync the other has not finished yet.
+        var directoryGeneration = 0
+        var directorySyncedGeneration = 0
         var lastFlushMs: Int64
         /// Set when an I/O error or corruption makes the log unsafe to serve.
         var offlineReason: String?
@@ -279,7 +283,7 @@ public final class PartitionLog: Sendable {
             directory: directory, baseOffset: state.offsets.logEndOffset, fileSystem: fileSystem,
             indexIntervalBytes: state.config.indexIntervalBytes, nowMs: nowMs)
         state.segments.append(next)
-        state.directoryDirty = true
+        state.directoryGeneration += 1
     }
 
     /// Starts a new segment now (tests, and an operator forcing a roll).
@@ -299,17 +303,18 @@ public final class PartitionLog: Sendable {
             // Index entries go to their files with the data they describe (not synced: indexes
             // are rebuilt when they disagree with the log).
             for segment in dirty { try segment.writePendingIndexEntries() }
-            let captured = (state.offsets.logEndOffset, dirty, state.directoryDirty)
-            state.directoryDirty = false
-            return captured
+            let generation = state.directoryGeneration > state.directorySyncedGeneration ? state.directoryGeneration : nil
+            return (state.offsets.logEndOffset, dirty, generation)
         }
-        let (target, dirty, directoryDirty) = captured
+        let (target, dirty, directoryGeneration) = captured
         do {
             for segment in dirty { try segment.flush() }
             // A new segment's directory entry must be durable too, or a power cut could lose the file.
-            if directoryDirty { try fileSystem.syncDirectory(directory) }
+            if let directoryGeneration {
+                try fileSystem.syncDirectory(directory)
+                state.withLock { $0.directorySyncedGeneration = max($0.directorySyncedGeneration, directoryGeneration) }
+            }
         } catch {
-            if directoryDirty { state.withLock { $0.directoryDirty = true } }
             state.withLock { $0.offlineReason = "flush failed: \(error)" }
             throw error
         }

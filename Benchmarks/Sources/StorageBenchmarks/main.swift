@@ -86,7 +86,7 @@ if runs("fsync") {
 // 3. Group commit: 32 concurrent appenders each waiting for durability: 3 s.
 if runs("group") {
     let log = try freshLog("group")
-    let groupCommit = GroupCommit()
+    let groupCommit = GroupCommit(flusherThreads: Int(ProcessInfo.processInfo.environment["STROM_FLUSHER_THREADS"] ?? "") ?? 2)
     let start = clock.now
     let total = try await withThrowingTaskGroup(of: Int.self) { group in
         for appender in 0..<32 {
