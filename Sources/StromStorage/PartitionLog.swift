@@ -30,6 +30,8 @@ public final class PartitionLog: Sendable {
         /// entry, not only its data, must reach the disk before data in it counts as durable.
         /// A counter rather than a flag: two flushes may run at once (``GroupCommit`` has two
         /// threads), and neither may skip the directory sync the other has not finished yet.
+        /// Told when the high watermark moves, outside the lock (wakes long-polling fetches).
+        var highWatermarkListener: (@Sendable (TopicPartition, Int64) -> Void)?
         var directoryGeneration = 0
         var directorySyncedGeneration = 0
         var lastFlushMs: Int64
@@ -210,7 +212,8 @@ public final class PartitionLog: Sendable {
     /// assigning its offsets (patched into `baseOffset`, outside the CRC) and the leader epoch.
     /// The bytes are stored as they are; nothing is decompressed.
     public func append(_ batch: RecordBatch, nowMs: Int64) throws(LogAppendError) -> AppendInfo {
-        try state.withLock { (state: inout State) throws(LogAppendError) -> AppendInfo in
+        typealias Outcome = (AppendInfo, (@Sendable (TopicPartition, Int64) -> Void)?, Int64)
+        let (info, listener, highWatermark) = try state.withLock { (state: inout State) throws(LogAppendError) -> Outcome in
             if let reason = state.offlineReason { throw .offline(reason: reason) }
             let sizeBytes = batch.bytes.readableBytes
             guard sizeBytes <= state.config.maxMessageSizeBytes + RecordBatchHeader.logOverheadBytes else {
@@ -238,15 +241,19 @@ public final class PartitionLog: Sendable {
             }
             state.offsets.logEndOffset = header.lastOffset + 1
             state.unflushedRecordCount += Int64(header.recordCount)
+            var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
             if !state.config.flushesBeforeAcknowledging {
                 // Kafka's default durability: visible once written, flushed by interval.
                 state.offsets.highWatermark = state.offsets.logEndOffset
                 state.offsets.lastStableOffset = state.offsets.logEndOffset
+                listener = state.highWatermarkListener
             }
-            return AppendInfo(
+            return (AppendInfo(
                 firstOffset: firstOffset, lastOffset: header.lastOffset, logAppendTimeMs: logAppendTimeMs,
-                logStartOffset: state.offsets.logStartOffset)
+                logStartOffset: state.offsets.logStartOffset), listener, state.offsets.highWatermark)
         }
+        listener?(topicPartition, highWatermark)
+        return info
     }
 
     /// LogAppendTime topics carry the broker's time in `maxTimestamp` and attribute bit 3, both
@@ -318,18 +325,28 @@ public final class PartitionLog: Sendable {
             state.withLock { $0.offlineReason = "flush failed: \(error)" }
             throw error
         }
-        return state.withLock { state in
+        let (durable, listener, highWatermark) = state.withLock { state in
             if target > state.recoveryPoint {
                 state.recoveryPoint = target
                 state.unflushedRecordCount = 0
             }
             state.lastFlushMs = nowMs
+            var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
             if state.config.flushesBeforeAcknowledging && target > state.offsets.highWatermark {
                 state.offsets.highWatermark = target
                 state.offsets.lastStableOffset = target
+                listener = state.highWatermarkListener
             }
-            return state.recoveryPoint
+            return (state.recoveryPoint, listener, state.offsets.highWatermark)
         }
+        listener?(topicPartition, highWatermark)
+        return durable
+    }
+
+    /// Registers who to tell when the high watermark moves (the broker's long-poll fetches).
+    /// Called outside the log's lock, possibly on the group-commit thread: keep it short.
+    public func setHighWatermarkListener(_ listener: (@Sendable (TopicPartition, Int64) -> Void)?) {
+        state.withLock { $0.highWatermarkListener = listener }
     }
 
     /// Whether Kafka's interval policy (`flush.messages`, `flush.ms`) asks for a flush now.

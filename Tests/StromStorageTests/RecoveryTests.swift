@@ -2,6 +2,7 @@ import Foundation
 import KafkaProtocol
 import NIOCore
 import StromTestSupport
+import Synchronization
 import Testing
 @testable import StromStorage
 
@@ -208,5 +209,26 @@ import Testing
         #expect(log.needsIntervalFlush(nowMs: 1))
         try log.flush()
         #expect(log.offsets.highWatermark == 2)
+    }
+}
+
+@Suite struct HighWatermarkListenerTests {
+    final class Seen: Sendable {
+        let values = Mutex<[Int64]>([])
+    }
+
+    @Test func listenerHearsEveryAdvanceOnce() throws {
+        let (log, _) = try PartitionLog.open(
+            directory: "/d/h-0", topicPartition: TopicPartition(topic: "h", partition: 0), config: smallSegments(),
+            fileSystem: SimulatedFileSystem(), cleanShutdown: false, nowMs: 0)
+        let seen = Seen()
+        log.setHighWatermarkListener { _, highWatermark in seen.values.withLock { $0.append(highWatermark) } }
+        _ = try log.append(try producedBatch(keys: ["a", "b"]), nowMs: 0)
+        #expect(seen.values.withLock { $0 }.isEmpty, "not visible before the flush")
+        try log.flush()
+        try log.flush()
+        _ = try log.append(try producedBatch(keys: ["c"]), nowMs: 0)
+        try log.flush()
+        #expect(seen.values.withLock { $0 } == [2, 3])
     }
 }
