@@ -15,10 +15,14 @@ let package = Package(
     products: [
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
         .library(name: "StromStorage", targets: ["StromStorage"]),
+        .library(name: "StromBroker", targets: ["StromBroker"]),
         .executable(name: "StromCodegen", targets: ["StromCodegen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C shims over the compression libraries Debian ships (zlib1g-dev, libsnappy-dev, liblz4-dev, libzstd-dev).
@@ -39,6 +43,17 @@ let package = Package(
         .target(
             name: "StromStorage",
             dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StromBroker",
+            dependencies: [
+                "KafkaProtocol", "StromStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         // Shared by the test targets: seeded randomness, fixtures, temporary directories.
@@ -63,6 +78,16 @@ let package = Package(
         .testTarget(
             name: "StromStorageTests",
             dependencies: ["StromStorage", "KafkaProtocol", "StromLogWriter", "StromTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+            .testTarget(
+            name: "StromBrokerTests",
+            dependencies: [
+                "StromBroker", "StromStorage", "KafkaProtocol", "StromTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,0 +1,98 @@
+import KafkaProtocol
+import NIOCore
+import StromStorage
+
+/// Fetch: reads whole batches from each partition up to its high watermark, within the request's
+/// byte limits (KIP-74: the first batch is returned whole even when larger), and long-polls:
+/// when less than `minBytes` is available, waits for a high watermark to move or `maxWaitMs` to
+/// pass. Fetch sessions are not kept: every response says session 0 ("no session"), so clients
+/// send full fetch requests.
+///
+/// The records are copied out of the segment files here; sending file regions with sendfile is
+/// the read path's next step (see DESIGN.md "Read path").
+struct FetchHandler: Sendable {
+    let partitions: any PartitionDirectory
+    let waiters: HighWatermarkWaiters
+    /// Upper bound on `maxWaitMs` a client may ask for.
+    let maxWaitMsMax: Int32 = 30_000
+
+    func handle(_ request: FetchRequest, version: Int16) async -> FetchResponse {
+        let usesTopicIds = version >= 13
+        // Resolve every requested partition once.
+        var targets: [(topicIndex: Int, partitionIndex: Int, topicPartition: TopicPartition?, log: PartitionLog?)] = []
+        var response = FetchResponse(errorCode: 0, sessionId: 0, responses: [])
+        for (topicIndex, topic) in request.topics.enumerated() {
+            let name = usesTopicIds ? partitions.topicName(id: topic.topicId) : topic.topic
+            response.responses.append(.init(
+                topic: usesTopicIds ? "" : topic.topic, topicId: usesTopicIds ? topic.topicId : partitions.topicId(name: topic.topic) ?? .zero,
+                partitions: topic.partitions.map { .init(partitionIndex: $0.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1) }))
+            for (partitionIndex, partition) in topic.partitions.enumerated() {
+                let log = name.flatMap { partitions.log(topic: $0, partition: partition.partition) }
+                let topicPartition = name.map { TopicPartition(topic: $0, partition: partition.partition) }
+                targets.append((topicIndex, partitionIndex, topicPartition, log))
+                if log == nil {
+                    let code: KafkaErrorCode = usesTopicIds && name == nil ? .unknownTopicId : .unknownTopicOrPartition
+                    response.responses[topicIndex].partitions[partitionIndex].errorCode = code.rawValue
+                }
+            }
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(Int64(min(max(request.maxWaitMs, 0), maxWaitMsMax)))
+        while true {
+            let seenHighWatermarks = read(request, targets: targets, into: &response)
+            let bytes = response.responses.reduce(0) { $0 + $1.partitions.reduce(0) { $0 + ($1.records?.readableBytes ?? 0) } }
+            if bytes >= max(Int(request.minBytes), 1) || clock.now >= deadline { return response }
+            let watched = Set(targets.compactMap { $0.log == nil ? nil : $0.topicPartition })
+            if watched.isEmpty { return response }
+            let logs = targets.compactMap { target in target.log.map { (target.topicPartition, $0) } }
+            await waiters.wait(for: watched, timeout: deadline - clock.now) {
+                logs.contains { entry in entry.1.offsets.highWatermark > (seenHighWatermarks[entry.0!] ?? -1) }
+            }
+            if Task.isCancelled { return response }
+        }
+    }
+
+    /// One pass over every partition; returns the high watermarks it saw.
+    private func read(
+        _ request: FetchRequest, targets: [(topicIndex: Int, partitionIndex: Int, topicPartition: TopicPartition?, log: PartitionLog?)],
+        into response: inout FetchResponse
+    ) -> [TopicPartition: Int64] {
+        var remaining = Int(request.maxBytes)
+        var seen: [TopicPartition: Int64] = [:]
+        for target in targets {
+            guard let log = target.log, let topicPartition = target.topicPartition else { continue }
+            let partition = request.topics[target.topicIndex].partitions[target.partitionIndex]
+            var result = response.responses[target.topicIndex].partitions[target.partitionIndex]
+            result.records = nil
+            result.errorCode = 0
+            let anyDataYet = Int(request.maxBytes) > remaining
+            do {
+                let info = try log.read(
+                    from: partition.fetchOffset, maxBytes: min(Int(partition.partitionMaxBytes), max(remaining, 0)),
+                    minOneBatch: !anyDataYet)
+                result.highWatermark = info.offsets.highWatermark
+                result.lastStableOffset = info.offsets.lastStableOffset
+                result.logStartOffset = info.offsets.logStartOffset
+                seen[topicPartition] = info.offsets.highWatermark
+                if !info.slices.isEmpty {
+                    var records = ByteBuffer()
+                    records.reserveCapacity(info.sizeBytes)
+                    for slice in info.slices { records.writeImmutableBuffer(try slice.read()) }
+                    remaining -= records.readableBytes
+                    result.records = records
+                }
+            } catch let error as LogReadError {
+                result.errorCode = error.kafkaErrorCode.rawValue
+                let offsets = log.offsets
+                result.highWatermark = offsets.highWatermark
+                result.lastStableOffset = offsets.lastStableOffset
+                result.logStartOffset = offsets.logStartOffset
+                seen[topicPartition] = offsets.highWatermark
+            } catch {
+                result.errorCode = KafkaErrorCode.kafkaStorageError.rawValue
+            }
+            response.responses[target.topicIndex].partitions[target.partitionIndex] = result
+        }
+        return seen
+    }
+}

@@ -1,0 +1,54 @@
+import KafkaProtocol
+import StromStorage
+
+/// ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first offset at or after
+/// a timestamp (offsets-for-times).
+struct ListOffsetsHandler: Sendable {
+    let partitions: any PartitionDirectory
+
+    static let latest: Int64 = -1
+    static let earliest: Int64 = -2
+    static let maxTimestamp: Int64 = -3
+
+    func handle(_ request: ListOffsetsRequest) -> ListOffsetsResponse {
+        ListOffsetsResponse(topics: request.topics.map { topic in
+            .init(name: topic.name, partitions: topic.partitions.map { partition in
+                lookup(topic: topic.name, partition: partition, isolationLevel: request.isolationLevel)
+            })
+        })
+    }
+
+    private func lookup(
+        topic: String, partition: ListOffsetsRequest.ListOffsetsPartition, isolationLevel: Int8
+    ) -> ListOffsetsResponse.ListOffsetsPartitionResponse {
+        var result = ListOffsetsResponse.ListOffsetsPartitionResponse(partitionIndex: partition.partitionIndex, timestamp: -1, offset: -1, leaderEpoch: -1)
+        guard let log = partitions.log(topic: topic, partition: partition.partitionIndex) else {
+            result.errorCode = KafkaErrorCode.unknownTopicOrPartition.rawValue
+            return result
+        }
+        let offsets = log.offsets
+        result.leaderEpoch = log.leaderEpoch
+        switch partition.timestamp {
+        case Self.latest:
+            // read_committed (1) stops at the last stable offset.
+            result.offset = isolationLevel == 1 ? offsets.lastStableOffset : offsets.highWatermark
+        case Self.earliest:
+            result.offset = offsets.logStartOffset
+        case Self.maxTimestamp:
+            if let found = log.maxTimestamp(), found.offset < offsets.highWatermark {
+                result.offset = found.offset
+                result.timestamp = found.timestampMs
+            }
+        default:
+            do {
+                if let found = try log.offset(forTimestamp: partition.timestamp) {
+                    result.offset = found.offset
+                    result.timestamp = found.timestampMs
+                }
+            } catch {
+                result.errorCode = error.kafkaErrorCode.rawValue
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,29 @@
+public import KafkaProtocol
+
+/// The APIs and versions this broker serves, advertised in ApiVersions. Only what is really
+/// implemented belongs here (STYLE.md: "advertise in ApiVersions only what we really serve").
+public enum SupportedApis {
+    /// Produce starts at 0 although only magic-2 batches are accepted: librdkafka before 2.2
+    /// (Debian's kcat) decides gzip/snappy/lz4 support from the Produce v0 range and silently
+    /// sends uncompressed batches when v0 is missing. Requests below v3 carrying old message
+    /// formats get UNSUPPORTED_FOR_MESSAGE_FORMAT per partition.
+    public static let versions: [ApiKey: ClosedRange<Int16>] = [
+        .apiVersions: 0...4,
+        .produce: 0...11,
+        .fetch: 4...16,
+        .listOffsets: 1...9,
+        .metadata: 1...12,
+        .createTopics: 2...7,
+    ]
+
+    /// The ranges in API-key order, for ApiVersions responses.
+    public static var sortedKeys: [ApiVersionsResponse.ApiVersion] {
+        versions.sorted { $0.key.rawValue < $1.key.rawValue }.map { key, range in
+            ApiVersionsResponse.ApiVersion(apiKey: key.rawValue, minVersion: range.lowerBound, maxVersion: range.upperBound)
+        }
+    }
+
+    public static func supports(_ apiKey: ApiKey, version: Int16) -> Bool {
+        versions[apiKey]?.contains(version) ?? false
+    }
+}

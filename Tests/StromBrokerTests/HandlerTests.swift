@@ -1,0 +1,153 @@
+import KafkaProtocol
+import NIOCore
+import StromStorage
+import StromTestSupport
+import Synchronization
+import Testing
+@testable import StromBroker
+
+/// A directory of partition logs on the simulated disk, for handlers without a network.
+final class TestPartitions: PartitionDirectory {
+    let logs: [TopicPartition: PartitionLog]
+    let ids: [String: KafkaUUID]
+
+    init(topics: [String: Int32], waiters: HighWatermarkWaiters) throws {
+        let fileSystem = SimulatedFileSystem()
+        var logs: [TopicPartition: PartitionLog] = [:]
+        var ids: [String: KafkaUUID] = [:]
+        for (index, (topic, count)) in topics.sorted(by: { $0.key < $1.key }).enumerated() {
+            ids[topic] = KafkaUUID(high: 1, low: UInt64(index + 1))
+            for partition in 0..<count {
+                let topicPartition = TopicPartition(topic: topic, partition: partition)
+                let (log, _) = try PartitionLog.open(
+                    directory: "/data/\(topicPartition.directoryName)", topicPartition: topicPartition, config: .defaults,
+                    fileSystem: fileSystem, cleanShutdown: false, nowMs: 0)
+                log.setHighWatermarkListener { topicPartition, _ in waiters.notify(topicPartition) }
+                logs[topicPartition] = log
+            }
+        }
+        self.logs = logs
+        self.ids = ids
+    }
+
+    func log(topic: String, partition: Int32) -> PartitionLog? { logs[TopicPartition(topic: topic, partition: partition)] }
+    func topicName(id: KafkaUUID) -> String? { ids.first { $0.value == id }?.key }
+    func topicId(name: String) -> KafkaUUID? { ids[name] }
+}
+
+@Suite struct HandlerTests {
+    let waiters = HighWatermarkWaiters()
+    let groupCommit = GroupCommit()
+    let partitions: TestPartitions
+
+    init() throws {
+        partitions = try TestPartitions(topics: ["orders": 2], waiters: waiters)
+    }
+
+    var produce: ProduceHandler {
+        ProduceHandler(partitions: partitions, groupCommit: groupCommit, messageSizeBytesMax: 1_048_588, decompressedSizeBytesMax: 64 << 20)
+    }
+
+    var fetch: FetchHandler { FetchHandler(partitions: partitions, waiters: waiters) }
+
+    static func batch(_ values: [String], codec: CompressionCodec = .none, timestampMs: Int64 = 1_000) throws -> ByteBuffer {
+        var builder = RecordBatchBuilder(compressionCodec: codec)
+        for value in values { builder.append(timestampMs: timestampMs, key: nil, value: ByteBuffer(string: value)) }
+        return try builder.build()
+    }
+
+    func produceRequest(acks: Int16, partition: Int32 = 0, records: ByteBuffer?) -> ProduceRequest {
+        ProduceRequest(acks: acks, timeoutMs: 5_000, topicData: [.init(name: "orders", partitionData: [.init(index: partition, records: records)])])
+    }
+
+    func fetchRequest(offset: Int64, maxWaitMs: Int32 = 0, minBytes: Int32 = 1) -> FetchRequest {
+        FetchRequest(maxWaitMs: maxWaitMs, minBytes: minBytes, topics: [
+            .init(topic: "orders", partitions: [.init(partition: 0, fetchOffset: offset, partitionMaxBytes: 1 << 20)]),
+        ])
+    }
+
+    static func values(in response: FetchResponse) throws -> [String] {
+        var values: [String] = []
+        guard var records = response.responses.first?.partitions.first?.records else { return values }
+        while records.readableBytes > 0 {
+            let batch = try RecordBatch.read(from: &records)
+            var iterator = try batch.records(decompressedSizeBytesMax: 1 << 20)
+            while let record = try iterator.next() { values.append(String(buffer: record.value ?? ByteBuffer())) }
+        }
+        return values
+    }
+
+    @Test func producedRecordsAreFetchedBack() async throws {
+        for codec in CompressionCodec.allCases {
+            let response = try #require(await produce.handle(produceRequest(acks: -1, records: try Self.batch(["a-\(codec)", "b-\(codec)"], codec: codec)), nowMs: 0))
+            #expect(response.responses[0].partitionResponses[0].errorCode == 0)
+        }
+        let fetched = await fetch.handle(fetchRequest(offset: 0), version: 12)
+        let partition = fetched.responses[0].partitions[0]
+        #expect(partition.errorCode == 0 && partition.highWatermark == 10)
+        #expect(try Self.values(in: fetched) == CompressionCodec.allCases.flatMap { ["a-\($0)", "b-\($0)"] })
+        // v13+ names the topic by id.
+        var byId = fetchRequest(offset: 4)
+        byId.topics[0].topicId = partitions.ids["orders"]!
+        let fetchedById = await fetch.handle(byId, version: 13)
+        #expect(try Self.values(in: fetchedById).first == "a-\(CompressionCodec.snappy)")
+    }
+
+    @Test func acksModesAndPerPartitionErrors() async throws {
+        #expect(await produce.handle(produceRequest(acks: 0, records: try Self.batch(["x"])), nowMs: 0) == nil)
+        let one = try #require(await produce.handle(produceRequest(acks: 1, records: try Self.batch(["y"])), nowMs: 0))
+        #expect(one.responses[0].partitionResponses[0].baseOffset == 1)
+        let bad = try #require(await produce.handle(produceRequest(acks: 2, records: try Self.batch(["z"])), nowMs: 0))
+        #expect(bad.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.invalidRequiredAcks.rawValue)
+        let unknown = try #require(await produce.handle(produceRequest(acks: 1, partition: 9, records: try Self.batch(["z"])), nowMs: 0))
+        #expect(unknown.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.unknownTopicOrPartition.rawValue)
+        var corrupt = try Self.batch(["c"])
+        corrupt.setInteger(UInt8(0xFF), at: corrupt.writerIndex - 1)
+        let corrupted = try #require(await produce.handle(produceRequest(acks: 1, records: corrupt), nowMs: 0))
+        #expect(corrupted.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.corruptMessage.rawValue)
+        let large = try Self.batch([String(repeating: "L", count: 2 << 20)])
+        let tooLarge = try #require(await produce.handle(produceRequest(acks: 1, records: large), nowMs: 0))
+        #expect(tooLarge.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.messageTooLarge.rawValue)
+    }
+
+    @Test func outOfRangeFetchSaysSo() async throws {
+        _ = await produce.handle(produceRequest(acks: -1, records: try Self.batch(["only"])), nowMs: 0)
+        let response = await fetch.handle(fetchRequest(offset: 5), version: 12)
+        #expect(response.responses[0].partitions[0].errorCode == KafkaErrorCode.offsetOutOfRange.rawValue)
+        #expect(response.responses[0].partitions[0].highWatermark == 1)
+    }
+
+    @Test func longPollReturnsWhenDataArrives() async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        async let fetched = fetch.handle(fetchRequest(offset: 0, maxWaitMs: 10_000), version: 12)
+        // Produce once the fetch is parked (a bounded wait for that event, not a fixed sleep).
+        for _ in 0..<5_000 where waiters.waitingCount == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(waiters.waitingCount == 1, "the fetch never parked")
+        _ = await produce.handle(produceRequest(acks: 1, records: try Self.batch(["late"])), nowMs: 0)
+        let response = await fetched
+        #expect(try Self.values(in: response) == ["late"])
+        #expect(clock.now - start < .seconds(5), "the long poll was not woken by the append")
+    }
+
+    @Test func longPollTimesOutEmpty() async throws {
+        let response = await fetch.handle(fetchRequest(offset: 0, maxWaitMs: 50), version: 12)
+        #expect(response.responses[0].partitions[0].records == nil)
+        #expect(response.responses[0].partitions[0].errorCode == 0)
+    }
+
+    @Test func listOffsetsEarliestLatestAndByTime() async throws {
+        for (index, value) in ["a", "b", "c"].enumerated() {
+            _ = await produce.handle(produceRequest(acks: -1, records: try Self.batch([value], timestampMs: 1_000 * Int64(index + 1))), nowMs: 0)
+        }
+        let handler = ListOffsetsHandler(partitions: partitions)
+        func offset(_ timestamp: Int64) -> Int64 {
+            handler.handle(ListOffsetsRequest(replicaId: -1, topics: [.init(name: "orders", partitions: [.init(partitionIndex: 0, timestamp: timestamp)])]))
+                .topics[0].partitions[0].offset
+        }
+        #expect(offset(ListOffsetsHandler.earliest) == 0)
+        #expect(offset(ListOffsetsHandler.latest) == 3)
+        #expect(offset(2_000) == 1 && offset(2_500) == 2 && offset(9_000) == -1)
+        #expect(offset(ListOffsetsHandler.maxTimestamp) == 2)
+    }
+}
