@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
         .library(name: "StromStorage", targets: ["StromStorage"]),
+        .library(name: "StromCluster", targets: ["StromCluster"]),
         .library(name: "StromBroker", targets: ["StromBroker"]),
         .executable(name: "StromCodegen", targets: ["StromCodegen"]),
     ],
@@ -45,10 +46,17 @@ let package = Package(
             dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
+        // Cluster metadata behind one interface: embedded (one broker, persisted in the data
+        // directory) now, etcd later.
+        .target(
+            name: "StromCluster",
+            dependencies: ["KafkaProtocol", "StromStorage", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "StromBroker",
             dependencies: [
-                "KafkaProtocol", "StromStorage",
+                "KafkaProtocol", "StromStorage", "StromCluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -81,9 +89,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
             .testTarget(
+            name: "StromClusterTests",
+            dependencies: ["StromCluster", "StromStorage", "StromTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "StromBrokerTests",
             dependencies: [
-                "StromBroker", "StromStorage", "KafkaProtocol", "StromTestSupport",
+                "StromBroker", "StromCluster", "StromStorage", "KafkaProtocol", "StromTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

@@ -1,0 +1,150 @@
+import Foundation
+public import KafkaProtocol
+public import NIOCore
+import StromCluster
+public import StromStorage
+
+/// One broker: the cluster metadata, the logs, group commit, and a handler per API. Network
+/// code hands it decoded requests and sends back the frames it returns.
+public final class Broker: Sendable {
+    public let configuration: BrokerConfiguration
+    let metadata: EmbeddedMetadataStore
+    let logs: LogManager
+    let groupCommit: GroupCommit
+    let waiters: HighWatermarkWaiters
+    let partitions: BrokerPartitions
+
+    private init(
+        configuration: BrokerConfiguration, metadata: EmbeddedMetadataStore, logs: LogManager, groupCommit: GroupCommit,
+        waiters: HighWatermarkWaiters, partitions: BrokerPartitions
+    ) {
+        self.configuration = configuration
+        self.metadata = metadata
+        self.logs = logs
+        self.groupCommit = groupCommit
+        self.waiters = waiters
+        self.partitions = partitions
+    }
+
+    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Opens the data directory (metadata first, then every partition log, recovering after a
+    /// crash) and registers this broker under `advertisedHost:advertisedPort`.
+    public static func start(
+        configuration: BrokerConfiguration, advertisedHost: String, advertisedPort: Int,
+        fileSystem: any StorageFileSystem = PosixFileSystem()
+    ) async throws -> Broker {
+        let metadata = try EmbeddedMetadataStore(
+            dataDirectory: configuration.dataDirectory, nodeId: configuration.nodeId, fileSystem: fileSystem,
+            configuration: MetadataConfiguration(
+                defaultPartitionCount: configuration.defaultPartitionCount,
+                defaultReplicationFactor: configuration.defaultReplicationFactor,
+                logConfigDefaults: configuration.logDefaults))
+        try await metadata.registerBroker(BrokerRegistration(nodeId: configuration.nodeId, host: advertisedHost, port: Int32(advertisedPort)))
+        let image = await metadata.image()
+        let defaults = configuration.logDefaults
+        let (logs, _) = try LogManager.open(dataDirectory: configuration.dataDirectory, fileSystem: fileSystem, nowMs: nowMs()) { topic in
+            (image.topic(named: topic)).flatMap { try? LogConfig(properties: $0.configs, defaults: defaults) } ?? defaults
+        }
+        let waiters = HighWatermarkWaiters()
+        let broker = Broker(
+            configuration: configuration, metadata: metadata, logs: logs, groupCommit: GroupCommit(), waiters: waiters,
+            partitions: BrokerPartitions(image: image, logs: logs))
+        for topic in image.topics { try broker.openLogs(for: topic) }
+        return broker
+    }
+
+    /// Creates (or finds) the log of every partition of `topic` and wires its high watermark to
+    /// the waiting fetches.
+    func openLogs(for topic: TopicMetadata) throws {
+        let config = (try? LogConfig(properties: topic.configs, defaults: configuration.logDefaults)) ?? configuration.logDefaults
+        for assignment in topic.partitions {
+            let topicPartition = TopicPartition(topic: topic.name, partition: assignment.partition)
+            let log = try logs.createLog(topicPartition, config: config, nowMs: Self.nowMs())
+            let waiters = self.waiters
+            log.setHighWatermarkListener { topicPartition, _ in waiters.notify(topicPartition) }
+        }
+    }
+
+    /// Creates a topic in the metadata and its logs on disk.
+    func createTopic(
+        name: String, partitionCount: Int32?, replicationFactor: Int16?, configs: [String: String], validateOnly: Bool
+    ) async -> Result<TopicMetadata, MetadataError> {
+        do {
+            let topic = try await metadata.createTopic(
+                name: name, partitionCount: partitionCount ?? configuration.defaultPartitionCount,
+                replicationFactor: replicationFactor ?? configuration.defaultReplicationFactor, configs: configs,
+                validateOnly: validateOnly)
+            if !validateOnly {
+                try openLogs(for: topic)
+                partitions.update(await metadata.image())
+            }
+            return .success(topic)
+        } catch let error as MetadataError {
+            return .failure(error)
+        } catch {
+            return .failure(.storage("\(error)"))
+        }
+    }
+
+    // MARK: Requests
+
+    /// Handles one request and returns its whole response frame, or nil when none is owed
+    /// (acks=0 produce).
+    public func handle(_ request: KafkaRequest) async -> ByteBuffer? {
+        guard SupportedApis.supports(request.apiKey, version: request.apiVersion) else {
+            if request.apiKey == .apiVersions { return encode(ApiVersionsHandler.unsupportedVersionResponse(), version: 0, for: request) }
+            return nil
+        }
+        let version = request.apiVersion
+        switch request.body {
+        case .apiVersions(let body):
+            return encode(ApiVersionsHandler.handle(body, version: version), version: version, for: request)
+        case .metadata(let body):
+            return encode(await MetadataHandler(broker: self).handle(body, version: version), version: version, for: request)
+        case .createTopics(let body):
+            return encode(await CreateTopicsHandler(broker: self).handle(body), version: version, for: request)
+        case .produce(let body):
+            let handler = ProduceHandler(
+                partitions: partitions, groupCommit: groupCommit, messageSizeBytesMax: configuration.messageSizeBytesMax,
+                decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax)
+            guard let response = await handler.handle(body, nowMs: Self.nowMs()) else { return nil }
+            return encode(response, version: version, for: request)
+        case .fetch(let body):
+            return encode(await FetchHandler(partitions: partitions, waiters: waiters).handle(body, version: version), version: version, for: request)
+        case .listOffsets(let body):
+            return encode(ListOffsetsHandler(partitions: partitions).handle(body), version: version, for: request)
+        default:
+            return nil
+        }
+    }
+
+    /// The response to an ApiVersions request of a version newer than this broker knows.
+    public func unsupportedApiVersionsResponse(correlationId: Int32) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        try? KafkaResponseFrame.encode(ApiVersionsHandler.unsupportedVersionResponse(), version: 0, correlationId: correlationId, into: &buffer)
+        return buffer
+    }
+
+    private func encode<Response: KafkaResponseMessage>(_ response: Response, version: Int16, for request: KafkaRequest) -> ByteBuffer? {
+        var buffer = ByteBuffer()
+        do {
+            try KafkaResponseFrame.encode(response, version: version, correlationId: request.correlationId, into: &buffer)
+            return buffer
+        } catch {
+            return nil
+        }
+    }
+
+    /// Periodic work: flushes by policy and one retention round. Called by the server's timer.
+    public func runMaintenance() throws {
+        try logs.flushDueLogs(nowMs: Self.nowMs())
+        try logs.applyRetention(nowMs: Self.nowMs())
+    }
+
+    /// Stops group commit and closes every log cleanly (writes the clean-shutdown marker).
+    public func shutdown() throws {
+        groupCommit.shutdown()
+        try logs.shutdown()
+    }
+}

@@ -1,0 +1,33 @@
+public import StromStorage
+
+/// What `strom serve` configures: where to listen and keep data, and the broker-wide defaults
+/// Kafka names in `server.properties`. A `Sendable` value with documented defaults.
+public struct BrokerConfiguration: Sendable {
+    /// `node.id`.
+    public var nodeId: Int32 = 0
+    /// The address to bind; tests use 127.0.0.1 and port 0 (an ephemeral port).
+    public var listenHost: String = "127.0.0.1"
+    public var listenPort: Int = 9092
+    /// What clients are told to connect to (Metadata); the bound address when nil.
+    public var advertisedHost: String?
+    public var advertisedPort: Int?
+    /// `log.dirs` (one directory).
+    public var dataDirectory: String = "./strom-data"
+    /// `num.partitions`: partitions of a topic created without a count.
+    public var defaultPartitionCount: Int32 = 1
+    /// `default.replication.factor`.
+    public var defaultReplicationFactor: Int16 = 1
+    /// `auto.create.topics.enable`.
+    public var autoCreateTopicsEnable = true
+    /// `message.max.bytes`: the largest record batch accepted.
+    public var messageSizeBytesMax = 1_048_588
+    /// `socket.request.max.bytes`: the largest request frame.
+    public var requestSizeBytesMax = 104_857_600
+    /// The most a compressed batch may inflate to while it is validated (no Kafka name: Kafka
+    /// bounds it by `message.max.bytes` per record; Strom bounds the whole batch).
+    public var decompressedBatchSizeBytesMax = 64 << 20
+    /// Topic-level defaults (`log.retention.ms` → `retention.ms`, ...).
+    public var logDefaults: LogConfig = .defaults
+
+    public init() {}
+}

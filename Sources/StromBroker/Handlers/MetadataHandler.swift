@@ -1,0 +1,51 @@
+import KafkaProtocol
+import StromCluster
+
+/// Metadata: brokers, the cluster id, and the requested topics with their partitions, leaders
+/// and topic ids; creates missing topics when the client allows it and `auto.create.topics.enable` is set.
+struct MetadataHandler: Sendable {
+    let broker: Broker
+
+    func handle(_ request: MetadataRequest, version: Int16) async -> MetadataResponse {
+        var image = broker.partitions.current
+        var response = MetadataResponse(
+            brokers: image.brokers.map { .init(nodeId: $0.nodeId, host: $0.host, port: $0.port, rack: $0.rack) },
+            clusterId: image.clusterId, controllerId: image.controllerId, topics: [])
+        let requested: [(name: String?, id: KafkaUUID)]
+        if let topics = request.topics {
+            requested = topics.map { ($0.name, $0.topicId) }
+        } else {
+            requested = image.topics.sorted { $0.name < $1.name }.map { ($0.name, $0.id) }
+        }
+        // Kafka always allowed auto-creation below v4, where the flag did not exist yet.
+        let mayCreate = broker.configuration.autoCreateTopicsEnable && (version < 4 || request.allowAutoTopicCreation) && request.topics != nil
+        for (name, id) in requested {
+            var topic = name.flatMap { image.topic(named: $0) } ?? (id != .zero ? image.topic(id: id) : nil)
+            var errorCode = KafkaErrorCode.none
+            if topic == nil, let name, mayCreate {
+                switch await broker.createTopic(name: name, partitionCount: nil, replicationFactor: nil, configs: [:], validateOnly: false) {
+                case .success(let created):
+                    topic = created
+                    image = broker.partitions.current
+                case .failure(let error):
+                    errorCode = error.kafkaErrorCode
+                }
+            } else if topic == nil {
+                errorCode = name == nil ? .unknownTopicId : .unknownTopicOrPartition
+            }
+            guard let topic else {
+                response.topics.append(.init(errorCode: errorCode.rawValue, name: name, topicId: id, isInternal: false, partitions: []))
+                continue
+            }
+            response.topics.append(.init(
+                errorCode: 0, name: topic.name, topicId: topic.id, isInternal: topic.isInternal,
+                partitions: topic.partitions.map { partition in
+                    .init(
+                        errorCode: 0, partitionIndex: partition.partition, leaderId: partition.leader,
+                        leaderEpoch: partition.leaderEpoch, replicaNodes: partition.replicas, isrNodes: partition.inSyncReplicas,
+                        offlineReplicas: [])
+                }))
+        }
+        return response
+    }
+}

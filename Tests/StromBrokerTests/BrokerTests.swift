@@ -1,0 +1,91 @@
+import KafkaProtocol
+import NIOCore
+import StromStorage
+import StromTestSupport
+import Testing
+@testable import StromBroker
+
+/// The broker end to end without a network: request frames in, response frames out.
+@Suite struct BrokerTests {
+    let fileSystem = SimulatedFileSystem()
+
+    func startBroker() async throws -> Broker {
+        var configuration = BrokerConfiguration()
+        configuration.dataDirectory = "/data"
+        configuration.defaultPartitionCount = 3
+        return try await Broker.start(configuration: configuration, advertisedHost: "127.0.0.1", advertisedPort: 9092, fileSystem: fileSystem)
+    }
+
+    func call<Request: KafkaRequestMessage>(_ broker: Broker, _ request: Request, version: Int16) async throws -> Request.Response? {
+        var frame = ByteBuffer()
+        try KafkaRequestFrame.encode(request, version: version, correlationId: 42, clientId: "test", into: &frame)
+        let decoded = try KafkaRequestFrame.decode(frame.getSlice(at: 4, length: frame.readableBytes - 4)!)
+        guard let response = await broker.handle(decoded) else { return nil }
+        let (header, body) = try KafkaResponseFrame.decode(Request.Response.self, version: version, from: response.getSlice(at: 4, length: response.readableBytes - 4)!)
+        #expect(header.correlationId == 42)
+        return body
+    }
+
+    @Test func apiVersionsAdvertisesWhatIsServed() async throws {
+        let broker = try await startBroker()
+        let response = try #require(try await call(broker, ApiVersionsRequest(), version: 3))
+        let produce = try #require(response.apiKeys.first { $0.apiKey == ApiKey.produce.rawValue })
+        #expect(produce.minVersion == 0 && produce.maxVersion == 11)
+        #expect(response.apiKeys.count == SupportedApis.versions.count)
+        try broker.shutdown()
+    }
+
+    @Test func createDescribeAndRejectTopics() async throws {
+        let broker = try await startBroker()
+        let created = try #require(try await call(broker, CreateTopicsRequest(topics: [
+            .init(name: "orders", numPartitions: 2, replicationFactor: 1, configs: [.init(name: "retention.ms", value: "60000")]),
+            .init(name: "bad name!", numPartitions: 1, replicationFactor: 1),
+            .init(name: "too-many-replicas", numPartitions: 1, replicationFactor: 3),
+            .init(name: "bad-config", numPartitions: 1, replicationFactor: 1, configs: [.init(name: "retention.ms", value: "soon")]),
+        ], timeoutMs: 1_000), version: 7))
+        #expect(created.topics.map(\.errorCode) == [0, KafkaErrorCode.invalidTopicException.rawValue,
+                                                    KafkaErrorCode.invalidReplicationFactor.rawValue, KafkaErrorCode.invalidConfig.rawValue])
+        #expect(created.topics[0].topicId != .zero && created.topics[0].numPartitions == 2)
+        let again = try #require(try await call(broker, CreateTopicsRequest(topics: [.init(name: "orders", numPartitions: 1, replicationFactor: 1)], timeoutMs: 1_000), version: 7))
+        #expect(again.topics[0].errorCode == KafkaErrorCode.topicAlreadyExists.rawValue)
+        let validated = try #require(try await call(broker, CreateTopicsRequest(topics: [.init(name: "dry", numPartitions: 1, replicationFactor: 1)], timeoutMs: 1_000, validateOnly: true), version: 7))
+        #expect(validated.topics[0].errorCode == 0)
+
+        let metadata = try #require(try await call(broker, MetadataRequest(topics: nil, allowAutoTopicCreation: false), version: 12))
+        #expect(metadata.topics.map(\.name) == ["orders"], "validate-only created nothing")
+        #expect(metadata.topics[0].partitions.map(\.partitionIndex) == [0, 1])
+        #expect(metadata.topics[0].partitions.allSatisfy { $0.leaderId == 0 && $0.isrNodes == [0] })
+        #expect(metadata.brokers.map(\.port) == [9092] && metadata.clusterId?.isEmpty == false)
+        try broker.shutdown()
+    }
+
+    @Test func metadataAutoCreatesOnlyWhenAllowed() async throws {
+        let broker = try await startBroker()
+        let refused = try #require(try await call(broker, MetadataRequest(topics: [.init(name: "events")], allowAutoTopicCreation: false), version: 12))
+        #expect(refused.topics[0].errorCode == KafkaErrorCode.unknownTopicOrPartition.rawValue)
+        let created = try #require(try await call(broker, MetadataRequest(topics: [.init(name: "events")], allowAutoTopicCreation: true), version: 12))
+        #expect(created.topics[0].errorCode == 0 && created.topics[0].partitions.count == 3)
+        try broker.shutdown()
+    }
+
+    @Test func producedRecordsSurviveARestart() async throws {
+        var broker = try await startBroker()
+        _ = try await call(broker, CreateTopicsRequest(topics: [.init(name: "log", numPartitions: 1, replicationFactor: 1)], timeoutMs: 1_000), version: 7)
+        var builder = RecordBatchBuilder()
+        for index in 0..<10 { builder.append(timestampMs: 1_000, key: nil, value: ByteBuffer(string: "r\(index)")) }
+        let produced = try #require(try await call(broker, ProduceRequest(acks: -1, timeoutMs: 1_000, topicData: [
+            .init(name: "log", partitionData: [.init(index: 0, records: try builder.build())]),
+        ]), version: 9))
+        #expect(produced.responses[0].partitionResponses[0].errorCode == 0)
+        try broker.shutdown()
+        broker = try await startBroker()
+        let fetched = try #require(try await call(broker, FetchRequest(maxWaitMs: 0, minBytes: 1, topics: [
+            .init(topic: "log", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
+        ]), version: 12))
+        #expect(fetched.responses[0].partitions[0].highWatermark == 10)
+        var records = try #require(fetched.responses[0].partitions[0].records)
+        let batch = try RecordBatch.read(from: &records)
+        #expect(batch.header.recordCount == 10)
+        try broker.shutdown()
+    }
+}
