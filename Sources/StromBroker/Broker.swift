@@ -89,13 +89,29 @@ public final class Broker: Sendable {
 
     // MARK: Requests
 
-    /// Handles one request and returns its whole response frame, or nil when none is owed
-    /// (acks=0 produce).
-    public func handle(_ request: KafkaRequest) async -> ByteBuffer? {
+    /// What to send back for one request.
+    public enum Reply: Sendable {
+        /// A whole response frame, size prefix included.
+        case response(ByteBuffer)
+        /// None is owed (acks=0 produce).
+        case noResponse
+        /// An API or version this broker does not serve: Kafka closes the connection.
+        case unsupported(String)
+    }
+
+    /// Handles one request.
+    public func handle(_ request: KafkaRequest) async -> Reply {
         guard SupportedApis.supports(request.apiKey, version: request.apiVersion) else {
-            if request.apiKey == .apiVersions { return encode(ApiVersionsHandler.unsupportedVersionResponse(), version: 0, for: request) }
-            return nil
+            if request.apiKey == .apiVersions {
+                return .response(unsupportedApiVersionsResponse(correlationId: request.correlationId))
+            }
+            return .unsupported("\(request.apiKey) v\(request.apiVersion) is not served")
         }
+        guard let frame = await respond(to: request) else { return .noResponse }
+        return .response(frame)
+    }
+
+    private func respond(to request: KafkaRequest) async -> ByteBuffer? {
         let version = request.apiVersion
         switch request.body {
         case .apiVersions(let body):

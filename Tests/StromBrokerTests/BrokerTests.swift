@@ -20,7 +20,7 @@ import Testing
         var frame = ByteBuffer()
         try KafkaRequestFrame.encode(request, version: version, correlationId: 42, clientId: "test", into: &frame)
         let decoded = try KafkaRequestFrame.decode(frame.getSlice(at: 4, length: frame.readableBytes - 4)!)
-        guard let response = await broker.handle(decoded) else { return nil }
+        guard case .response(let response) = await broker.handle(decoded) else { return nil }
         let (header, body) = try KafkaResponseFrame.decode(Request.Response.self, version: version, from: response.getSlice(at: 4, length: response.readableBytes - 4)!)
         #expect(header.correlationId == 42)
         return body
