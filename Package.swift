@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "StromStorage", targets: ["StromStorage"]),
         .library(name: "StromCluster", targets: ["StromCluster"]),
         .library(name: "StromBroker", targets: ["StromBroker"]),
+        .executable(name: "strom", targets: ["StromCLI"]),
         .executable(name: "StromCodegen", targets: ["StromCodegen"]),
     ],
     dependencies: [
@@ -59,6 +60,17 @@ let package = Package(
                 "KafkaProtocol", "StromStorage", "StromCluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // `strom`: the broker (`strom serve`) and the command-line tools; it only parses.
+        .executableTarget(
+            name: "StromCLI",
+            dependencies: [
+                "StromBroker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

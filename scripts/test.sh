@@ -18,5 +18,6 @@ export_dir=$(mktemp -d)
 trap 'rm -rf "$export_dir"' EXIT
 STROM_BATCH_EXPORT_DIR="$export_dir" swift test --skip-build
 
-echo "== interop tests (real Kafka clients)"
-STROM_BATCH_EXPORT_DIR="$export_dir" python3 -m pytest Tests/Interop -q
+echo "== interop tests (real Kafka clients against strom serve)"
+STROM_BATCH_EXPORT_DIR="$export_dir" STROM_BINARY="$(swift build --show-bin-path)/strom" \
+    python3 -m pytest Tests/Interop -q -p no:warnings

@@ -107,11 +107,17 @@ public final class Broker: Sendable {
             }
             return .unsupported("\(request.apiKey) v\(request.apiVersion) is not served")
         }
-        guard let frame = await respond(to: request) else { return .noResponse }
-        return .response(frame)
+        switch await respond(to: request) {
+        case .success(let frame?): return .response(frame)
+        case .success(nil): return .noResponse
+        case .failure(let error):
+            // A response this broker cannot encode at the client's version is our bug; the
+            // client gets a closed connection rather than silence.
+            return .unsupported("\(request.apiKey) v\(request.apiVersion) response could not be encoded: \(error)")
+        }
     }
 
-    private func respond(to request: KafkaRequest) async -> ByteBuffer? {
+    private func respond(to request: KafkaRequest) async -> Result<ByteBuffer?, KafkaEncodingError> {
         let version = request.apiVersion
         switch request.body {
         case .apiVersions(let body):
@@ -124,14 +130,14 @@ public final class Broker: Sendable {
             let handler = ProduceHandler(
                 partitions: partitions, groupCommit: groupCommit, messageSizeBytesMax: configuration.messageSizeBytesMax,
                 decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax)
-            guard let response = await handler.handle(body, nowMs: Self.nowMs()) else { return nil }
+            guard let response = await handler.handle(body, nowMs: Self.nowMs()) else { return .success(nil) }
             return encode(response, version: version, for: request)
         case .fetch(let body):
             return encode(await FetchHandler(partitions: partitions, waiters: waiters).handle(body, version: version), version: version, for: request)
         case .listOffsets(let body):
-            return encode(ListOffsetsHandler(partitions: partitions).handle(body), version: version, for: request)
+            return encode(ListOffsetsHandler(partitions: partitions).handle(body, version: version), version: version, for: request)
         default:
-            return nil
+            return .success(nil)
         }
     }
 
@@ -142,13 +148,15 @@ public final class Broker: Sendable {
         return buffer
     }
 
-    private func encode<Response: KafkaResponseMessage>(_ response: Response, version: Int16, for request: KafkaRequest) -> ByteBuffer? {
+    private func encode<Response: KafkaResponseMessage>(
+        _ response: Response, version: Int16, for request: KafkaRequest
+    ) -> Result<ByteBuffer?, KafkaEncodingError> {
         var buffer = ByteBuffer()
         do {
             try KafkaResponseFrame.encode(response, version: version, correlationId: request.correlationId, into: &buffer)
-            return buffer
+            return .success(buffer)
         } catch {
-            return nil
+            return .failure(error)
         }
     }
 

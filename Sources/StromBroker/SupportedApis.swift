@@ -3,14 +3,14 @@ public import KafkaProtocol
 /// The APIs and versions this broker serves, advertised in ApiVersions. Only what is really
 /// implemented belongs here (STYLE.md: "advertise in ApiVersions only what we really serve").
 public enum SupportedApis {
-    /// Produce starts at 0 although only magic-2 batches are accepted: librdkafka before 2.2
-    /// (Debian's kcat) decides gzip/snappy/lz4 support from the Produce v0 range and silently
-    /// sends uncompressed batches when v0 is missing. Requests below v3 carrying old message
-    /// formats get UNSUPPORTED_FOR_MESSAGE_FORMAT per partition.
+    /// Produce and Fetch start at 0 although only magic-2 batches are stored: librdkafka before 2.2
+    /// (Debian's kcat) decides gzip/snappy/lz4 support from the v0 ranges and silently sends
+    /// uncompressed batches when they are missing; it then uses the newest versions. Produce
+    /// requests carrying old message formats get UNSUPPORTED_FOR_MESSAGE_FORMAT per partition.
     public static let versions: [ApiKey: ClosedRange<Int16>] = [
         .apiVersions: 0...4,
         .produce: 0...11,
-        .fetch: 4...16,
+        .fetch: 0...16,
         .listOffsets: 1...9,
         .metadata: 1...12,
         .createTopics: 2...7,

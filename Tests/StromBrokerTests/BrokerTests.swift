@@ -89,3 +89,47 @@ import Testing
         try broker.shutdown()
     }
 }
+
+/// Every advertised version of every API answers: a response field a version cannot carry must
+/// never make encoding fail (which would leave the client with a closed connection).
+@Suite struct AdvertisedVersionTests {
+    @Test func everyAdvertisedVersionAnswers() async throws {
+        var configuration = BrokerConfiguration()
+        configuration.dataDirectory = "/data"
+        let broker = try await Broker.start(configuration: configuration, advertisedHost: "127.0.0.1", advertisedPort: 9092, fileSystem: SimulatedFileSystem())
+        let tests = BrokerTests()
+        _ = try await tests.call(broker, CreateTopicsRequest(topics: [.init(name: "t", numPartitions: 1, replicationFactor: 1)], timeoutMs: 1_000), version: 7)
+        var builder = RecordBatchBuilder()
+        builder.append(timestampMs: 5, key: nil, value: ByteBuffer(string: "v"))
+        let batch = try builder.build()
+        for version in SupportedApis.versions[.apiVersions]! {
+            #expect(try await tests.call(broker, ApiVersionsRequest(), version: version) != nil, "ApiVersions v\(version)")
+        }
+        for version in SupportedApis.versions[.metadata]! {
+            #expect(try await tests.call(broker, MetadataRequest(topics: [.init(name: "t")], allowAutoTopicCreation: version >= 4 ? false : true), version: version) != nil, "Metadata v\(version)")
+        }
+        for version in SupportedApis.versions[.produce]! where version >= 3 {
+            let response = try await tests.call(broker, ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [
+                .init(name: "t", partitionData: [.init(index: 0, records: batch)]),
+            ]), version: version)
+            #expect(response?.responses.first?.partitionResponses.first?.errorCode == 0, "Produce v\(version)")
+        }
+        for version in SupportedApis.versions[.fetch]! where version < 13 {
+            let response = try await tests.call(broker, FetchRequest(maxWaitMs: 0, minBytes: 0, topics: [
+                .init(topic: "t", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
+            ]), version: version)
+            #expect(response != nil, "Fetch v\(version)")
+        }
+        for version in SupportedApis.versions[.listOffsets]! {
+            let response = try await tests.call(broker, ListOffsetsRequest(replicaId: -1, topics: [
+                .init(name: "t", partitions: [.init(partitionIndex: 0, timestamp: -2)]),
+            ]), version: version)
+            #expect(response?.topics.first?.partitions.first?.errorCode == 0, "ListOffsets v\(version)")
+        }
+        for version in SupportedApis.versions[.createTopics]! {
+            let response = try await tests.call(broker, CreateTopicsRequest(topics: [.init(name: "c\(version)", numPartitions: 1, replicationFactor: 1)], timeoutMs: 1_000), version: version)
+            #expect(response?.topics.first?.errorCode == 0, "CreateTopics v\(version)")
+        }
+        try broker.shutdown()
+    }
+}

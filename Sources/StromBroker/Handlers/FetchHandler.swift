@@ -25,7 +25,9 @@ struct FetchHandler: Sendable {
             let name = usesTopicIds ? partitions.topicName(id: topic.topicId) : topic.topic
             response.responses.append(.init(
                 topic: usesTopicIds ? "" : topic.topic, topicId: usesTopicIds ? topic.topicId : partitions.topicId(name: topic.topic) ?? .zero,
-                partitions: topic.partitions.map { .init(partitionIndex: $0.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1) }))
+                partitions: topic.partitions.map {
+                    .init(partitionIndex: $0.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: ByteBuffer())
+                }))
             for (partitionIndex, partition) in topic.partitions.enumerated() {
                 let log = name.flatMap { partitions.log(topic: $0, partition: partition.partition) }
                 let topicPartition = name.map { TopicPartition(topic: $0, partition: partition.partition) }
@@ -63,7 +65,9 @@ struct FetchHandler: Sendable {
             guard let log = target.log, let topicPartition = target.topicPartition else { continue }
             let partition = request.topics[target.topicIndex].partitions[target.partitionIndex]
             var result = response.responses[target.topicIndex].partitions[target.partitionIndex]
-            result.records = nil
+            // Kafka sends an empty record set, never a null one: librdkafka before 2.2 rejects
+            // a null set ("invalid MessageSetSize -1").
+            result.records = ByteBuffer()
             result.errorCode = 0
             let anyDataYet = Int(request.maxBytes) > remaining
             do {

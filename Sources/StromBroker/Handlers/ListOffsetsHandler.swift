@@ -10,10 +10,13 @@ struct ListOffsetsHandler: Sendable {
     static let earliest: Int64 = -2
     static let maxTimestamp: Int64 = -3
 
-    func handle(_ request: ListOffsetsRequest) -> ListOffsetsResponse {
+    func handle(_ request: ListOffsetsRequest, version: Int16) -> ListOffsetsResponse {
         ListOffsetsResponse(topics: request.topics.map { topic in
             .init(name: topic.name, partitions: topic.partitions.map { partition in
-                lookup(topic: topic.name, partition: partition, isolationLevel: request.isolationLevel)
+                var result = lookup(topic: topic.name, partition: partition, isolationLevel: request.isolationLevel)
+                // The leader epoch exists from v4 on, and Kafka refuses to drop it silently.
+                if version < 4 { result.leaderEpoch = -1 }
+                return result
             })
         })
     }

@@ -1,0 +1,66 @@
+import StromStorage
+
+/// Kafka's `server.properties` format (`key=value` lines, `#` comments) for the broker settings
+/// Strom has. A hand-written reader because the format is a few lines of rules and the settings
+/// map onto typed fields with Kafka's names; unknown keys are refused so typos do not pass silently.
+public enum BrokerProperties {
+    public struct InvalidProperty: Error, CustomStringConvertible {
+        public var key: String
+        public var reason: String
+        public var description: String { "\(key): \(reason)" }
+    }
+
+    public static func parse(_ text: String) -> [String: String] {
+        var properties: [String: String] = [:]
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty, !line.hasPrefix("#"), !line.hasPrefix("!") else { continue }
+            let separator = line.firstIndex { $0 == "=" || $0 == ":" } ?? line.endIndex
+            let key = line[..<separator].trimmingCharacters(in: .whitespaces)
+            let value = separator < line.endIndex ? line[line.index(after: separator)...].trimmingCharacters(in: .whitespaces) : ""
+            properties[key] = value
+        }
+        return properties
+    }
+
+    /// Broker keys whose topic-level twin (`log.retention.ms` → `retention.ms`) sets a log default.
+    static let logDefaultPrefixes: [String: String] = [
+        "log.retention.ms": "retention.ms", "log.retention.bytes": "retention.bytes", "log.segment.bytes": "segment.bytes",
+        "log.roll.ms": "segment.ms", "log.cleanup.policy": "cleanup.policy", "log.index.interval.bytes": "index.interval.bytes",
+        "log.flush.interval.messages": "flush.messages", "log.flush.interval.ms": "flush.ms",
+        "log.cleaner.delete.retention.ms": "delete.retention.ms", "log.cleaner.min.compaction.lag.ms": "min.compaction.lag.ms",
+        "log.cleaner.min.cleanable.ratio": "min.cleanable.dirty.ratio", "log.message.timestamp.type": "message.timestamp.type",
+    ]
+
+    public static func apply(_ properties: [String: String], to configuration: inout BrokerConfiguration) throws {
+        var logProperties: [String: String] = [:]
+        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
+            func integer<T: FixedWidthInteger>(_: T.Type) throws -> T {
+                guard let parsed = T(value) else { throw InvalidProperty(key: key, reason: "not an integer: \(value)") }
+                return parsed
+            }
+            switch key {
+            case "node.id", "broker.id": configuration.nodeId = try integer(Int32.self)
+            case "num.partitions": configuration.defaultPartitionCount = try integer(Int32.self)
+            case "default.replication.factor": configuration.defaultReplicationFactor = try integer(Int16.self)
+            case "auto.create.topics.enable":
+                guard let flag = Bool(value.lowercased()) else { throw InvalidProperty(key: key, reason: "not true or false: \(value)") }
+                configuration.autoCreateTopicsEnable = flag
+            case "message.max.bytes": configuration.messageSizeBytesMax = try integer(Int.self)
+            case "socket.request.max.bytes": configuration.requestSizeBytesMax = try integer(Int.self)
+            case "log.dirs", "log.dir": configuration.dataDirectory = value
+            case "advertised.host.name": configuration.advertisedHost = value
+            default:
+                guard let topicKey = logDefaultPrefixes[key] else { throw InvalidProperty(key: key, reason: "unknown or not supported yet") }
+                logProperties[topicKey] = value
+            }
+        }
+        if !logProperties.isEmpty {
+            do {
+                configuration.logDefaults = try LogConfig(properties: logProperties, defaults: configuration.logDefaults)
+            } catch {
+                throw InvalidProperty(key: "log.*", reason: "\(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+public import KafkaProtocol
+import NIOCore
+import Synchronization
+
+/// Connects the network layer to a ``Broker``. The server may start before the broker (to learn
+/// its ephemeral port); until ``attach(_:)`` a connection is closed rather than answered wrongly.
+public final class BrokerRequestProcessor: KafkaRequestProcessor {
+    private let broker = Mutex<Broker?>(nil)
+
+    public init() {}
+
+    public func attach(_ broker: Broker) {
+        self.broker.withLock { $0 = broker }
+    }
+
+    public func process(_ request: KafkaRequest, connection: KafkaConnectionInfo) async -> KafkaResponseAction {
+        guard let broker = broker.withLock({ $0 }) else { return .close(reason: "broker still starting") }
+        switch await broker.handle(request) {
+        case .response(let frame): return .respond(frame)
+        case .noResponse: return .noResponse
+        case .unsupported(let reason): return .close(reason: reason)
+        }
+    }
+
+    public func processUnsupportedVersion(_ error: KafkaRequestFrameError, connection: KafkaConnectionInfo) async -> KafkaResponseAction {
+        // Kafka answers an ApiVersions request of an unknown version at version 0 with
+        // UNSUPPORTED_VERSION and its ranges; any other unknown version closes the connection.
+        guard case .unsupportedVersion(.apiVersions, _, let correlationId) = error, let broker = broker.withLock({ $0 }) else {
+            return .close(reason: "\(error)")
+        }
+        return .respond(broker.unsupportedApiVersionsResponse(correlationId: correlationId))
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+public import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Runs a broker until SIGTERM or SIGINT: binds the listener, opens the data directory, serves,
+/// and on the signal stops accepting, lets in-flight requests finish, then flushes every log and
+/// writes the clean-shutdown marker.
+public enum BrokerService {
+    public static func run(configuration: BrokerConfiguration, logger: Logger) async throws {
+        let processor = BrokerRequestProcessor()
+        var serverConfiguration = KafkaServerConfiguration(host: configuration.listenHost, port: configuration.listenPort)
+        serverConfiguration.frameSizeBytesMax = configuration.requestSizeBytesMax
+        let server = KafkaServer(configuration: serverConfiguration, processor: processor, logger: logger)
+        let address = try await server.start()
+        let port = address.port ?? configuration.listenPort
+        let broker = try await Broker.start(
+            configuration: configuration, advertisedHost: configuration.advertisedHost ?? configuration.listenHost,
+            advertisedPort: configuration.advertisedPort ?? port)
+        processor.attach(broker)
+        // Tests and scripts read this line to learn the port.
+        FileHandle.standardOutput.write(Data("strom listening on \(configuration.listenHost):\(port) data \(configuration.dataDirectory)\n".utf8))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server), .init(service: MaintenanceService(broker: broker, logger: logger))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        try broker.shutdown()
+        logger.info("strom stopped cleanly")
+    }
+}
+
+/// Flush-by-policy and retention, once a second, until graceful shutdown.
+struct MaintenanceService: Service {
+    let broker: Broker
+    let logger: Logger
+
+    func run() async throws {
+        let broker = self.broker
+        let logger = self.logger
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if Task.isCancelled { break }
+                do {
+                    try broker.runMaintenance()
+                } catch {
+                    logger.error("maintenance failed: \(error)")
+                }
+            }
+        }
+    }
+}
