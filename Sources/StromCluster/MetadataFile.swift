@@ -156,22 +156,9 @@ struct MetadataFile: Sendable {
         }
         let contents = ByteBuffer(bytes: bytes)
 
-        let temporaryPath = self.temporaryPath
-        let file = try io("open") { () throws(StorageIOError) in try fileSystem.open(temporaryPath, create: true) }
-        do throws(StorageIOError) {
-            // A previous write may have died after creating the temporary file, possibly with more bytes.
-            try file.truncate(to: 0)
-            try file.write(contents, at: 0)
-            // Durable before the rename: otherwise a power cut could leave the name on empty or partial data.
-            try file.sync()
-        } catch {
-            try? file.close()
-            throw .storage("writing \(temporaryPath) failed: \(error)")
+        try io("replace") { () throws(StorageIOError) in
+            try fileSystem.replaceAtomically(path, with: contents, directory: directory)
         }
-        try io("close") { () throws(StorageIOError) in try file.close() }
-        try io("rename") { () throws(StorageIOError) in try fileSystem.rename(temporaryPath, to: path) }
-        // The rename is only durable once the directory entry is.
-        try io("sync directory") { () throws(StorageIOError) in try fileSystem.syncDirectory(directory) }
     }
 
     /// Runs a file-system operation, turning its error into ``MetadataError/storage(_:)``.

@@ -157,22 +157,9 @@ struct CheckpointTextFile: Sendable {
         }
         let contents = ByteBuffer(string: text)
 
-        let temporaryPath = self.temporaryPath
-        let file = try io { () throws(StorageIOError) in try self.fileSystem.open(temporaryPath, create: true) }
-        do throws(StorageIOError) {
-            // A previous write may have died after creating the temporary file, possibly with more bytes.
-            try file.truncate(to: 0)
-            try file.write(contents, at: 0)
-            // Durable before the rename: otherwise a crash could leave the new name on empty or partial data.
-            try file.sync()
-        } catch {
-            try? file.close()
-            throw .io(error)
+        try io { () throws(StorageIOError) in
+            try self.fileSystem.replaceAtomically(self.path, with: contents, directory: parentDirectory(of: self.path))
         }
-        try io { () throws(StorageIOError) in try file.close() }
-        try io { () throws(StorageIOError) in try self.fileSystem.rename(temporaryPath, to: self.path) }
-        // The rename is only durable once the directory entry is.
-        try io { () throws(StorageIOError) in try self.fileSystem.syncDirectory(parentDirectory(of: self.path)) }
     }
 }
 
