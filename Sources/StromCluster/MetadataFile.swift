@@ -42,7 +42,6 @@ struct MetadataFile: Sendable {
     let fileSystem: any StorageFileSystem
 
     var path: String { "\(directory)/\(Self.fileName)" }
-    var temporaryPath: String { "\(path).tmp" }
 
     /// What the file holds.
     struct Contents: Sendable {

@@ -54,9 +54,6 @@ struct CheckpointTextFile: Sendable {
     let path: String
     let fileSystem: any StorageFileSystem
 
-    /// The path the new contents are written to before being renamed over ``path``.
-    var temporaryPath: String { self.path + ".tmp" }
-
     // MARK: Reading
 
     /// Reads the file and parses each entry line with `parseEntry`, in file order.
