@@ -134,7 +134,8 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent {
             // A request in flight (a long-poll fetch, an acks=all produce) is activity even though no
-            // bytes move; Kafka's idle timer likewise only sees connections with nothing to answer.
+            // bytes move: closing under it would drop an answer the client is waiting for.
+            // IdleStateHandler fires again a timeout later, by when it has been written.
             if self.state == .open, self.pending.isEmpty, self.parkedFrames.isEmpty {
                 self.logger.info("closing idle connection (connections.max.idle.ms)", metadata: ["idle": "\(idle)"])
                 self.close(context: context)
@@ -288,12 +289,16 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
         while self.state == .open || self.state == .draining, let (entry, action) = self.pending.popFirstReady() {
             switch action {
             case .respond(let frame):
-                guard self.checkSizePrefix(parts: CollectionOfOne<KafkaResponsePart>(.bytes(frame)), entry: entry, context: context) else { return }
+                guard self.checkSizePrefix(parts: CollectionOfOne<KafkaResponsePart>(.bytes(frame)), entry: entry) else {
+                    self.closeAfterFlushing(wroteAny, context: context)
+                    return
+                }
                 context.write(Self.wrapOutboundOut(.byteBuffer(frame)), promise: nil)
                 wroteAny = true
             case .respondWithParts(let parts, let whenWritten):
-                guard self.checkSizePrefix(parts: parts, entry: entry, context: context) else {
+                guard self.checkSizePrefix(parts: parts, entry: entry) else {
                     whenWritten?(.failure(ChannelError.ioOnClosedChannel))
+                    self.closeAfterFlushing(wroteAny, context: context)
                     return
                 }
                 self.write(parts: parts, whenWritten: whenWritten, context: context)
@@ -304,8 +309,7 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
                 self.logger.info(
                     "closing connection: \(reason)",
                     metadata: ["apiKey": "\(entry.apiKey)", "apiVersion": "\(entry.apiVersion)", "correlationId": "\(entry.correlationId)"])
-                if wroteAny { context.flush() }
-                self.close(context: context)
+                self.closeAfterFlushing(wroteAny, context: context)
                 return
             }
         }
@@ -334,9 +338,7 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
 
     /// The size prefix must match the bytes that follow, or the client's stream is desynchronised
     /// for good. A mismatch is a bug in a handler, not in the client: log it loudly and close.
-    private func checkSizePrefix(
-        parts: some Collection<KafkaResponsePart>, entry: PendingResponses.Entry, context: ChannelHandlerContext
-    ) -> Bool {
+    private func checkSizePrefix(parts: some Collection<KafkaResponsePart>, entry: PendingResponses.Entry) -> Bool {
         var totalBytes = 0
         var valid = true
         for part in parts {
@@ -349,7 +351,6 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
         self.logger.error(
             "closing connection: response frame inconsistent (size prefix \(prefix.map(String.init) ?? "missing"), \(totalBytes) bytes in \(parts.count) parts)",
             metadata: ["apiKey": "\(entry.apiKey)", "apiVersion": "\(entry.apiVersion)", "correlationId": "\(entry.correlationId)"])
-        self.close(context: context)
         return false
     }
 
@@ -388,6 +389,13 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
     }
 
     // MARK: - Closing
+
+    /// Closes after handing the responses written so far to the socket: they are whole and the
+    /// client is waiting for them.
+    private func closeAfterFlushing(_ wroteAny: Bool, context: ChannelHandlerContext) {
+        if wroteAny { context.flush() }
+        self.close(context: context)
+    }
 
     private func close(context: ChannelHandlerContext) {
         switch self.state {

@@ -48,7 +48,7 @@ public actor KafkaServer: Service {
     private nonisolated let eventLoopGroup: any EventLoopGroup
     /// Runs the listening socket and the connection registry.
     private nonisolated let serverLoop: any EventLoop
-    /// Created here rather than at bind so that ``closeAllConnections()`` works from any state.
+    /// Created here rather than at bind so that ``closeAllConnections(reason:)`` works in any state.
     private nonisolated let registry: NIOLoopBoundBox<ConnectionRegistry>
     private nonisolated let connectionIds = ConnectionIdGenerator()
     private nonisolated let logger: Logger
