@@ -87,6 +87,27 @@ public final class Broker: Sendable {
         }
     }
 
+    /// Deletes a topic (by name, or by id when the name is nil) from the metadata, then its logs.
+    func deleteTopic(name: String?, id: KafkaUUID) async -> Result<TopicMetadata, MetadataError> {
+        do {
+            let deleted: TopicMetadata
+            if let name {
+                deleted = try await metadata.deleteTopic(name: name)
+            } else {
+                deleted = try await metadata.deleteTopic(id: id)
+            }
+            partitions.update(await metadata.image())
+            for assignment in deleted.partitions {
+                try logs.deleteLog(TopicPartition(topic: deleted.name, partition: assignment.partition))
+            }
+            return .success(deleted)
+        } catch let error as MetadataError {
+            return .failure(error)
+        } catch {
+            return .failure(.storage("\(error)"))
+        }
+    }
+
     // MARK: Requests
 
     /// What to send back for one request.
@@ -126,6 +147,8 @@ public final class Broker: Sendable {
             return encode(await MetadataHandler(broker: self).handle(body, version: version), version: version, for: request)
         case .createTopics(let body):
             return encode(await CreateTopicsHandler(broker: self).handle(body), version: version, for: request)
+        case .deleteTopics(let body):
+            return encode(await DeleteTopicsHandler(broker: self).handle(body, version: version), version: version, for: request)
         case .produce(let body):
             let handler = ProduceHandler(
                 partitions: partitions, groupCommit: groupCommit, messageSizeBytesMax: configuration.messageSizeBytesMax,

@@ -14,6 +14,7 @@ public enum SupportedApis {
         .listOffsets: 1...9,
         .metadata: 1...12,
         .createTopics: 2...7,
+        .deleteTopics: 1...6,
     ]
 
     /// The ranges in API-key order, for ApiVersions responses.

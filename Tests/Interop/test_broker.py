@@ -249,6 +249,23 @@ def test_topic_admin_errors(server):
     assert len(metadata.topics[topic].partitions) == 3
 
 
+def test_delete_topic_then_recreate_starts_empty(server):
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient({"bootstrap.servers": server.bootstrap})
+    topic = unique_topic()
+    create_topic(server.bootstrap, topic)
+    producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all"})
+    producer.produce(topic, value=b"old")
+    assert producer.flush(15) == 0
+    admin.delete_topics([topic], request_timeout=15)[topic].result(timeout=15)
+    assert topic not in admin.list_topics(timeout=15).topics
+    create_topic(server.bootstrap, topic)
+    producer.produce(topic, value=b"new")
+    assert producer.flush(15) == 0
+    assert [m.value() for m in confluent_consume(server.bootstrap, topic, 1)] == [b"new"]
+
+
 def test_oversized_record_is_rejected(server):
     from confluent_kafka import Producer, KafkaError
     topic = unique_topic()

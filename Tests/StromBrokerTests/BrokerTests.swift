@@ -59,6 +59,22 @@ import Testing
         try broker.shutdown()
     }
 
+    @Test func deleteTopicsByNameAndById() async throws {
+        let broker = try await startBroker()
+        let created = try #require(try await call(broker, CreateTopicsRequest(topics: [
+            .init(name: "a", numPartitions: 2, replicationFactor: 1), .init(name: "b", numPartitions: 1, replicationFactor: 1),
+        ], timeoutMs: 1_000), version: 7))
+        let idOfB = created.topics[1].topicId
+        let byName = try #require(try await call(broker, DeleteTopicsRequest(topicNames: ["a", "missing"], timeoutMs: 1_000), version: 4))
+        #expect(byName.responses.map(\.errorCode) == [0, KafkaErrorCode.unknownTopicOrPartition.rawValue])
+        let byId = try #require(try await call(broker, DeleteTopicsRequest(topics: [.init(name: nil, topicId: idOfB)], timeoutMs: 1_000), version: 6))
+        #expect(byId.responses.map(\.errorCode) == [0] && byId.responses[0].name == "b")
+        let metadata = try #require(try await call(broker, MetadataRequest(topics: nil, allowAutoTopicCreation: false), version: 12))
+        #expect(metadata.topics.isEmpty)
+        #expect(!fileSystem.exists("/data/a-0") && !fileSystem.exists("/data/b-0"), "logs removed from disk")
+        try broker.shutdown()
+    }
+
     @Test func metadataAutoCreatesOnlyWhenAllowed() async throws {
         let broker = try await startBroker()
         let refused = try #require(try await call(broker, MetadataRequest(topics: [.init(name: "events")], allowAutoTopicCreation: false), version: 12))
@@ -129,6 +145,13 @@ import Testing
         for version in SupportedApis.versions[.createTopics]! {
             let response = try await tests.call(broker, CreateTopicsRequest(topics: [.init(name: "c\(version)", numPartitions: 1, replicationFactor: 1)], timeoutMs: 1_000), version: version)
             #expect(response?.topics.first?.errorCode == 0, "CreateTopics v\(version)")
+        }
+        for version in SupportedApis.versions[.deleteTopics]! {
+            let request = version >= 6
+                ? DeleteTopicsRequest(topics: [.init(name: "c\(version + 1)", topicId: .zero)], timeoutMs: 1_000)
+                : DeleteTopicsRequest(topicNames: ["c\(version + 1)"], timeoutMs: 1_000)
+            let response = try await tests.call(broker, request, version: version)
+            #expect(response?.responses.first?.errorCode == 0, "DeleteTopics v\(version)")
         }
         try broker.shutdown()
     }
