@@ -1,5 +1,3 @@
-import KafkaProtocol
-
 extension PartitionLog {
     /// What one integrity pass found.
     public struct ScrubReport: Sendable, Equatable {
@@ -28,32 +26,25 @@ extension PartitionLog {
             var position: Int64 = 0
             var expectedOffset = segment.baseOffset
             while position < segment.sizeBytes {
-                let problem: String?
-                if let header = try segment.batchHeader(at: position),
-                   header.magic == RecordBatchHeader.currentMagic,
-                   header.batchLength >= Int32(RecordBatchHeader.sizeBytes - RecordBatchHeader.logOverheadBytes),
-                   position + Int64(header.totalSizeBytes) <= segment.sizeBytes,
-                   header.baseOffset >= expectedOffset {
-                    var bytes = try segment.log.read(at: position, count: header.totalSizeBytes)
-                    if let batch = try? RecordBatch.read(from: &bytes), (try? batch.verifyChecksum()) != nil {
-                        problem = nil
-                        expectedOffset = header.lastOffset + 1
-                        position += Int64(header.totalSizeBytes)
-                        report.batchesChecked += 1
-                    } else {
-                        problem = "CRC mismatch in batch \(header.baseOffset)...\(header.lastOffset)"
-                    }
-                } else {
+                let problem: String
+                switch try segment.checkBatch(
+                    at: position, endPosition: segment.sizeBytes, expectedOffset: expectedOffset, contiguous: false) {
+                case .valid(let header):
+                    expectedOffset = header.lastOffset + 1
+                    position += Int64(header.totalSizeBytes)
+                    report.batchesChecked += 1
+                    continue
+                case .checksumMismatch(let header):
+                    problem = "CRC mismatch in batch \(header.baseOffset)...\(header.lastOffset)"
+                case .malformed:
                     problem = "malformed batch header"
                 }
-                if let problem {
-                    let where_ = "\(segment.logPath) at byte \(position) (after offset \(expectedOffset - 1))"
-                    report.corruption = "\(problem) in \(where_)"
-                    try withState { (state: inout State) throws(StorageIOError) in
-                        state.offlineReason = "corrupt flushed data: \(report.corruption ?? "")"
-                    }
-                    return (report, index)
+                let where_ = "\(segment.logPath) at byte \(position) (after offset \(expectedOffset - 1))"
+                report.corruption = "\(problem) in \(where_)"
+                try withState { (state: inout State) throws(StorageIOError) in
+                    state.offlineReason = "corrupt flushed data: \(report.corruption ?? "")"
                 }
+                return (report, index)
             }
         }
         return (report, index >= segments.count ? 0 : index)

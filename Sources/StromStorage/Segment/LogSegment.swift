@@ -188,6 +188,32 @@ final class LogSegment: @unchecked Sendable {
 
     // MARK: Recovery and loading
 
+    /// What ``checkBatch(at:endPosition:expectedOffset:contiguous:)`` found.
+    enum BatchCheck {
+        case valid(RecordBatchHeader)
+        /// Torn, garbage, out of order, or not a magic-2 batch.
+        case malformed
+        case checksumMismatch(RecordBatchHeader)
+    }
+
+    /// Checks the batch at `position` whole: framing within `endPosition`, offsets at or after
+    /// `expectedOffset` (exactly at it when `contiguous`), and its CRC. The one definition of a
+    /// valid stored batch, shared by crash recovery and the scrubber.
+    func checkBatch(at position: Int64, endPosition: Int64, expectedOffset: Int64, contiguous: Bool) throws(StorageIOError) -> BatchCheck {
+        guard let header = try batchHeader(at: position),
+              header.magic == RecordBatchHeader.currentMagic,
+              header.batchLength >= Int32(RecordBatchHeader.sizeBytes - RecordBatchHeader.logOverheadBytes),
+              position + Int64(header.totalSizeBytes) <= endPosition,
+              contiguous ? header.baseOffset == expectedOffset : header.baseOffset >= expectedOffset,
+              header.lastOffsetDelta >= 0, header.lastOffset - baseOffset <= Int64(Int32.max)
+        else { return .malformed }
+        var bytes = try log.read(at: position, count: header.totalSizeBytes)
+        guard let batch = try? RecordBatch.read(from: &bytes), (try? batch.verifyChecksum()) != nil else {
+            return .checksumMismatch(header)
+        }
+        return .valid(header)
+    }
+
     /// Rebuilds the indexes by scanning every batch and checking its CRC; truncates the log at the
     /// first batch that is torn, corrupt or out of order (a crash tail). Returns the bytes removed.
     ///
@@ -208,15 +234,9 @@ final class LogSegment: @unchecked Sendable {
         var position: Int64 = 0
         var expected = max(expectedFirstOffset, baseOffset)
         while position < fileSizeBytes {
-            guard let header = try batchHeader(at: position),
-                  header.magic == RecordBatchHeader.currentMagic,
-                  header.batchLength >= Int32(RecordBatchHeader.sizeBytes - RecordBatchHeader.logOverheadBytes),
-                  position + Int64(header.totalSizeBytes) <= fileSizeBytes,
-                  contiguous ? header.baseOffset == expected : header.baseOffset >= expected, header.lastOffsetDelta >= 0,
-                  header.lastOffset - baseOffset <= Int64(Int32.max)
+            guard case .valid(let header) = try checkBatch(
+                at: position, endPosition: fileSizeBytes, expectedOffset: expected, contiguous: contiguous)
             else { break }
-            var bytes = try log.read(at: position, count: header.totalSizeBytes)
-            guard let batch = try? RecordBatch.read(from: &bytes), (try? batch.verifyChecksum()) != nil else { break }
             if nextOffset == baseOffset, header.maxTimestamp >= 0 { rollingTimestampMs = header.maxTimestamp }
             nextOffset = header.lastOffset + 1
             expected = nextOffset
