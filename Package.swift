@@ -76,7 +76,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Shared by the test targets: seeded randomness, fixtures, temporary directories.
+        // Shared by the test targets and the crash tests' child process: seeded randomness,
+        // temporary directories.
         .target(
             name: "StromTestSupport",
             dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
@@ -86,7 +87,7 @@ let package = Package(
         // The child process of the storage crash test: appends with fsync, reports acknowledgements.
         .executableTarget(
             name: "StromLogWriter",
-            dependencies: ["StromStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["StromStorage", "KafkaProtocol", "StromTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 import KafkaProtocol
 import NIOCore
 import StromStorage
+import StromTestSupport
 import Synchronization
 
 /// The `compact` mode of the crash-test child (see main.swift): keyed updates over 16 keys, each
@@ -21,17 +22,10 @@ func runCompactingWriter(dataDirectory: String, round: Int, seed: UInt64, killAt
     ])
     let fileSystem = KillingFileSystem(killAtStep: killAtStep)
     let (manager, _) = try LogManager.open(dataDirectory: dataDirectory, fileSystem: fileSystem, nowMs: 0) { _ in config }
-    try manager.restoreCleanerCheckpoints()
     let log = try manager.createLog(TopicPartition(topic: "compacted", partition: 0), config: config, nowMs: 0)
     FileHandle.standardOutput.write(Data("ready \(log.offsets.logEndOffset)\n".utf8))
-    var state = seed
-    func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var rng = SplitMix64(seed: seed)
+    func next() -> UInt64 { rng.next() }
     var batchNumber = 0
     while true {
         let keys = (0..<(1 + Int(next() % 4))).map { _ in "k\(next() % 16)" }

@@ -2,6 +2,7 @@ import Foundation
 import KafkaProtocol
 import NIOCore
 import StromStorage
+import StromTestSupport
 
 // A child process for the crash test (Tests/StromStorageTests/CrashTests.swift): it opens a log
 // (recovering it like a restarted broker), then appends batches for ever, fsyncing each one and
@@ -38,19 +39,8 @@ func report(_ line: String) {
 }
 report("ready \(log.offsets.logEndOffset)")
 
-var rng = SeededGenerator(state: seed)
+var rng = SplitMix64(seed: seed)
 @MainActor func next() -> UInt64 { rng.next() }
-
-struct SeededGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 var batchNumber = 0
 while true {
