@@ -113,23 +113,12 @@ public final class PartitionLog: Sendable {
             let truncated = hole ? 0 : try segment.recover(expectedFirstOffset: base, contiguous: true)
             report.recoveredSegmentCount += 1
             report.truncatedBytes += truncated
-            if hole {
-                for later in baseOffsets[index...] {
-                    let orphan = later == base ? segment : try LogSegment.open(
-                        directory: directory, baseOffset: later, fileSystem: fileSystem,
-                        indexIntervalBytes: config.indexIntervalBytes, nowMs: nowMs)
-                    report.truncatedBytes += orphan.sizeBytes
-                    try orphan.delete()
-                    report.removedSegmentCount += 1
-                }
-                break
-            }
-            segments.append(segment)
+            if !hole { segments.append(segment) }
             previousRecovered = true
-            if truncated > 0 {
-                // Whatever follows a torn point cannot be trusted: it was written after it.
-                for later in baseOffsets[(index + 1)...] {
-                    let orphan = try LogSegment.open(
+            if hole || truncated > 0 {
+                // Whatever follows a hole or a torn point cannot be trusted: it was written after it.
+                for later in baseOffsets[(hole ? index : index + 1)...] {
+                    let orphan = later == base ? segment : try LogSegment.open(
                         directory: directory, baseOffset: later, fileSystem: fileSystem,
                         indexIntervalBytes: config.indexIntervalBytes, nowMs: nowMs)
                     report.truncatedBytes += orphan.sizeBytes
