@@ -119,10 +119,8 @@ final class TestPartitions: PartitionDirectory {
     }
 
     @Test func longPollReturnsWhenDataArrives() async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
-        // The longest wait a client may ask for (30 s): returning much earlier means the append
-        // woke the fetch. The margin is wide because other suites may starve this one of threads.
+        // The longest wait a client may ask for (30 s); the waiters say whether the append woke
+        // the fetch or its timeout did, so the test does not time anything.
         async let fetched = fetch.handle(fetchRequest(offset: 0, maxWaitMs: 30_000), version: 12)
         // Produce once the fetch is parked (a bounded wait for that event, not a fixed sleep).
         for _ in 0..<20_000 where waiters.waitingCount == 0 { try await Task.sleep(for: .milliseconds(1)) }
@@ -130,11 +128,13 @@ final class TestPartitions: PartitionDirectory {
         _ = await produce.handle(produceRequest(acks: 1, records: try Self.batch(["late"])), nowMs: 0)
         let response = await fetched
         #expect(try Self.values(in: response) == ["late"])
-        #expect(clock.now - start < .seconds(25), "the long poll was not woken by the append")
+        #expect(waiters.outcomeCounts.woken == 1, "the long poll was not woken by the append")
+        #expect(waiters.outcomeCounts.expired == 0)
     }
 
     @Test func longPollTimesOutEmpty() async throws {
         let response = await fetch.handle(fetchRequest(offset: 0, maxWaitMs: 50), version: 12)
+        #expect(waiters.outcomeCounts.expired == 1 && waiters.outcomeCounts.woken == 0)
         #expect(response.responses[0].partitions[0].records == ByteBuffer(), "an empty record set, never null")
         #expect(response.responses[0].partitions[0].errorCode == 0)
     }
