@@ -2,6 +2,7 @@ import Foundation
 import KafkaProtocol
 import NIOCore
 import StromStorage
+import Synchronization
 
 // Partition-log benchmarks: append rates (no fsync, fsync per append, group commit from 32
 // appenders), read rates (cold and warm segment), and open times of a large log after a clean
@@ -110,6 +111,42 @@ if runs("group") {
            extra: String(format: "%.0f appends/s = %.1fx fsync per append, %.1f appends per fsync",
                          rate, rate / fsyncPerAppendRate, Double(groupCommit.currentStatistics.waitersServed) / Double(max(1, groupCommit.currentStatistics.rounds))))
     groupCommit.shutdown()
+    try log.delete()
+}
+
+// 3b. The ceiling for any group commit on this machine: the same 32 appenders, nobody waiting,
+// while one thread syncs the log back to back (so appends compete with writeback as they do
+// under group commit). Group commit cannot append faster than this.
+if runs("group") {
+    let log = try freshLog("ceiling")
+    let syncing = Atomic<Bool>(true)
+    let syncer = Thread {
+        while syncing.load(ordering: .acquiring) { _ = try? log.flush() }
+    }
+    syncer.start()
+    let start = clock.now
+    let total = try await withThrowingTaskGroup(of: Int.self) { group in
+        for appender in 0..<32 {
+            group.addTask {
+                var count = 0
+                while clock.now - start < .seconds(3) {
+                    _ = try log.append(batches[(appender + count) % batches.count], nowMs: 0)
+                    await Task.yield()
+                    count += 1
+                }
+                return count
+            }
+        }
+        var sum = 0
+        for try await count in group { sum += count }
+        return sum
+    }
+    let elapsed = clock.now - start
+    syncing.store(false, ordering: .releasing)
+    let rate = Double(total) / seconds(elapsed)
+    report("ceiling: 32 appenders, syncs back to back, no wait", bytes: total * batchBytes, duration: elapsed,
+           extra: String(format: "%.0f appends/s = %.1fx fsync per append", rate, rate / fsyncPerAppendRate))
+    while !syncer.isFinished { usleep(1_000) }
     try log.delete()
 }
 
