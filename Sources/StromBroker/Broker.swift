@@ -108,6 +108,47 @@ public final class Broker: Sendable {
         }
     }
 
+    /// Grows a topic to `newTotalCount` partitions and opens the new partitions' logs.
+    func createPartitions(topic: String, newTotalCount: Int32, validateOnly: Bool) async -> Result<TopicMetadata, MetadataError> {
+        do {
+            let grown = try await metadata.createPartitions(topic: topic, newTotalCount: newTotalCount, validateOnly: validateOnly)
+            if !validateOnly {
+                try openLogs(for: grown)
+                partitions.update(await metadata.image())
+            }
+            return .success(grown)
+        } catch let error as MetadataError {
+            return .failure(error)
+        } catch {
+            return .failure(.storage("\(error)"))
+        }
+    }
+
+    /// Changes a topic's config overrides in the metadata, then applies the result to its logs.
+    func alterTopicConfigs(
+        topic: String, set: [String: String], remove: Set<String>, validateOnly: Bool
+    ) async -> Result<TopicMetadata, MetadataError> {
+        do {
+            let altered = try await metadata.alterTopicConfigs(topic: topic, set: set, remove: remove, validateOnly: validateOnly)
+            guard !validateOnly else { return .success(altered) }
+            partitions.update(await metadata.image())
+            let config = try LogConfig(properties: altered.configs, defaults: configuration.logDefaults)
+            for assignment in altered.partitions {
+                logs.log(for: TopicPartition(topic: altered.name, partition: assignment.partition))?.updateConfig(config)
+            }
+            return .success(altered)
+        } catch let error as MetadataError {
+            return .failure(error)
+        } catch {
+            return .failure(.storage("\(error)"))
+        }
+    }
+
+    /// The topic's config overrides (nil for an unknown topic).
+    func topicConfigs(_ topic: String) -> [String: String]? {
+        partitions.current.topic(named: topic)?.configs
+    }
+
     // MARK: Requests
 
     /// What to send back for one request.
@@ -159,6 +200,20 @@ public final class Broker: Sendable {
             return encode(await FetchHandler(partitions: partitions, waiters: waiters).handle(body, version: version), version: version, for: request)
         case .listOffsets(let body):
             return encode(ListOffsetsHandler(partitions: partitions).handle(body, version: version), version: version, for: request)
+        case .createPartitions(let body):
+            return encode(await CreatePartitionsHandler(broker: self).handle(body), version: version, for: request)
+        case .describeConfigs(let body):
+            return encode(DescribeConfigsHandler(broker: self).handle(body, version: version), version: version, for: request)
+        case .alterConfigs(let body):
+            return encode(await AlterConfigsHandler(broker: self).handle(body), version: version, for: request)
+        case .incrementalAlterConfigs(let body):
+            return encode(await AlterConfigsHandler(broker: self).handle(body), version: version, for: request)
+        case .describeCluster(let body):
+            return encode(DescribeClusterHandler(broker: self).handle(body, version: version), version: version, for: request)
+        case .deleteRecords(let body):
+            return encode(DeleteRecordsHandler(broker: self).handle(body), version: version, for: request)
+        case .describeLogDirs(let body):
+            return encode(DescribeLogDirsHandler(broker: self).handle(body, version: version), version: version, for: request)
         default:
             return .success(nil)
         }

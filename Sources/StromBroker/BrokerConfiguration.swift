@@ -28,6 +28,9 @@ public struct BrokerConfiguration: Sendable {
     public var decompressedBatchSizeBytesMax = 64 << 20
     /// Topic-level defaults (`log.retention.ms` → `retention.ms`, ...).
     public var logDefaults: LogConfig = .defaults
+    /// The broker keys set explicitly (config file or flags), with their values: DescribeConfigs
+    /// reports them as STATIC_BROKER_CONFIG and the rest as DEFAULT_CONFIG.
+    public var staticProperties: [String: String] = [:]
 
     public init() {}
 }

@@ -23,17 +23,14 @@ public enum BrokerProperties {
         return properties
     }
 
-    /// Broker keys whose topic-level twin (`log.retention.ms` → `retention.ms`) sets a log default.
-    static let logDefaultPrefixes: [String: String] = [
-        "log.retention.ms": "retention.ms", "log.retention.bytes": "retention.bytes", "log.segment.bytes": "segment.bytes",
-        "log.roll.ms": "segment.ms", "log.cleanup.policy": "cleanup.policy", "log.index.interval.bytes": "index.interval.bytes",
-        "log.flush.interval.messages": "flush.messages", "log.flush.interval.ms": "flush.ms",
-        "log.cleaner.delete.retention.ms": "delete.retention.ms", "log.cleaner.min.compaction.lag.ms": "min.compaction.lag.ms",
-        "log.cleaner.min.cleanable.ratio": "min.cleanable.dirty.ratio", "log.message.timestamp.type": "message.timestamp.type",
-    ]
+    /// Broker keys whose topic-level twin (`log.retention.ms` → `retention.ms`) sets a log default:
+    /// Kafka's synonyms, from the topic config table.
+    static let logDefaultKeys: [String: String] = Dictionary(
+        uniqueKeysWithValues: LogConfig.keys.map { ($0.serverDefaultProperty, $0.name) })
 
     public static func apply(_ properties: [String: String], to configuration: inout BrokerConfiguration) throws {
         var logProperties: [String: String] = [:]
+        configuration.staticProperties.merge(properties) { _, new in new }
         for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
             func integer<T: FixedWidthInteger>(_: T.Type) throws -> T {
                 guard let parsed = T(value) else { throw InvalidProperty(key: key, reason: "not an integer: \(value)") }
@@ -46,12 +43,15 @@ public enum BrokerProperties {
             case "auto.create.topics.enable":
                 guard let flag = Bool(value.lowercased()) else { throw InvalidProperty(key: key, reason: "not true or false: \(value)") }
                 configuration.autoCreateTopicsEnable = flag
-            case "message.max.bytes": configuration.messageSizeBytesMax = try integer(Int.self)
+            case "message.max.bytes":
+                // Both the broker's request check and the topics' default `max.message.bytes`.
+                configuration.messageSizeBytesMax = try integer(Int.self)
+                logProperties["max.message.bytes"] = value
             case "socket.request.max.bytes": configuration.requestSizeBytesMax = try integer(Int.self)
             case "log.dirs", "log.dir": configuration.dataDirectory = value
             case "advertised.host.name": configuration.advertisedHost = value
             default:
-                guard let topicKey = logDefaultPrefixes[key] else { throw InvalidProperty(key: key, reason: "unknown or not supported yet") }
+                guard let topicKey = logDefaultKeys[key] else { throw InvalidProperty(key: key, reason: "unknown or not supported yet") }
                 logProperties[topicKey] = value
             }
         }

@@ -15,6 +15,13 @@ public enum SupportedApis {
         .metadata: 1...12,
         .createTopics: 2...7,
         .deleteTopics: 1...6,
+        .deleteRecords: 0...2,
+        .describeConfigs: 0...4,
+        .alterConfigs: 0...2,
+        .createPartitions: 0...3,
+        .describeLogDirs: 0...4,
+        .incrementalAlterConfigs: 0...1,
+        .describeCluster: 0...1,
     ]
 
     /// The ranges in API-key order, for ApiVersions responses.

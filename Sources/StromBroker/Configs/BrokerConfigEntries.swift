@@ -1,0 +1,42 @@
+import StromStorage
+
+/// One broker-level config as DescribeConfigs reports it for a BROKER resource.
+struct BrokerConfigEntry: Sendable {
+    var name: String
+    var value: String
+    var type: ConfigValueType
+    var documentation: String
+}
+
+extension BrokerConfiguration {
+    /// Every broker-level key Strom has, with its current value: the broker's own settings and
+    /// the broker synonyms of the topic configs (`log.retention.ms` for `retention.ms`, ...).
+    var describedEntries: [BrokerConfigEntry] {
+        var entries: [BrokerConfigEntry] = [
+            BrokerConfigEntry(name: "node.id", value: String(nodeId), type: .int, documentation: "This broker's id in the cluster."),
+            BrokerConfigEntry(
+                name: "num.partitions", value: String(defaultPartitionCount), type: .int,
+                documentation: "Partitions of a topic created without a count (auto-created topics too)."),
+            BrokerConfigEntry(
+                name: "default.replication.factor", value: String(defaultReplicationFactor), type: .int,
+                documentation: "Replication factor of a topic created without one."),
+            BrokerConfigEntry(
+                name: "auto.create.topics.enable", value: String(autoCreateTopicsEnable), type: .boolean,
+                documentation: "Whether a Metadata request for an unknown topic creates it."),
+            BrokerConfigEntry(
+                name: "socket.request.max.bytes", value: String(requestSizeBytesMax), type: .int,
+                documentation: "The largest request frame the broker reads."),
+            BrokerConfigEntry(name: "log.dirs", value: dataDirectory, type: .string, documentation: "The data directory."),
+            BrokerConfigEntry(
+                name: "listeners", value: "PLAINTEXT://\(listenHost):\(listenPort)", type: .list,
+                documentation: "The address the broker listens on."),
+        ]
+        let topicDefaults = logDefaults.properties
+        for key in LogConfig.keys {
+            entries.append(BrokerConfigEntry(
+                name: key.serverDefaultProperty, value: topicDefaults[key.name] ?? key.defaultValue,
+                type: ConfigValueType(key.type), documentation: key.documentation))
+        }
+        return entries.sorted { $0.name < $1.name }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import KafkaProtocol
+import StromCluster
+import StromStorage
+
+/// AlterConfigs (replace a resource's overrides) and IncrementalAlterConfigs (SET, DELETE,
+/// APPEND, SUBTRACT per key) for topics. Broker configs are static in Strom: altering one is
+/// refused with INVALID_REQUEST, as Kafka refuses a read-only broker config.
+struct AlterConfigsHandler: Sendable {
+    let broker: Broker
+
+    /// One key's requested change, whichever API carried it.
+    struct Change {
+        var name: String
+        var operation: Int8
+        var value: String?
+    }
+
+    /// The outcome for one resource.
+    struct Outcome {
+        var errorCode: KafkaErrorCode = .none
+        var errorMessage: String?
+
+        static func failure(_ code: KafkaErrorCode, _ message: String) -> Outcome {
+            Outcome(errorCode: code, errorMessage: message)
+        }
+    }
+
+    func handle(_ request: AlterConfigsRequest) async -> AlterConfigsResponse {
+        var response = AlterConfigsResponse(responses: [])
+        let duplicates = Self.duplicateResources(request.resources.map { ($0.resourceType, $0.resourceName) })
+        for resource in request.resources {
+            let changes = resource.configs.map { Change(name: $0.name, operation: ConfigOperation.set.rawValue, value: $0.value) }
+            let outcome = duplicates.contains(Self.key(resource.resourceType, resource.resourceName))
+                ? .failure(.invalidRequest, "resource \(resource.resourceName) appears more than once in the request")
+                : await alter(type: resource.resourceType, name: resource.resourceName, changes: changes, replacing: true, validateOnly: request.validateOnly)
+            response.responses.append(.init(
+                errorCode: outcome.errorCode.rawValue, errorMessage: outcome.errorMessage,
+                resourceType: resource.resourceType, resourceName: resource.resourceName))
+        }
+        return response
+    }
+
+    func handle(_ request: IncrementalAlterConfigsRequest) async -> IncrementalAlterConfigsResponse {
+        var response = IncrementalAlterConfigsResponse(responses: [])
+        let duplicates = Self.duplicateResources(request.resources.map { ($0.resourceType, $0.resourceName) })
+        for resource in request.resources {
+            let changes = resource.configs.map { Change(name: $0.name, operation: $0.configOperation, value: $0.value) }
+            let outcome = duplicates.contains(Self.key(resource.resourceType, resource.resourceName))
+                ? .failure(.invalidRequest, "resource \(resource.resourceName) appears more than once in the request")
+                : await alter(type: resource.resourceType, name: resource.resourceName, changes: changes, replacing: false, validateOnly: request.validateOnly)
+            response.responses.append(.init(
+                errorCode: outcome.errorCode.rawValue, errorMessage: outcome.errorMessage,
+                resourceType: resource.resourceType, resourceName: resource.resourceName))
+        }
+        return response
+    }
+
+    private static func key(_ type: Int8, _ name: String) -> String { "\(type)/\(name)" }
+
+    private static func duplicateResources(_ resources: [(Int8, String)]) -> Set<String> {
+        let counts = Dictionary(resources.map { (key($0.0, $0.1), 1) }, uniquingKeysWith: +)
+        return Set(counts.filter { $0.value > 1 }.keys)
+    }
+
+    /// - Parameter replacing: AlterConfigs semantics: overrides not named return to their default.
+    private func alter(type: Int8, name: String, changes: [Change], replacing: Bool, validateOnly: Bool) async -> Outcome {
+        let names = changes.map(\.name)
+        guard Set(names).count == names.count else {
+            return .failure(.invalidRequest, "a config key appears more than once for \(name)")
+        }
+        switch ConfigResourceType(rawValue: type) {
+        case .topic?:
+            guard let overrides = broker.topicConfigs(name) else {
+                return .failure(.unknownTopicOrPartition, "topic \(name) does not exist")
+            }
+            let set: [String: String]
+            let remove: Set<String>
+            switch resolve(changes, overrides: overrides) {
+            case .success(let resolved): (set, remove) = resolved
+            case .failure(let error): return error.outcome
+            }
+            let removed = replacing ? Set(overrides.keys).subtracting(set.keys) : remove
+            switch await broker.alterTopicConfigs(topic: name, set: set, remove: removed, validateOnly: validateOnly) {
+            case .success: return Outcome()
+            case .failure(let error): return .failure(error.kafkaErrorCode, "\(error)")
+            }
+        case .broker?:
+            guard name.isEmpty || name == String(broker.configuration.nodeId) else {
+                return .failure(.invalidRequest, "unexpected broker id \(name), this is broker \(broker.configuration.nodeId)")
+            }
+            return .failure(
+                .invalidRequest,
+                "broker configs cannot change at run time in Strom yet (\(names.joined(separator: ", "))): set them in the config file")
+        default:
+            return .failure(.invalidRequest, "altering configs of resource type \(type) is not supported")
+        }
+    }
+
+    /// Turns the changes into keys to set and keys to remove; list operations work on the
+    /// current value (the override, else the broker's default).
+    private func resolve(_ changes: [Change], overrides: [String: String]) -> Result<([String: String], Set<String>), OutcomeError> {
+        var set: [String: String] = [:]
+        var remove = Set<String>()
+        let defaults = broker.configuration.logDefaults.properties
+        for change in changes {
+            switch ConfigOperation(rawValue: change.operation) {
+            case .set?:
+                guard let value = change.value else {
+                    return .failure(OutcomeError(.failure(.invalidRequest, "null value not supported for \(change.name)")))
+                }
+                set[change.name] = value
+            case .delete?:
+                remove.insert(change.name)
+            case let operation? where operation == .append || operation == .subtract:
+                guard let key = LogConfig.keys.first(where: { $0.name == change.name }), key.type == .list else {
+                    return .failure(OutcomeError(.failure(.invalidConfig, "\(change.name) is not a list: it can't be appended to or subtracted from")))
+                }
+                guard let value = change.value else {
+                    return .failure(OutcomeError(.failure(.invalidRequest, "null value not supported for \(change.name)")))
+                }
+                var items = Self.listItems(overrides[change.name] ?? defaults[change.name] ?? key.defaultValue)
+                for item in Self.listItems(value) {
+                    if operation == .append {
+                        if !items.contains(item) { items.append(item) }
+                    } else {
+                        items.removeAll { $0 == item }
+                    }
+                }
+                set[change.name] = items.joined(separator: ",")
+            default:
+                return .failure(OutcomeError(.failure(.invalidRequest, "unknown config operation \(change.operation) for \(change.name)")))
+            }
+        }
+        return .success((set, remove))
+    }
+
+    private static func listItems(_ value: String) -> [String] {
+        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// Carries a failed ``Outcome`` through `Result`.
+    struct OutcomeError: Error {
+        var outcome: Outcome
+        init(_ outcome: Outcome) { self.outcome = outcome }
+    }
+}

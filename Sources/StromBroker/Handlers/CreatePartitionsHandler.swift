@@ -1,0 +1,46 @@
+import KafkaProtocol
+import StromCluster
+
+/// CreatePartitions (validate-only too): grows topics; partitions are never removed.
+struct CreatePartitionsHandler: Sendable {
+    let broker: Broker
+
+    func handle(_ request: CreatePartitionsRequest) async -> CreatePartitionsResponse {
+        var response = CreatePartitionsResponse(results: [])
+        let counts = Dictionary(request.topics.map { ($0.name, 1) }, uniquingKeysWith: +)
+        for topic in request.topics {
+            var result = CreatePartitionsResponse.CreatePartitionsTopicResult(name: topic.name)
+            if counts[topic.name, default: 0] > 1 {
+                // Kafka answers every copy of a name listed twice with INVALID_REQUEST.
+                result.errorCode = KafkaErrorCode.invalidRequest.rawValue
+                result.errorMessage = "topic \(topic.name) appears more than once in the request"
+            } else if let reason = assignmentProblem(topic) {
+                result.errorCode = KafkaErrorCode.invalidReplicaAssignment.rawValue
+                result.errorMessage = reason
+            } else {
+                switch await broker.createPartitions(topic: topic.name, newTotalCount: topic.count, validateOnly: request.validateOnly) {
+                case .success: break
+                case .failure(let error):
+                    result.errorCode = error.kafkaErrorCode.rawValue
+                    result.errorMessage = "\(error)"
+                }
+            }
+            response.results.append(result)
+        }
+        return response
+    }
+
+    /// Manual assignments are accepted when they name only this broker, once per new partition.
+    private func assignmentProblem(_ topic: CreatePartitionsRequest.CreatePartitionsTopic) -> String? {
+        guard let assignments = topic.assignments else { return nil }
+        let existing = broker.partitions.current.topic(named: topic.name)?.partitionCount ?? 0
+        guard Int32(assignments.count) == topic.count - existing else {
+            return "\(assignments.count) assignments for \(topic.count - existing) new partitions"
+        }
+        let nodeId = broker.configuration.nodeId
+        for assignment in assignments where assignment.brokerIds != [nodeId] {
+            return "replicas \(assignment.brokerIds) are not on the live brokers [\(nodeId)]"
+        }
+        return nil
+    }
+}
