@@ -153,6 +153,42 @@ import Testing
             let response = try await tests.call(broker, request, version: version)
             #expect(response?.responses.first?.errorCode == 0, "DeleteTopics v\(version)")
         }
+        for version in SupportedApis.versions[.createPartitions]! {
+            let response = try await tests.call(broker, CreatePartitionsRequest(topics: [.init(name: "t", count: Int32(version) + 2, assignments: nil)], timeoutMs: 1_000, validateOnly: false), version: version)
+            #expect(response?.results.first?.errorCode == 0, "CreatePartitions v\(version)")
+        }
+        for version in SupportedApis.versions[.describeConfigs]! {
+            let response = try await tests.call(broker, DescribeConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "t", configurationKeys: nil), .init(resourceType: 4, resourceName: "0", configurationKeys: nil),
+            ], includeSynonyms: version >= 1, includeDocumentation: version >= 3), version: version)
+            #expect(response?.results.map(\.errorCode) == [0, 0], "DescribeConfigs v\(version)")
+        }
+        for version in SupportedApis.versions[.alterConfigs]! {
+            let response = try await tests.call(broker, AlterConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "t", configs: [.init(name: "retention.ms", value: "100\(version)")]),
+            ], validateOnly: false), version: version)
+            #expect(response?.responses.first?.errorCode == 0, "AlterConfigs v\(version)")
+        }
+        for version in SupportedApis.versions[.incrementalAlterConfigs]! {
+            let response = try await tests.call(broker, IncrementalAlterConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "t", configs: [.init(name: "retention.ms", configOperation: 1, value: nil)]),
+            ], validateOnly: false), version: version)
+            #expect(response?.responses.first?.errorCode == 0, "IncrementalAlterConfigs v\(version)")
+        }
+        for version in SupportedApis.versions[.describeCluster]! {
+            let response = try await tests.call(broker, DescribeClusterRequest(), version: version)
+            #expect(response?.errorCode == 0 && response?.brokers.count == 1, "DescribeCluster v\(version)")
+        }
+        for version in SupportedApis.versions[.deleteRecords]! {
+            let response = try await tests.call(broker, DeleteRecordsRequest(topics: [
+                .init(name: "t", partitions: [.init(partitionIndex: 0, offset: -1)]),
+            ], timeoutMs: 1_000), version: version)
+            #expect(response?.topics.first?.partitions.first?.errorCode == 0, "DeleteRecords v\(version)")
+        }
+        for version in SupportedApis.versions[.describeLogDirs]! {
+            let response = try await tests.call(broker, DescribeLogDirsRequest(topics: nil), version: version)
+            #expect(response?.results.first?.topics.isEmpty == false, "DescribeLogDirs v\(version)")
+        }
         try broker.shutdown()
     }
 }
