@@ -117,6 +117,12 @@ extension ByteBuffer {
         writeImmutableBuffer(value)
     }
 
+    /// Only the length prefix of a non-null bytes or records field, for writers that send the
+    /// bytes themselves (a zero-copy Fetch sends them from the segment file).
+    public mutating func writeKafkaBytesLength(_ length: Int, compact: Bool) throws(KafkaEncodingError) {
+        try writeKafkaLength(length, compact: compact, classicWidth: 4)
+    }
+
     @inlinable
     public mutating func writeKafkaNullableBytes(
         _ value: ByteBuffer?, compact: Bool, nullAllowed: Bool, field: String, version: Int16

@@ -155,6 +155,9 @@ public final class Broker: Sendable {
     public enum Reply: Sendable {
         /// A whole response frame, size prefix included.
         case response(ByteBuffer)
+        /// A response frame in parts, record data as file slices to send with sendfile;
+        /// `whenWritten` must run once the parts are written or dropped.
+        case responseParts([KafkaResponsePart], whenWritten: @Sendable () -> Void)
         /// None is owed (acks=0 produce).
         case noResponse
         /// An API or version this broker does not serve: Kafka closes the connection.
@@ -162,12 +165,18 @@ public final class Broker: Sendable {
     }
 
     /// Handles one request.
-    public func handle(_ request: KafkaRequest) async -> Reply {
+    ///
+    /// - Parameter sendsFiles: whether the connection can send file regions (sendfile); TLS
+    ///   connections and tests cannot, and get Fetch records copied into the frame.
+    public func handle(_ request: KafkaRequest, sendsFiles: Bool = false) async -> Reply {
         guard SupportedApis.supports(request.apiKey, version: request.apiVersion) else {
             if request.apiKey == .apiVersions {
                 return .response(unsupportedApiVersionsResponse(correlationId: request.correlationId))
             }
             return .unsupported("\(request.apiKey) v\(request.apiVersion) is not served")
+        }
+        if case .fetch(let body) = request.body {
+            return await fetch(body, request: request, sendsFiles: sendsFiles)
         }
         switch await respond(to: request) {
         case .success(let frame?): return .response(frame)
@@ -196,8 +205,8 @@ public final class Broker: Sendable {
                 decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax)
             guard let response = await handler.handle(body, nowMs: Self.nowMs()) else { return .success(nil) }
             return encode(response, version: version, for: request)
-        case .fetch(let body):
-            return encode(await FetchHandler(partitions: partitions, waiters: waiters).handle(body, version: version), version: version, for: request)
+        case .fetch:
+            preconditionFailure("Fetch is answered by fetch(_:request:sendsFiles:)")
         case .listOffsets(let body):
             return encode(ListOffsetsHandler(partitions: partitions).handle(body, version: version), version: version, for: request)
         case .createPartitions(let body):
@@ -216,6 +225,21 @@ public final class Broker: Sendable {
             return encode(DescribeLogDirsHandler(broker: self).handle(body, version: version), version: version, for: request)
         default:
             return .success(nil)
+        }
+    }
+
+    private func fetch(_ body: FetchRequest, request: KafkaRequest, sendsFiles: Bool) async -> Reply {
+        let result = await FetchHandler(partitions: partitions, waiters: waiters).fetch(body, version: request.apiVersion)
+        do {
+            if sendsFiles, !result.records.isEmpty,
+               let spliced = try FetchResponseSplicer.encode(result, version: request.apiVersion, correlationId: request.correlationId) {
+                return .responseParts(spliced.parts, whenWritten: spliced.release)
+            }
+            var frame = ByteBuffer()
+            try KafkaResponseFrame.encode(result.copyingRecords(), version: request.apiVersion, correlationId: request.correlationId, into: &frame)
+            return .response(frame)
+        } catch {
+            return .unsupported("Fetch v\(request.apiVersion) response could not be encoded: \(error)")
         }
     }
 

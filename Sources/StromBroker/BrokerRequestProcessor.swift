@@ -6,8 +6,12 @@ import Synchronization
 /// its ephemeral port); until ``attach(_:)`` a connection is closed rather than answered wrongly.
 public final class BrokerRequestProcessor: KafkaRequestProcessor {
     private let broker = Mutex<Broker?>(nil)
+    /// Whether responses may carry file regions: true for plain TCP; TLS needs the bytes in memory.
+    private let sendsFiles: Bool
 
-    public init() {}
+    public init(sendsFiles: Bool = true) {
+        self.sendsFiles = sendsFiles
+    }
 
     public func attach(_ broker: Broker) {
         self.broker.withLock { $0 = broker }
@@ -15,8 +19,9 @@ public final class BrokerRequestProcessor: KafkaRequestProcessor {
 
     public func process(_ request: KafkaRequest, connection: KafkaConnectionInfo) async -> KafkaResponseAction {
         guard let broker = broker.withLock({ $0 }) else { return .close(reason: "broker still starting") }
-        switch await broker.handle(request) {
+        switch await broker.handle(request, sendsFiles: sendsFiles) {
         case .response(let frame): return .respond(frame)
+        case .responseParts(let parts, let whenWritten): return .respondWithParts(parts, whenWritten: { _ in whenWritten() })
         case .noResponse: return .noResponse
         case .unsupported(let reason): return .close(reason: reason)
         }

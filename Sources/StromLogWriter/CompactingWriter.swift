@@ -121,7 +121,7 @@ final class KillingFile: StorageFile {
     }
 
     var path: String { file.path }
-    var descriptor: Int32? { file.descriptor }
+    func leaseDescriptor() -> StorageFileLease? { file.leaseDescriptor() }
 
     func write(_ bytes: ByteBuffer, at position: Int64) throws(StorageIOError) {
         fileSystem.step()

@@ -11,8 +11,10 @@ final class TestPartitions: PartitionDirectory {
     let logs: [TopicPartition: PartitionLog]
     let ids: [String: KafkaUUID]
 
-    init(topics: [String: Int32], waiters: HighWatermarkWaiters) throws {
-        let fileSystem = SimulatedFileSystem()
+    init(
+        topics: [String: Int32], waiters: HighWatermarkWaiters, fileSystem: any StorageFileSystem = SimulatedFileSystem(),
+        root: String = "/data", config: LogConfig = .defaults
+    ) throws {
         var logs: [TopicPartition: PartitionLog] = [:]
         var ids: [String: KafkaUUID] = [:]
         for (index, (topic, count)) in topics.sorted(by: { $0.key < $1.key }).enumerated() {
@@ -20,7 +22,7 @@ final class TestPartitions: PartitionDirectory {
             for partition in 0..<count {
                 let topicPartition = TopicPartition(topic: topic, partition: partition)
                 let (log, _) = try PartitionLog.open(
-                    directory: "/data/\(topicPartition.directoryName)", topicPartition: topicPartition, config: .defaults,
+                    directory: "\(root)/\(topicPartition.directoryName)", topicPartition: topicPartition, config: config,
                     fileSystem: fileSystem, cleanShutdown: false, nowMs: 0)
                 log.setHighWatermarkListener { topicPartition, _ in waiters.notify(topicPartition) }
                 logs[topicPartition] = log

@@ -590,7 +590,7 @@ private final class TestMemoryFile: StorageFile {
         self.fileSystem = fileSystem
     }
 
-    var descriptor: Int32? { nil }
+    func leaseDescriptor() -> StorageFileLease? { nil }
 
     func write(_ bytes: ByteBuffer, at position: Int64) throws(StorageIOError) {
         try self.fileSystem.withInode(.write(self.path), self.path) { contents in

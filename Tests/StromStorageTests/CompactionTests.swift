@@ -895,7 +895,7 @@ final class CrashingFile: StorageFile {
     }
 
     var path: String { file.path }
-    var descriptor: Int32? { file.descriptor }
+    func leaseDescriptor() -> StorageFileLease? { file.leaseDescriptor() }
 
     func write(_ bytes: ByteBuffer, at position: Int64) throws(StorageIOError) {
         try fileSystem.step("write", path)

@@ -269,11 +269,11 @@ struct FileSystemBehaviourTests {
     func closedHandlesThrowClosed(kind: FileSystemUnderTest) throws {
         try withFileSystem(kind) { fileSystem, root in
             let file = try fileSystem.open(root + "/f", create: true)
-            #expect((file.descriptor != nil) == (kind == .posix))
+            #expect((file.leaseDescriptor() != nil) == (kind == .posix))
             try file.write(buffer("x"), at: 0)
             try file.close()
 
-            #expect(file.descriptor == nil)
+            #expect(file.leaseDescriptor() == nil)
             let errors: [StorageIOError?] = [
                 storageError { try file.write(buffer("y"), at: 0) },
                 storageError { _ = try file.read(at: 0, count: 1) },

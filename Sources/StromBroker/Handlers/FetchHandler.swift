@@ -8,15 +8,22 @@ import StromStorage
 /// pass. Fetch sessions are not kept: every response says session 0 ("no session"), so clients
 /// send full fetch requests.
 ///
-/// The records are copied out of the segment files here; sending file regions with sendfile is
-/// the read path's next step (see DESIGN.md "Read path").
+/// The handler leaves the records where they are: each partition's data is a list of segment
+/// file slices (``FetchResult``), which the broker sends with sendfile or copies (see
+/// ``FetchResponseSplicer``).
 struct FetchHandler: Sendable {
     let partitions: any PartitionDirectory
     let waiters: HighWatermarkWaiters
     /// Upper bound on `maxWaitMs` a client may ask for.
     let maxWaitMsMax: Int32 = 30_000
 
+    /// The response with its records copied into it (tests, and connections that cannot send files).
     func handle(_ request: FetchRequest, version: Int16) async -> FetchResponse {
+        await fetch(request, version: version).copyingRecords()
+    }
+
+    /// The response and, per partition that has data, the file slices holding its records.
+    func fetch(_ request: FetchRequest, version: Int16) async -> FetchResult {
         let usesTopicIds = version >= 13
         // Resolve every requested partition once.
         var targets: [(topicIndex: Int, partitionIndex: Int, topicPartition: TopicPartition?, log: PartitionLog?)] = []
@@ -41,23 +48,25 @@ struct FetchHandler: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(Int64(min(max(request.maxWaitMs, 0), maxWaitMsMax)))
         while true {
-            let seenHighWatermarks = read(request, targets: targets, into: &response)
-            let bytes = response.responses.reduce(0) { $0 + $1.partitions.reduce(0) { $0 + ($1.records?.readableBytes ?? 0) } }
-            if bytes >= max(Int(request.minBytes), 1) || clock.now >= deadline { return response }
+            var records: [FetchResult.PartitionRecords] = []
+            let seenHighWatermarks = read(request, targets: targets, into: &response, records: &records)
+            let bytes = records.reduce(0) { $0 + $1.sizeBytes }
+            let result = FetchResult(response: response, records: records)
+            if bytes >= max(Int(request.minBytes), 1) || clock.now >= deadline { return result }
             let watched = Set(targets.compactMap { $0.log == nil ? nil : $0.topicPartition })
-            if watched.isEmpty { return response }
+            if watched.isEmpty { return result }
             let logs = targets.compactMap { target in target.log.map { (target.topicPartition, $0) } }
             await waiters.wait(for: watched, timeout: deadline - clock.now) {
                 logs.contains { entry in entry.1.offsets.highWatermark > (seenHighWatermarks[entry.0!] ?? -1) }
             }
-            if Task.isCancelled { return response }
+            if Task.isCancelled { return FetchResult(response: response, records: []) }
         }
     }
 
     /// One pass over every partition; returns the high watermarks it saw.
     private func read(
         _ request: FetchRequest, targets: [(topicIndex: Int, partitionIndex: Int, topicPartition: TopicPartition?, log: PartitionLog?)],
-        into response: inout FetchResponse
+        into response: inout FetchResponse, records: inout [FetchResult.PartitionRecords]
     ) -> [TopicPartition: Int64] {
         var remaining = Int(request.maxBytes)
         var seen: [TopicPartition: Int64] = [:]
@@ -70,7 +79,7 @@ struct FetchHandler: Sendable {
             result.records = ByteBuffer()
             result.errorCode = 0
             let anyDataYet = Int(request.maxBytes) > remaining
-            do {
+            do throws(LogReadError) {
                 let info = try log.read(
                     from: partition.fetchOffset, maxBytes: min(Int(partition.partitionMaxBytes), max(remaining, 0)),
                     minOneBatch: !anyDataYet)
@@ -79,21 +88,16 @@ struct FetchHandler: Sendable {
                 result.logStartOffset = info.offsets.logStartOffset
                 seen[topicPartition] = info.offsets.highWatermark
                 if !info.slices.isEmpty {
-                    var records = ByteBuffer()
-                    records.reserveCapacity(info.sizeBytes)
-                    for slice in info.slices { records.writeImmutableBuffer(try slice.read()) }
-                    remaining -= records.readableBytes
-                    result.records = records
+                    remaining -= info.sizeBytes
+                    records.append(.init(topicIndex: target.topicIndex, partitionIndex: target.partitionIndex, slices: info.slices))
                 }
-            } catch let error as LogReadError {
+            } catch {
                 result.errorCode = error.kafkaErrorCode.rawValue
                 let offsets = log.offsets
                 result.highWatermark = offsets.highWatermark
                 result.lastStableOffset = offsets.lastStableOffset
                 result.logStartOffset = offsets.logStartOffset
                 seen[topicPartition] = offsets.highWatermark
-            } catch {
-                result.errorCode = KafkaErrorCode.kafkaStorageError.rawValue
             }
             response.responses[target.topicIndex].partitions[target.partitionIndex] = result
         }

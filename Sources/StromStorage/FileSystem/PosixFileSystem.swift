@@ -151,9 +151,11 @@ final class PosixFile: StorageFile {
         if !state.withLock({ $0.isClosed }) { _ = systemClose(fileDescriptor) }
     }
 
-    /// The descriptor, or nil once closed. It stays valid only while the file is open: whoever
-    /// hands it to sendfile must keep this handle open until the send completes.
-    var descriptor: Int32? { state.withLock { $0.isClosed ? nil : fileDescriptor } }
+    /// Counts as a call in flight until released, so `close()` leaves the descriptor open for it.
+    func leaseDescriptor() -> StorageFileLease? {
+        guard let descriptor = try? borrowDescriptor("sendfile") else { return nil }
+        return StorageFileLease(descriptor: descriptor) { [self] in returnDescriptor() }
+    }
 
     func write(_ bytes: ByteBuffer, at position: Int64) throws(StorageIOError) {
         precondition(position >= 0, "negative file position \(position)")

@@ -227,7 +227,7 @@ final class SimulatedFile: StorageFile {
     }
 
     /// Always nil: there is no kernel file to send from.
-    var descriptor: Int32? { nil }
+    func leaseDescriptor() -> StorageFileLease? { nil }
 
     func write(_ bytes: ByteBuffer, at position: Int64) throws(StorageIOError) {
         precondition(position >= 0, "negative file position \(position)")

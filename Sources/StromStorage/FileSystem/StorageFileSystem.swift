@@ -1,3 +1,4 @@
+import Synchronization
 public import NIOCore
 
 /// The log's only way to the disk. Two implementations: ``PosixFileSystem`` (blocking syscalls on
@@ -33,9 +34,33 @@ public protocol StorageFile: AnyObject, Sendable {
     func sync() throws(StorageIOError)
     func truncate(to sizeBytes: Int64) throws(StorageIOError)
     func close() throws(StorageIOError)
-    /// The POSIX descriptor, for zero-copy sends (sendfile through NIO's FileRegion); nil for
-    /// simulated files, which the broker then reads and copies.
-    var descriptor: Int32? { get }
+    /// The POSIX descriptor for a zero-copy send (sendfile through NIO's FileRegion), kept valid
+    /// until the lease is released even if the file is closed meanwhile (retention, compaction,
+    /// topic deletion). Nil for simulated files, which the broker then reads and copies, and for
+    /// closed files.
+    func leaseDescriptor() -> StorageFileLease?
+}
+
+/// A borrowed descriptor: the file's descriptor is not released (so its number cannot be reused
+/// by another file) until ``release()`` runs, whichever comes first of it and the lease's end.
+public final class StorageFileLease: Sendable {
+    public let descriptor: Int32
+    private let onRelease: Mutex<(@Sendable () -> Void)?>
+
+    public init(descriptor: Int32, onRelease: @escaping @Sendable () -> Void) {
+        self.descriptor = descriptor
+        self.onRelease = Mutex(onRelease)
+    }
+
+    /// Gives the descriptor back; later calls do nothing.
+    public func release() {
+        onRelease.withLock { action in
+            defer { action = nil }
+            return action
+        }?()
+    }
+
+    deinit { release() }
 }
 
 /// A failed file operation, with the OS error (errno) and what was being done.
