@@ -1,8 +1,8 @@
 import StromStorage
 
-/// Kafka's `server.properties` format (`key=value` lines, `#` comments) for the broker settings
-/// Strom has. A hand-written reader because the format is a few lines of rules and the settings
-/// map onto typed fields with Kafka's names; unknown keys are refused so typos do not pass silently.
+/// The broker settings Strom has, under Kafka's `server.properties` names, applied to a
+/// ``BrokerConfiguration`` with their types checked; unknown keys are refused so typos do not pass
+/// silently. Where the values come from (flags, environment, file) is ``BrokerSettings``' job.
 public enum BrokerProperties {
     public struct InvalidProperty: Error, CustomStringConvertible {
         public var key: String
@@ -10,23 +10,19 @@ public enum BrokerProperties {
         public var description: String { "\(key): \(reason)" }
     }
 
-    public static func parse(_ text: String) -> [String: String] {
-        var properties: [String: String] = [:]
-        for rawLine in text.split(whereSeparator: \.isNewline) {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
-            guard !line.isEmpty, !line.hasPrefix("#"), !line.hasPrefix("!") else { continue }
-            let separator = line.firstIndex { $0 == "=" || $0 == ":" } ?? line.endIndex
-            let key = line[..<separator].trimmingCharacters(in: .whitespaces)
-            let value = separator < line.endIndex ? line[line.index(after: separator)...].trimmingCharacters(in: .whitespaces) : ""
-            properties[key] = value
-        }
-        return properties
-    }
-
     /// Broker keys whose topic-level twin (`log.retention.ms` → `retention.ms`) sets a log default:
     /// Kafka's synonyms, from the topic config table.
     static let logDefaultKeys: [String: String] = Dictionary(
         uniqueKeysWithValues: LogConfig.keys.map { ($0.serverDefaultProperty, $0.name) })
+
+    /// The broker's own keys; every key of ``logDefaultKeys`` is accepted too.
+    static let brokerKeys: [String] = [
+        "node.id", "broker.id", "num.partitions", "default.replication.factor", "auto.create.topics.enable",
+        "message.max.bytes", "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name",
+    ]
+
+    /// Every key ``apply(_:to:)`` accepts.
+    public static var knownKeys: [String] { brokerKeys + logDefaultKeys.keys.sorted() }
 
     public static func apply(_ properties: [String: String], to configuration: inout BrokerConfiguration) throws {
         var logProperties: [String: String] = [:]

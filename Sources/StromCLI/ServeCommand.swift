@@ -5,8 +5,8 @@ import ServiceLifecycle
 import StromBroker
 
 /// `strom serve`: runs one broker. Settings come from flags, then the environment
-/// (`STROM_LISTEN`, `STROM_DATA_DIR`, `STROM_CONFIG`), then a Kafka-style properties file, then
-/// defaults; the command only parses and hands a ``BrokerConfiguration`` to ``BrokerService``.
+/// (`STROM_LISTEN`, `STROM_DATA_DIR`, `STROM_CONFIG`, `STROM_NUM_PARTITIONS`, ...), then a
+/// Kafka-style properties file, then defaults (``BrokerSettings``); the command only parses.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Run a broker (single node, embedded metadata).")
@@ -20,21 +20,28 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A properties file with Kafka's broker names (node.id, num.partitions, log.retention.ms, ...) (env STROM_CONFIG).")
     var config: String?
 
+    @Option(name: .customLong("override"), help: ArgumentHelp(
+        "A broker setting as KEY=VALUE with Kafka's name (num.partitions=3); repeatable; wins over the environment and the file.",
+        valueName: "key=value"))
+    var overrides: [String] = []
+
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        var configuration = BrokerConfiguration()
-        if let path = config ?? environment["STROM_CONFIG"] {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            try BrokerProperties.apply(BrokerProperties.parse(text), to: &configuration)
+        var flags: [String: String] = [:]
+        for override in overrides {
+            guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
+                throw ValidationError("--override needs KEY=VALUE, not \(override)")
+            }
+            flags[String(override[..<equals])] = String(override[override.index(after: equals)...])
         }
-        let listenAddress = listen ?? environment["STROM_LISTEN"] ?? "\(configuration.listenHost):\(configuration.listenPort)"
-        guard let colon = listenAddress.lastIndex(of: ":"), let port = Int(listenAddress[listenAddress.index(after: colon)...]),
-              (0...65_535).contains(port) else {
-            throw ValidationError("--listen must be HOST:PORT, not \(listenAddress)")
+        if let listen { flags[BrokerSettings.listenKey] = listen }
+        if let dataDirectory { flags[BrokerSettings.dataDirectoryKey] = dataDirectory }
+        if let config { flags[BrokerSettings.configFileKey] = config }
+        let configuration: BrokerConfiguration
+        do {
+            configuration = try await BrokerSettings.load(flags: flags)
+        } catch {
+            throw ValidationError("\(error)")
         }
-        configuration.listenHost = String(listenAddress[..<colon])
-        configuration.listenPort = port
-        configuration.dataDirectory = dataDirectory ?? environment["STROM_DATA_DIR"] ?? configuration.dataDirectory
 
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

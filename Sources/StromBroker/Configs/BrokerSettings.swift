@@ -1,0 +1,57 @@
+import Configuration
+import Foundation
+
+/// Where `strom serve` takes its settings from, first match wins: command-line flags, then
+/// environment variables (`STROM_` and the key in upper snake case: `STROM_NUM_PARTITIONS`,
+/// `STROM_LOG_RETENTION_MS`, `STROM_LISTEN`, `STROM_DATA_DIR`, `STROM_CONFIG`), then the config
+/// file (Kafka's `server.properties` names), then Kafka's defaults. Read with swift-configuration.
+public enum BrokerSettings {
+    /// Strom's own keys besides Kafka's: `listen` (HOST:PORT), `data.dir`, and `config` (the file).
+    public static let listenKey = "listen"
+    public static let dataDirectoryKey = "data.dir"
+    public static let configFileKey = "config"
+
+    public struct InvalidSetting: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// - Parameter flags: values given on the command line, by key (Strom's keys or Kafka's).
+    public static func load(
+        flags: [String: String], environment: [String: String]? = nil
+    ) async throws -> BrokerConfiguration {
+        let flagProvider = InMemoryProvider(
+            name: "flags",
+            values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue(.string($0.value), isSecret: false)) }))
+        let environmentProvider = EnvironmentVariablesProvider(environmentVariables: environment ?? ProcessInfo.processInfo.environment).prefixKeys(with: "strom")
+        var providers: [any ConfigProvider] = [flagProvider, environmentProvider]
+        var fileKeys: [String] = []
+        if let path = ConfigReader(providers: providers).string(forKey: ConfigKey(configFileKey)) {
+            let file = try await FileProvider<PropertiesFileSnapshot>(filePath: .init(path))
+            fileKeys = (file.snapshot() as? PropertiesFileSnapshot).map { Array($0.values.keys) } ?? []
+            let known = Set(BrokerProperties.knownKeys)
+            if let unknown = fileKeys.sorted().first(where: { !known.contains($0) }) {
+                throw InvalidSetting(description: "\(path): \(unknown) is unknown or not supported yet")
+            }
+            providers.append(file)
+        }
+        let reader = ConfigReader(providers: providers)
+
+        var properties: [String: String] = [:]
+        for key in BrokerProperties.knownKeys {
+            if let value = reader.string(forKey: ConfigKey(key)) { properties[key] = value }
+        }
+        var configuration = BrokerConfiguration()
+        try BrokerProperties.apply(properties, to: &configuration)
+        if let directory = reader.string(forKey: ConfigKey(dataDirectoryKey)) {
+            configuration.dataDirectory = directory
+            configuration.staticProperties["log.dirs"] = directory
+        }
+        let listen = reader.string(forKey: ConfigKey(listenKey)) ?? "\(configuration.listenHost):\(configuration.listenPort)"
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw InvalidSetting(description: "listen must be HOST:PORT, not \(listen)")
+        }
+        configuration.listenHost = String(listen[..<colon])
+        configuration.listenPort = port
+        return configuration
+    }
+}
