@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import KafkaProtocol
 public import NIOCore
 import StromCluster
@@ -13,6 +14,8 @@ public final class Broker: Sendable {
     let groupCommit: GroupCommit
     let waiters: HighWatermarkWaiters
     let partitions: BrokerPartitions
+    /// The topic defaults in force: the static ones with the dynamic broker configs on top.
+    private let currentLogDefaults: Mutex<LogConfig>
 
     private init(
         configuration: BrokerConfiguration, metadata: EmbeddedMetadataStore, logs: LogManager, groupCommit: GroupCommit,
@@ -24,6 +27,24 @@ public final class Broker: Sendable {
         self.groupCommit = groupCommit
         self.waiters = waiters
         self.partitions = partitions
+        self.currentLogDefaults = Mutex(Self.logDefaults(configuration: configuration, image: partitions.current))
+    }
+
+    /// The topic defaults in force (what a topic without an override runs with).
+    var logDefaults: LogConfig { currentLogDefaults.withLock { $0 } }
+
+    /// The static defaults, then the cluster-wide dynamic configs, then this broker's.
+    static func logDefaults(configuration: BrokerConfiguration, image: MetadataImage) -> LogConfig {
+        var defaults = configuration.logDefaults
+        for resource in ["", String(configuration.nodeId)] {
+            let dynamic = image.brokerConfigs[resource] ?? [:]
+            let asTopicKeys = Dictionary(uniqueKeysWithValues: dynamic.compactMap { key, value in
+                MetadataImage.dynamicBrokerKeys[key].map { ($0, value) }
+            })
+            // The store validated them; a value that no longer parses keeps the previous layer.
+            defaults = (try? LogConfig(properties: asTopicKeys, defaults: defaults)) ?? defaults
+        }
+        return defaults
     }
 
     static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -42,7 +63,7 @@ public final class Broker: Sendable {
                 logConfigDefaults: configuration.logDefaults))
         try await metadata.registerBroker(BrokerRegistration(nodeId: configuration.nodeId, host: advertisedHost, port: Int32(advertisedPort)))
         let image = await metadata.image()
-        let defaults = configuration.logDefaults
+        let defaults = Self.logDefaults(configuration: configuration, image: image)
         let (logs, _) = try LogManager.open(dataDirectory: configuration.dataDirectory, fileSystem: fileSystem, nowMs: nowMs()) { topic in
             (image.topic(named: topic)).flatMap { try? LogConfig(properties: $0.configs, defaults: defaults) } ?? defaults
         }
@@ -57,7 +78,8 @@ public final class Broker: Sendable {
     /// Creates (or finds) the log of every partition of `topic` and wires its high watermark to
     /// the waiting fetches.
     func openLogs(for topic: TopicMetadata) throws {
-        let config = (try? LogConfig(properties: topic.configs, defaults: configuration.logDefaults)) ?? configuration.logDefaults
+        let defaults = logDefaults
+        let config = (try? LogConfig(properties: topic.configs, defaults: defaults)) ?? defaults
         for assignment in topic.partitions {
             let topicPartition = TopicPartition(topic: topic.name, partition: assignment.partition)
             let log = try logs.createLog(topicPartition, config: config, nowMs: Self.nowMs())
@@ -132,7 +154,7 @@ public final class Broker: Sendable {
             let altered = try await metadata.alterTopicConfigs(topic: topic, set: set, remove: remove, validateOnly: validateOnly)
             guard !validateOnly else { return .success(altered) }
             partitions.update(await metadata.image())
-            let config = try LogConfig(properties: altered.configs, defaults: configuration.logDefaults)
+            let config = try LogConfig(properties: altered.configs, defaults: logDefaults)
             for assignment in altered.partitions {
                 logs.log(for: TopicPartition(topic: altered.name, partition: assignment.partition))?.updateConfig(config)
             }
@@ -142,6 +164,35 @@ public final class Broker: Sendable {
         } catch {
             return .failure(.storage("\(error)"))
         }
+    }
+
+    /// Changes a broker resource's dynamic configs (`""`: every broker's default; a node id: one
+    /// broker) and re-applies the topic defaults to every log that has no override of its own.
+    func alterBrokerConfigs(
+        resource: String, set: [String: String], remove: Set<String>, validateOnly: Bool
+    ) async -> Result<[String: String], MetadataError> {
+        do throws(MetadataError) {
+            let configs = try await metadata.alterBrokerConfigs(resource: resource, set: set, remove: remove, validateOnly: validateOnly)
+            guard !validateOnly else { return .success(configs) }
+            let image = await metadata.image()
+            partitions.update(image)
+            let defaults = Self.logDefaults(configuration: configuration, image: image)
+            currentLogDefaults.withLock { $0 = defaults }
+            for topic in image.topics {
+                let config = (try? LogConfig(properties: topic.configs, defaults: defaults)) ?? defaults
+                for assignment in topic.partitions {
+                    logs.log(for: TopicPartition(topic: topic.name, partition: assignment.partition))?.updateConfig(config)
+                }
+            }
+            return .success(configs)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The dynamic configs of a broker resource (`""` or a node id).
+    func dynamicBrokerConfigs(_ resource: String) -> [String: String] {
+        partitions.current.brokerConfigs[resource] ?? [:]
     }
 
     /// The topic's config overrides (nil for an unknown topic).
@@ -201,7 +252,7 @@ public final class Broker: Sendable {
             return encode(await DeleteTopicsHandler(broker: self).handle(body, version: version), version: version, for: request)
         case .produce(let body):
             let handler = ProduceHandler(
-                partitions: partitions, groupCommit: groupCommit, messageSizeBytesMax: configuration.messageSizeBytesMax,
+                partitions: partitions, groupCommit: groupCommit,
                 decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax)
             guard let response = await handler.handle(body, nowMs: Self.nowMs()) else { return .success(nil) }
             return encode(response, version: version, for: request)

@@ -19,8 +19,6 @@ public struct BrokerConfiguration: Sendable {
     public var defaultReplicationFactor: Int16 = 1
     /// `auto.create.topics.enable`.
     public var autoCreateTopicsEnable = true
-    /// `message.max.bytes`: the largest record batch accepted.
-    public var messageSizeBytesMax = 1_048_588
     /// `socket.request.max.bytes`: the largest request frame.
     public var requestSizeBytesMax = 104_857_600
     /// The most a compressed batch may inflate to while it is validated (no Kafka name: Kafka

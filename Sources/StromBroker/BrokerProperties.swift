@@ -18,7 +18,7 @@ public enum BrokerProperties {
     /// The broker's own keys; every key of ``logDefaultKeys`` is accepted too.
     static let brokerKeys: [String] = [
         "node.id", "broker.id", "num.partitions", "default.replication.factor", "auto.create.topics.enable",
-        "message.max.bytes", "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name",
+        "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name",
     ]
 
     /// Every key ``apply(_:to:)`` accepts.
@@ -39,10 +39,6 @@ public enum BrokerProperties {
             case "auto.create.topics.enable":
                 guard let flag = Bool(value.lowercased()) else { throw InvalidProperty(key: key, reason: "not true or false: \(value)") }
                 configuration.autoCreateTopicsEnable = flag
-            case "message.max.bytes":
-                // Both the broker's request check and the topics' default `max.message.bytes`.
-                configuration.messageSizeBytesMax = try integer(Int.self)
-                logProperties["max.message.bytes"] = value
             case "socket.request.max.bytes": configuration.requestSizeBytesMax = try integer(Int.self)
             case "log.dirs", "log.dir": configuration.dataDirectory = value
             case "advertised.host.name": configuration.advertisedHost = value

@@ -183,6 +183,16 @@ public actor EmbeddedMetadataStore: MetadataStore {
 
     /// Makes `kind` the next change: written to disk first (if `persist`), so that a failed write leaves the
     /// store as it was, then applied and sent to subscribers.
+    public func alterBrokerConfigs(
+        resource: String, set: [String: String], remove: Set<String>, validateOnly: Bool
+    ) throws(MetadataError) -> [String: String] {
+        let configs = try current.brokerConfigsWith(resource: resource, set: set, remove: remove, configuration: configuration)
+        if !validateOnly && configs != current.brokerConfigs[resource] ?? [:] {
+            try commit(.brokerConfigsAltered(resource: resource, configs: configs), persist: true)
+        }
+        return configs
+    }
+
     private func commit(_ kind: MetadataChange.Kind, persist: Bool) throws(MetadataError) {
         let change = MetadataChange(revision: current.revision + 1, kind: kind)
         let next = current.applying(change)

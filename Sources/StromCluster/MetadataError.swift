@@ -28,6 +28,8 @@ public enum MetadataError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A topic config is unknown, has an invalid value, or conflicts with another (`INVALID_CONFIG`).
     /// `reason` is the whole message, naming the key and value.
     case invalidConfig(key: String, reason: String)
+    /// A broker config that can't change while brokers run (`INVALID_REQUEST`, as Kafka answers).
+    case readOnlyConfig(key: String)
     /// Reading or writing the metadata failed (`UNKNOWN_SERVER_ERROR`). A change that fails this way may or
     /// may not have reached the disk: the store's state is unchanged, but a restart can find the change.
     case storage(String)
@@ -43,6 +45,7 @@ public enum MetadataError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidPartitions: .invalidPartitions
         case .invalidReplicationFactor: .invalidReplicationFactor
         case .invalidConfig: .invalidConfig
+        case .readOnlyConfig: .invalidRequest
         case .storage: .unknownServerError
         }
     }
@@ -64,6 +67,8 @@ public enum MetadataError: Error, Equatable, Sendable, CustomStringConvertible {
             "Creation of internal topic \(name) is prohibited."
         case .invalidPartitions(let reason), .invalidReplicationFactor(let reason), .invalidConfig(_, let reason):
             reason
+        case .readOnlyConfig(let key):
+            "Cannot update these configs dynamically: \(key)"
         case .storage(let reason):
             "Cluster metadata storage failed: \(reason)"
         }

@@ -124,7 +124,8 @@ struct MetadataFile: Sendable {
                     isInternal: record.isInternal))
         }
         let image = MetadataImage(
-            clusterId: document.clusterId, controllerId: document.nodeId, revision: document.revision, topics: topics)
+            clusterId: document.clusterId, controllerId: document.nodeId, revision: document.revision, topics: topics,
+            brokerConfigs: document.brokerConfigs ?? [:])
         return Contents(nodeId: document.nodeId, image: image)
     }
 
@@ -142,7 +143,8 @@ struct MetadataFile: Sendable {
                             partition: $0.partition, replicas: $0.replicas, leader: $0.leader,
                             leaderEpoch: $0.leaderEpoch, inSyncReplicas: $0.inSyncReplicas)
                     })
-            })
+            },
+            brokerConfigs: image.brokerConfigs.isEmpty ? nil : image.brokerConfigs)
         let encoder = JSONEncoder()
         // Sorted keys and sorted topics: the same state always gives the same bytes.
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -183,6 +185,8 @@ struct MetadataFile: Sendable {
         var nodeId: Int32
         var revision: Int64
         var topics: [Topic]
+        /// Absent in files written before dynamic broker configs existed.
+        var brokerConfigs: [String: [String: String]]?
 
         struct Topic: Codable {
             var name: String

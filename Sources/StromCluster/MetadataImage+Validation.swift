@@ -116,6 +116,37 @@ extension MetadataImage {
         return topic
     }
 
+    /// The broker keys that may change while brokers run: the broker-wide defaults of the topic
+    /// configs (`log.retention.ms`, `message.max.bytes`, ...), as in Kafka.
+    public static let dynamicBrokerKeys: [String: String] = Dictionary(
+        uniqueKeysWithValues: LogConfig.keys.map { ($0.serverDefaultProperty, $0.name) })
+
+    /// A broker resource's dynamic configs after the change, validated as a whole.
+    func brokerConfigsWith(
+        resource: String, set: [String: String], remove: Set<String>, configuration: MetadataConfiguration
+    ) throws(MetadataError) -> [String: String] {
+        if let key = set.keys.sorted().first(where: remove.contains) {
+            throw .invalidConfig(key: key, reason: "Config \(key) is both set and removed in one request.")
+        }
+        if let key = set.keys.sorted().first(where: { Self.dynamicBrokerKeys[$0] == nil }) {
+            throw .readOnlyConfig(key: key)
+        }
+        var configs = brokerConfigs[resource] ?? [:]
+        for key in remove { configs[key] = nil }
+        configs.merge(set) { _, new in new }
+        let asTopicKeys = Dictionary(uniqueKeysWithValues: configs.map { (Self.dynamicBrokerKeys[$0.key]!, $0.value) })
+        do throws(LogConfigError) {
+            _ = try LogConfig(properties: asTopicKeys, defaults: configuration.logConfigDefaults)
+        } catch {
+            switch error {
+            case .unknownKey(let key), .invalidValue(let key, _, _):
+                let brokerKey = LogConfig.keys.first { $0.name == key }?.serverDefaultProperty ?? key
+                throw .invalidConfig(key: brokerKey, reason: error.description)
+            }
+        }
+        return configs
+    }
+
     // MARK: Helpers
 
     /// Checks topic overrides with Kafka's rules (`LogConfig(properties:defaults:)`).

@@ -19,6 +19,9 @@ public struct MetadataImage: Sendable, Equatable {
     public private(set) var brokersById: [Int32: BrokerRegistration]
     /// Every topic by name.
     public private(set) var topicsByName: [String: TopicMetadata]
+    /// Dynamic broker configs (Kafka's broker key names, e.g. `log.retention.ms`) by resource name:
+    /// `""` for the cluster-wide defaults, a node id for one broker.
+    public private(set) var brokerConfigs: [String: [String: String]]
     /// Topic names by topic id.
     private var topicNamesById: [KafkaUUID: String]
     /// Topic names by ``TopicNames/collisionKey(_:)``, for names with `.` or `_` only. No two topics collide,
@@ -30,8 +33,9 @@ public struct MetadataImage: Sendable, Equatable {
     /// - Precondition: Topic names and ids are unique.
     public init(
         clusterId: String, controllerId: Int32, revision: Int64 = 0, brokers: [BrokerRegistration] = [],
-        topics: [TopicMetadata] = []
+        topics: [TopicMetadata] = [], brokerConfigs: [String: [String: String]] = [:]
     ) {
+        self.brokerConfigs = brokerConfigs.filter { !$0.value.isEmpty }
         self.clusterId = clusterId
         self.controllerId = controllerId
         self.revision = revision
@@ -102,6 +106,8 @@ public struct MetadataImage: Sendable, Equatable {
             if topicNamesByCollisionKey[TopicNames.collisionKey(topic.name)] == topic.name {
                 topicNamesByCollisionKey[TopicNames.collisionKey(topic.name)] = nil
             }
+        case .brokerConfigsAltered(let resource, let configs):
+            brokerConfigs[resource] = configs.isEmpty ? nil : configs
         case .partitionsCreated(let topic), .topicConfigsAltered(let topic):
             precondition(topicsByName[topic.name]?.id == topic.id, "changed topic \(topic.name) \(topic.id) unknown")
             topicsByName[topic.name] = topic
@@ -144,6 +150,8 @@ public struct MetadataChange: Sendable, Equatable {
         case partitionsCreated(TopicMetadata)
         /// A topic's config overrides changed (the new ``TopicMetadata`` has the whole new set).
         case topicConfigsAltered(TopicMetadata)
+        /// The whole set of dynamic configs of a broker resource (`""`: the cluster-wide defaults).
+        case brokerConfigsAltered(resource: String, configs: [String: String])
     }
 
     /// The revision of the image after this change; for a snapshot, the image's revision.

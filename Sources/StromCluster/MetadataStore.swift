@@ -106,6 +106,16 @@ public protocol MetadataStore: Sendable {
     func alterTopicConfigs(
         topic: String, set: [String: String], remove: Set<String>, validateOnly: Bool
     ) async throws(MetadataError) -> TopicMetadata
+
+    /// Changes the dynamic configs of a broker resource: `""` for the cluster-wide defaults, a node id
+    /// for one broker. Only the broker-wide topic defaults may change (``MetadataImage/dynamicBrokerKeys``).
+    ///
+    /// - Returns: The resource's dynamic configs after the change.
+    /// - Throws: ``MetadataError/readOnlyConfig(key:)``, ``MetadataError/invalidConfig(key:reason:)`` or
+    ///   ``MetadataError/storage(_:)``.
+    func alterBrokerConfigs(
+        resource: String, set: [String: String], remove: Set<String>, validateOnly: Bool
+    ) async throws(MetadataError) -> [String: String]
 }
 
 extension MetadataStore {

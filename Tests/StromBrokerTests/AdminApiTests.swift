@@ -134,10 +134,45 @@ import Testing
         #expect(try await incrementalAlter(broker, "altered", [("retention.ms", .set, "1"), ("retention.ms", .delete, nil)]) == KafkaErrorCode.invalidRequest.rawValue)
         #expect(try await incrementalAlter(broker, "altered", [("retention.ms", .set, nil)]) == KafkaErrorCode.invalidRequest.rawValue)
         #expect(try await incrementalAlter(broker, "missing", [("retention.ms", .set, "1")]) == KafkaErrorCode.unknownTopicOrPartition.rawValue)
-        #expect(try await incrementalAlter(broker, type: 4, "0", [("log.retention.ms", .set, "1")]) == KafkaErrorCode.invalidRequest.rawValue)
         #expect(try await incrementalAlter(broker, "altered", [("retention.ms", .set, "42")], validateOnly: true) == 0)
         let after = try await describe(broker, "altered", keys: ["retention.ms"])
         #expect(after.configs[0].configSource == ConfigSource.defaultConfig.rawValue, "validate-only changed nothing")
+        try broker.shutdown()
+    }
+
+    @Test func dynamicBrokerConfigsChangeTopicDefaultsAndSurviveARestart() async throws {
+        var broker = try await startBroker(properties: ["log.retention.ms": "3600000"])
+        try await createTopic(broker, "plain")
+        try await createTopic(broker, "own", configs: ["retention.ms": "5000"])
+        #expect(try await incrementalAlter(broker, type: 4, "", [("log.retention.ms", .set, "1000")]) == 0)
+        var retention = try await describe(broker, "plain", keys: ["retention.ms"], synonyms: true).configs[0]
+        #expect(retention.value == "1000" && retention.configSource == ConfigSource.dynamicDefaultBrokerConfig.rawValue)
+        #expect(retention.synonyms.map(\.source) == [3, 4, 5], "dynamic default, static, Kafka's default")
+        #expect(try #require(broker.partitions.log(topic: "plain", partition: 0)).config.retentionMs == 1000)
+        #expect(try #require(broker.partitions.log(topic: "own", partition: 0)).config.retentionMs == 5000, "a topic override still wins")
+
+        #expect(try await incrementalAlter(broker, type: 4, "0", [("log.retention.ms", .set, "2000")]) == 0)
+        retention = try await describe(broker, "plain", keys: ["retention.ms"]).configs[0]
+        #expect(retention.value == "2000" && retention.configSource == ConfigSource.dynamicBrokerConfig.rawValue)
+        let clusterDefaults = try await describe(broker, type: 4, "").configs
+        #expect(clusterDefaults.map(\.name) == ["log.retention.ms"] && clusterDefaults[0].value == "1000")
+        let onBroker = try await describe(broker, type: 4, "0", keys: ["log.retention.ms", "num.partitions"]).configs
+        #expect(onBroker.map(\.readOnly) == [false, true])
+
+        #expect(try await incrementalAlter(broker, type: 4, "0", [("num.partitions", .set, "3")]) == KafkaErrorCode.invalidRequest.rawValue)
+        #expect(try await incrementalAlter(broker, type: 4, "0", [("log.retention.ms", .set, "soon")]) == KafkaErrorCode.invalidConfig.rawValue)
+        #expect(try await incrementalAlter(broker, type: 4, "5", [("log.retention.ms", .set, "1")]) == KafkaErrorCode.invalidRequest.rawValue)
+        #expect(try await incrementalAlter(broker, type: 4, "", [("log.cleanup.policy", .append, "compact")]) == 0)
+        #expect(try #require(broker.partitions.log(topic: "plain", partition: 0)).config.cleanupPolicy == [.delete, .compact])
+
+        #expect(try await incrementalAlter(broker, type: 4, "", [("message.max.bytes", .set, "100")]) == 0)
+        #expect(try await produce(broker, "plain", count: 20) == KafkaErrorCode.messageTooLarge.rawValue, "the new default limit applies at once")
+
+        try broker.shutdown()
+        broker = try await startBroker(properties: ["log.retention.ms": "3600000"])
+        #expect(try #require(broker.partitions.log(topic: "plain", partition: 0)).config.retentionMs == 2000, "dynamic configs are kept")
+        #expect(try await incrementalAlter(broker, type: 4, "0", [("log.retention.ms", .delete, nil)]) == 0)
+        #expect(try #require(broker.partitions.log(topic: "plain", partition: 0)).config.retentionMs == 1000)
         try broker.shutdown()
     }
 

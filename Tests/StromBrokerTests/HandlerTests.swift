@@ -47,7 +47,7 @@ final class TestPartitions: PartitionDirectory {
     }
 
     var produce: ProduceHandler {
-        ProduceHandler(partitions: partitions, groupCommit: groupCommit, messageSizeBytesMax: 1_048_588, decompressedSizeBytesMax: 64 << 20)
+        ProduceHandler(partitions: partitions, groupCommit: groupCommit, decompressedSizeBytesMax: 64 << 20)
     }
 
     var fetch: FetchHandler { FetchHandler(partitions: partitions, waiters: waiters) }

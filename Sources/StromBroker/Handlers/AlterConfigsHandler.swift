@@ -4,8 +4,9 @@ import StromCluster
 import StromStorage
 
 /// AlterConfigs (replace a resource's overrides) and IncrementalAlterConfigs (SET, DELETE,
-/// APPEND, SUBTRACT per key) for topics. Broker configs are static in Strom: altering one is
-/// refused with INVALID_REQUEST, as Kafka refuses a read-only broker config.
+/// APPEND, SUBTRACT per key) for topics and brokers. On a broker (its node id, or "" for every
+/// broker) only the topic defaults may change at run time (`log.retention.ms`,
+/// `message.max.bytes`, ...); the others are refused with INVALID_REQUEST, as Kafka does.
 struct AlterConfigsHandler: Sendable {
     let broker: Broker
 
@@ -74,9 +75,11 @@ struct AlterConfigsHandler: Sendable {
             guard let overrides = broker.topicConfigs(name) else {
                 return .failure(.unknownTopicOrPartition, "topic \(name) does not exist")
             }
+            let current = { (key: String) in overrides[key] ?? self.broker.logDefaults.properties[key] }
+            let isList = { (key: String) in LogConfig.keys.first { $0.name == key }?.type == .list }
             let set: [String: String]
             let remove: Set<String>
-            switch resolve(changes, overrides: overrides) {
+            switch resolve(changes, current: current, isList: isList) {
             case .success(let resolved): (set, remove) = resolved
             case .failure(let error): return error.outcome
             }
@@ -89,20 +92,35 @@ struct AlterConfigsHandler: Sendable {
             guard name.isEmpty || name == String(broker.configuration.nodeId) else {
                 return .failure(.invalidRequest, "unexpected broker id \(name), this is broker \(broker.configuration.nodeId)")
             }
-            return .failure(
-                .invalidRequest,
-                "broker configs cannot change at run time in Strom yet (\(names.joined(separator: ", "))): set them in the config file")
+            let dynamic = broker.dynamicBrokerConfigs(name)
+            let logKeys = Dictionary(uniqueKeysWithValues: LogConfig.keys.map { ($0.serverDefaultProperty, $0) })
+            let current = { (key: String) in
+                dynamic[key] ?? logKeys[key].flatMap { self.broker.logDefaults.properties[$0.name] }
+            }
+            let isList = { (key: String) in logKeys[key]?.type == .list }
+            let set: [String: String]
+            let remove: Set<String>
+            switch resolve(changes, current: current, isList: isList) {
+            case .success(let resolved): (set, remove) = resolved
+            case .failure(let error): return error.outcome
+            }
+            let removed = replacing ? Set(dynamic.keys).subtracting(set.keys) : remove
+            switch await broker.alterBrokerConfigs(resource: name, set: set, remove: removed, validateOnly: validateOnly) {
+            case .success: return Outcome()
+            case .failure(let error): return .failure(error.kafkaErrorCode, "\(error)")
+            }
         default:
             return .failure(.invalidRequest, "altering configs of resource type \(type) is not supported")
         }
     }
 
     /// Turns the changes into keys to set and keys to remove; list operations work on the
-    /// current value (the override, else the broker's default).
-    private func resolve(_ changes: [Change], overrides: [String: String]) -> Result<([String: String], Set<String>), OutcomeError> {
+    /// current value (the resource's own, else the default it inherits).
+    private func resolve(
+        _ changes: [Change], current: (String) -> String?, isList: (String) -> Bool
+    ) -> Result<([String: String], Set<String>), OutcomeError> {
         var set: [String: String] = [:]
         var remove = Set<String>()
-        let defaults = broker.configuration.logDefaults.properties
         for change in changes {
             switch ConfigOperation(rawValue: change.operation) {
             case .set?:
@@ -113,13 +131,13 @@ struct AlterConfigsHandler: Sendable {
             case .delete?:
                 remove.insert(change.name)
             case let operation? where operation == .append || operation == .subtract:
-                guard let key = LogConfig.keys.first(where: { $0.name == change.name }), key.type == .list else {
+                guard isList(change.name) else {
                     return .failure(OutcomeError(.failure(.invalidConfig, "\(change.name) is not a list: it can't be appended to or subtracted from")))
                 }
                 guard let value = change.value else {
                     return .failure(OutcomeError(.failure(.invalidRequest, "null value not supported for \(change.name)")))
                 }
-                var items = Self.listItems(overrides[change.name] ?? defaults[change.name] ?? key.defaultValue)
+                var items = Self.listItems(current(change.name) ?? "")
                 for item in Self.listItems(value) {
                     if operation == .append {
                         if !items.contains(item) { items.append(item) }

@@ -26,11 +26,12 @@ struct DescribeConfigsHandler: Sendable {
             case .broker?:
                 if resource.resourceName == String(broker.configuration.nodeId) {
                     result.configs = brokerEntries(request: request, version: version)
-                } else if !resource.resourceName.isEmpty {
+                } else if resource.resourceName.isEmpty {
+                    result.configs = clusterDefaultEntries(request: request, version: version)
+                } else {
                     result.errorCode = KafkaErrorCode.invalidRequest.rawValue
                     result.errorMessage = "unexpected broker id \(resource.resourceName), this is broker \(broker.configuration.nodeId)"
                 }
-                // An empty name asks for the cluster-wide dynamic defaults: there are none.
             default:
                 result.errorCode = KafkaErrorCode.invalidRequest.rawValue
                 result.errorMessage = "describing configs of resource type \(resource.resourceType) is not supported"
@@ -41,37 +42,68 @@ struct DescribeConfigsHandler: Sendable {
         return response
     }
 
-    private func topicEntries(overrides: [String: String], request: DescribeConfigsRequest, version: Int16) -> [Entry] {
+    /// Where a topic default comes from, most specific first: this broker's dynamic config, the
+    /// cluster-wide dynamic default, the static config (file, flags, environment), Kafka's default.
+    private func brokerLayers(for key: LogConfigKey) -> [Synonym] {
         let configuration = broker.configuration
-        let brokerDefaults = configuration.logDefaults.properties
-        return LogConfig.keys.map { key in
-            let staticValue = configuration.staticProperties[key.serverDefaultProperty].map { _ in brokerDefaults[key.name] ?? key.defaultValue }
-            var synonyms: [Synonym] = []
+        var layers: [Synonym] = []
+        if let value = broker.dynamicBrokerConfigs(String(configuration.nodeId))[key.serverDefaultProperty] {
+            layers.append(Synonym(name: key.serverDefaultProperty, value: value, source: ConfigSource.dynamicBrokerConfig.rawValue))
+        }
+        if let value = broker.dynamicBrokerConfigs("")[key.serverDefaultProperty] {
+            layers.append(Synonym(name: key.serverDefaultProperty, value: value, source: ConfigSource.dynamicDefaultBrokerConfig.rawValue))
+        }
+        if configuration.staticProperties[key.serverDefaultProperty] != nil {
+            let value = configuration.logDefaults.properties[key.name] ?? key.defaultValue
+            layers.append(Synonym(name: key.serverDefaultProperty, value: value, source: ConfigSource.staticBrokerConfig.rawValue))
+        }
+        layers.append(Synonym(name: key.serverDefaultProperty, value: key.defaultValue, source: ConfigSource.defaultConfig.rawValue))
+        return layers
+    }
+
+    private func topicEntries(overrides: [String: String], request: DescribeConfigsRequest, version: Int16) -> [Entry] {
+        LogConfig.keys.map { key in
+            var synonyms = brokerLayers(for: key)
             if let override = overrides[key.name] {
-                synonyms.append(Synonym(name: key.name, value: override, source: ConfigSource.topicConfig.rawValue))
+                synonyms.insert(Synonym(name: key.name, value: override, source: ConfigSource.topicConfig.rawValue), at: 0)
             }
-            if let staticValue {
-                synonyms.append(Synonym(name: key.serverDefaultProperty, value: staticValue, source: ConfigSource.staticBrokerConfig.rawValue))
-            }
-            synonyms.append(Synonym(name: key.serverDefaultProperty, value: key.defaultValue, source: ConfigSource.defaultConfig.rawValue))
-            let source: ConfigSource = overrides[key.name] != nil ? .topicConfig : staticValue != nil ? .staticBrokerConfig : .defaultConfig
             return entry(
-                name: key.name, value: synonyms[0].value ?? key.defaultValue, source: source, readOnly: false,
-                type: ConfigValueType(key.type), documentation: key.documentation, synonyms: synonyms,
+                name: key.name, value: synonyms[0].value ?? key.defaultValue, source: ConfigSource(rawValue: synonyms[0].source) ?? .unknown,
+                readOnly: false, type: ConfigValueType(key.type), documentation: key.documentation, synonyms: synonyms,
                 request: request, version: version)
         }
     }
 
     private func brokerEntries(request: DescribeConfigsRequest, version: Int16) -> [Entry] {
         let configuration = broker.configuration
+        let logKeys = Dictionary(uniqueKeysWithValues: LogConfig.keys.map { ($0.serverDefaultProperty, $0) })
         return configuration.describedEntries.map { described in
-            let isStatic = configuration.staticProperties[described.name] != nil
-            let source: ConfigSource = isStatic ? .staticBrokerConfig : .defaultConfig
-            // Strom changes no broker config at run time yet, so all of them are read-only.
+            if let key = logKeys[described.name] {
+                // A topic default: it may change at run time (IncrementalAlterConfigs on the broker).
+                let synonyms = brokerLayers(for: key)
+                return entry(
+                    name: described.name, value: synonyms[0].value ?? key.defaultValue,
+                    source: ConfigSource(rawValue: synonyms[0].source) ?? .unknown, readOnly: false, type: described.type,
+                    documentation: described.documentation, synonyms: synonyms, request: request, version: version)
+            }
+            let source: ConfigSource = configuration.staticProperties[described.name] != nil ? .staticBrokerConfig : .defaultConfig
             return entry(
                 name: described.name, value: described.value, source: source, readOnly: true, type: described.type,
                 documentation: described.documentation,
                 synonyms: [Synonym(name: described.name, value: described.value, source: source.rawValue)],
+                request: request, version: version)
+        }
+    }
+
+    /// The cluster-wide dynamic defaults (the broker resource named "").
+    private func clusterDefaultEntries(request: DescribeConfigsRequest, version: Int16) -> [Entry] {
+        let logKeys = Dictionary(uniqueKeysWithValues: LogConfig.keys.map { ($0.serverDefaultProperty, $0) })
+        return broker.dynamicBrokerConfigs("").sorted { $0.key < $1.key }.map { name, value in
+            let key = logKeys[name]
+            let source = ConfigSource.dynamicDefaultBrokerConfig
+            return entry(
+                name: name, value: value, source: source, readOnly: false, type: key.map { ConfigValueType($0.type) } ?? .string,
+                documentation: key?.documentation ?? "", synonyms: [Synonym(name: name, value: value, source: source.rawValue)],
                 request: request, version: version)
         }
     }

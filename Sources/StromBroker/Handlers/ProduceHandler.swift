@@ -9,10 +9,7 @@ import StromStorage
 struct ProduceHandler: Sendable {
     let partitions: any PartitionDirectory
     let groupCommit: GroupCommit
-    /// `message.max.bytes`: the largest batch accepted (the log also checks its topic's
-    /// `max.message.bytes`).
-    let messageSizeBytesMax: Int
-    /// The most a compressed batch may inflate to while being validated.
+    /// The most a compressed batch may inflate to while it is validated.
     let decompressedSizeBytesMax: Int
 
     private struct Appended {
@@ -71,7 +68,9 @@ struct ProduceHandler: Sendable {
             result.errorMessage = "no records"
             return nil
         }
-        guard records.readableBytes <= messageSizeBytesMax + RecordBatchHeader.logOverheadBytes else {
+        // The topic's max.message.bytes (its override, else the broker's default), checked before
+        // the batch is parsed and its CRC computed.
+        guard records.readableBytes <= log.config.maxMessageSizeBytes + RecordBatchHeader.logOverheadBytes else {
             result.errorCode = KafkaErrorCode.messageTooLarge.rawValue
             return nil
         }
