@@ -80,10 +80,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Shared by the test targets and the crash tests' child process: seeded randomness,
-        // temporary directories.
+        // temporary directories, an in-process broker.
         .target(
             name: "StromTestSupport",
-            dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KafkaProtocol", "StromBroker", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "StromCodegen", swiftSettings: strictSettings),
