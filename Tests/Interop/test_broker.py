@@ -8,109 +8,16 @@ it to the debug build); without it these tests are skipped with a clear reason.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
-STROM_BINARY = os.environ.get("STROM_BINARY")
-pytestmark = pytest.mark.skipif(not STROM_BINARY, reason="STROM_BINARY is not set (scripts/test.sh sets it)")
-START_TIMEOUT_S = 30
+from strom_server import StromServer, confluent_consume, create_topic, requires_strom_binary, unique_topic
 
-
-class StromServer:
-    """Starts `strom serve --listen 127.0.0.1:0`, learns the port from its first stdout line."""
-
-    def __init__(self, data_dir: Path):
-        self.data_dir = data_dir
-        self.process: subprocess.Popen | None = None
-        self.port = 0
-
-    def start(self) -> "StromServer":
-        self.process = subprocess.Popen(
-            [STROM_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        line = ""
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if line.startswith("strom listening on"):
-                self.port = int(line.split()[3].rsplit(":", 1)[1])
-                return self
-            if self.process.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError(f"strom serve did not start: {line!r}")
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self) -> int:
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        code = self.process.returncode
-        self.process = None
-        return code
-
-
-@pytest.fixture
-def data_dir():
-    path = Path(tempfile.mkdtemp(prefix="strom-interop-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def server(data_dir):
-    server = StromServer(data_dir).start()
-    yield server
-    assert server.stop() == 0, "strom serve did not exit cleanly on SIGTERM"
-
-
-def unique_topic() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
-
-
-def create_topic(bootstrap: str, topic: str, partitions: int = 1, config: dict | None = None):
-    from confluent_kafka.admin import AdminClient, NewTopic
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1, config=config or {})],
-                                  request_timeout=15)
-    futures[topic].result(timeout=15)
-
-
-def confluent_consume(bootstrap: str, topic: str, count: int, partition: int = 0, timeout_s: float = 20):
-    from confluent_kafka import Consumer, TopicPartition
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, partition, 0)])
-    messages = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(messages) < count and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None:
-                continue
-            assert message.error() is None, message.error()
-            messages.append(message)
-    finally:
-        consumer.close()
-    return messages
+pytestmark = requires_strom_binary
 
 
 def test_kcat_round_trip_with_every_codec(server):

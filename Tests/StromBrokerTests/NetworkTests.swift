@@ -127,13 +127,14 @@ struct NetworkTests {
     }
 
     @Test(arguments: [UInt64(1), 2, 3])
-    func pipelinedRequestsAreAnsweredInRequestOrder(seed: UInt64) async throws {
+    func pipelinedRequestsAreProcessedOneAtATimeInRequestOrder(seed: UInt64) async throws {
         let processor = GatedProcessor()
         let harness = try await Harness(processor: processor)
         let count: Int32 = 40
         try await harness.channel.writeInbound(NetworkFixtures.apiVersionsRequests(correlationIds: 0..<count))
-        await processor.waitForArrivals(Int(count))
-        // Finish processing in a seeded random order; responses must still leave in request order.
+        await processor.waitForArrivals(1)
+        // Release in a seeded random order: a request still reaches the processor only after the
+        // one before it finished, and responses leave in request order.
         var random = SplitMix64(seed: seed)
         for id in Array(0..<count).shuffled(using: &random) { processor.release(id) }
         for expected in 0..<count {
@@ -141,6 +142,7 @@ struct NetworkTests {
             #expect(correlationId == expected, "seed \(seed)")
             #expect(body.errorCode == 0 && body.apiKeys == NetworkFixtures.apiVersionsAdvertised)
         }
+        #expect(processor.arrived == Array(0..<count), "seed \(seed)")
         #expect(try await harness.isActive())
         try await harness.finish()
     }
@@ -149,23 +151,28 @@ struct NetworkTests {
         let processor = GatedProcessor()
         let harness = try await Harness(processor: processor, inFlightRequestsMax: 4)
         let readsAtStart = try await harness.requestRead()
-        // One read delivers 6 frames: 4 start, 2 wait unprocessed.
+        // One read delivers 6 frames: 4 are taken in (processed one at a time, in order), 2 wait.
         try await harness.channel.writeInbound(NetworkFixtures.apiVersionsRequests(correlationIds: 0..<6))
-        await processor.waitForArrivals(4)
+        await processor.waitForArrivals(1)
+        #expect(processor.arrived == [0], "one request of a connection at a time")
         #expect(try await harness.requestRead() == readsAtStart, "at the bound, read() is swallowed")
 
         processor.release(0)
         #expect(try NetworkFixtures.decodeApiVersionsResponse(try await harness.nextResponse()).correlationId == 0)
-        await processor.waitForArrivals(5)  // the first waiting frame took the free slot
-        #expect(harness.readsPassed == readsAtStart, "a waiting frame keeps reads stopped")
+        await processor.waitForArrivals(2)
+        #expect(processor.arrived == [0, 1])
+        _ = try await harness.isActive()  // the loop has finished handling the write
+        #expect(harness.readsPassed == readsAtStart, "a waiting frame took the free slot and keeps reads stopped")
 
         processor.release(1)
         #expect(try NetworkFixtures.decodeApiVersionsResponse(try await harness.nextResponse()).correlationId == 1)
-        await processor.waitForArrivals(6)
+        await processor.waitForArrivals(3)
+        _ = try await harness.isActive()
         #expect(harness.readsPassed == readsAtStart, "4 in flight again")
 
         processor.release(2)
         #expect(try NetworkFixtures.decodeApiVersionsResponse(try await harness.nextResponse()).correlationId == 2)
+        _ = try await harness.isActive()
         #expect(harness.readsPassed == readsAtStart + 1, "below the bound: the swallowed read is issued once")
         #expect(try await harness.requestRead() == readsAtStart + 2)
 
@@ -173,7 +180,7 @@ struct NetworkTests {
         for expected: Int32 in 3...5 {
             #expect(try NetworkFixtures.decodeApiVersionsResponse(try await harness.nextResponse()).correlationId == expected)
         }
-        #expect(processor.arrived.count == 6)
+        #expect(processor.arrived == [0, 1, 2, 3, 4, 5], "processed in the order sent")
         try await harness.finish()
     }
 
@@ -393,7 +400,7 @@ struct NetworkTests {
         let processor = GatedProcessor()
         let harness = try await Harness(processor: processor, inFlightRequestsMax: 2)
         try await harness.channel.writeInbound(NetworkFixtures.apiVersionsRequests(correlationIds: 0..<3))
-        await processor.waitForArrivals(2)
+        await processor.waitForArrivals(1)
         let channel = harness.channel
         let readsBefore = harness.readsPassed
         try await channel.testingEventLoop.executeInContext {
@@ -413,10 +420,11 @@ struct NetworkTests {
         let processor = GatedProcessor()
         let harness = try await Harness(processor: processor)
         try await harness.channel.writeInbound(NetworkFixtures.apiVersionsRequests(correlationIds: 0..<3))
-        await processor.waitForArrivals(3)
+        await processor.waitForArrivals(1)
         try await harness.channel.close()
-        await processor.waitForCancellations(3)
-        #expect(processor.cancelled == [0, 1, 2])
+        await processor.waitForCancellations(1)
+        #expect(processor.cancelled == [0], "the request being processed is cancelled")
+        #expect(processor.arrived == [0], "the ones waiting their turn are never processed")
         #expect(try await harness.channel.readOutbound(as: IOData.self) == nil)
         try await harness.finish()
     }

@@ -8,7 +8,10 @@ public import NIOCore
 /// Sits after `ByteToMessageHandler(KafkaFrameDecoder)` (see
 /// `ChannelPipeline.SynchronousOperations.addKafkaConnectionHandlers`). For each frame it:
 /// 1. decodes the header and body on the event loop (cheap: record data stays a slice);
-/// 2. runs the processor in a `Task`, so requests of one connection are processed concurrently;
+/// 2. runs the processor in a `Task`, one request of the connection after the other, in the order
+///    they arrived: Kafka's guarantee that one connection's requests are processed in order (a
+///    producer's pipelined batches land in the log in the order sent). Reading, decoding and
+///    writing responses still overlap with processing;
 /// 3. hops the result back to the event loop and writes every response whose predecessors are all
 ///    written (``PendingResponses``), flushing once per batch.
 ///
@@ -49,6 +52,8 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
     private var pending: PendingResponses
     /// Frames read while `pending` was full; bounded by what one read delivered (reading stops).
     private var parkedFrames: CircularBuffer<ByteBuffer>
+    /// The processing of the latest request; the next one starts when it ends.
+    private var lastProcessing: Task<Void, Never>?
     /// A `read()` was swallowed and must be issued once reading may resume.
     private var readRequested = false
 
@@ -254,7 +259,11 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
         // The task only sends its result back to the loop; everything stateful happens there, and
         // the loop runs the completion after this method has appended the entry.
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
+        let previous = self.lastProcessing
         let task = Task {
+            await previous?.value
+            // The connection closed while this request waited its turn: nothing to answer.
+            if Task.isCancelled { return }
             let action: KafkaResponseAction
             switch work {
             case .request(let request):
@@ -264,6 +273,7 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
             }
             eventLoop.execute { loopBoundSelf.value.completed(sequence: sequence, action: action) }
         }
+        self.lastProcessing = task
         self.logger.trace(
             "request received",
             metadata: ["apiKey": "\(apiKey)", "apiVersion": "\(apiVersion)", "correlationId": "\(correlationId)"])
@@ -419,6 +429,7 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
             }
         }
         self.parkedFrames.removeAll()
+        self.lastProcessing = nil
     }
 
     /// Releases what an unwritten response holds (file slices wait for `whenWritten`).

@@ -1,0 +1,27 @@
+"""Fixtures shared by the interop tests that run a real `strom serve` (see strom_server.py)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from strom_server import STROM_BINARY, StromServer
+
+
+@pytest.fixture
+def data_dir():
+    path = Path(tempfile.mkdtemp(prefix="strom-interop-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def server(data_dir):
+    if not STROM_BINARY:
+        pytest.skip("STROM_BINARY is not set (scripts/test.sh sets it)")
+    server = StromServer(data_dir).start()
+    yield server
+    assert server.stop() == 0, "strom serve did not exit cleanly on SIGTERM"

@@ -1,0 +1,115 @@
+"""Starting a real `strom serve` for the interop tests, and small helpers the test files share.
+
+The fixtures that use it live in conftest.py; this module is plain Python so test files (and
+soak_driver.py) can import the helpers by name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+STROM_BINARY = os.environ.get("STROM_BINARY")
+START_TIMEOUT_S = 30
+requires_strom_binary = pytest.mark.skipif(
+    not STROM_BINARY, reason="STROM_BINARY is not set (scripts/test.sh sets it)")
+
+
+class StromServer:
+    """Starts `strom serve --listen 127.0.0.1:0`, learns the port from its first stdout line.
+
+    The broker's log (stderr) goes to a temporary file rather than a pipe nobody reads: a test
+    that makes the broker log a lot (bad connections) must not block it on a full pipe.
+    """
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self.log_file = None
+
+    def start(self) -> "StromServer":
+        self.log_file = tempfile.TemporaryFile(prefix="strom-log-")
+        self.process = subprocess.Popen(
+            [STROM_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)],
+            stdout=subprocess.PIPE, stderr=self.log_file, text=True)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if line.startswith("strom listening on"):
+                self.port = int(line.split()[3].rsplit(":", 1)[1])
+                return self
+            if self.process.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError(f"strom serve did not start: {line!r}")
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        """What the broker has logged so far (for assertion messages)."""
+        if self.log_file is None:
+            return ""
+        self.log_file.seek(0)
+        return self.log_file.read().decode("utf-8", "replace")
+
+    def stop(self) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        code = self.process.returncode
+        self.process.stdout.close()
+        self.process = None
+        return code
+
+
+def unique_topic() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int = 1, config: dict | None = None):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1, config=config or {})],
+                                  request_timeout=15)
+    futures[topic].result(timeout=15)
+
+
+def confluent_consume(bootstrap: str, topic: str, count: int, partition: int = 0, timeout_s: float = 20,
+                      config: dict | None = None):
+    """Reads `count` messages from offset 0 by assign (no group), failing on any consumer error."""
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False,
+                         **(config or {})})
+    consumer.assign([TopicPartition(topic, partition, 0)])
+    messages = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(messages) < count and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is None:
+                continue
+            assert message.error() is None, message.error()
+            messages.append(message)
+    finally:
+        consumer.close()
+    return messages
