@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "StromStorage", targets: ["StromStorage"]),
         .library(name: "StromCluster", targets: ["StromCluster"]),
         .library(name: "StromBroker", targets: ["StromBroker"]),
+        .library(name: "StromClient", targets: ["StromClient"]),
         .executable(name: "strom", targets: ["StromCLI"]),
         .executable(name: "StromCodegen", targets: ["StromCodegen"]),
     ],
@@ -68,11 +69,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The client library: a connection per broker, version negotiation, admin, produce, fetch.
+        .target(
+            name: "StromClient",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // `strom`: the broker (`strom serve`) and the command-line tools; it only parses.
         .executableTarget(
             name: "StromCLI",
             dependencies: [
-                "StromBroker",
+                "StromBroker", "StromClient", "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -83,7 +96,10 @@ let package = Package(
         // temporary directories, an in-process broker.
         .target(
             name: "StromTestSupport",
-            dependencies: ["KafkaProtocol", "StromBroker", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "KafkaProtocol", "StromBroker", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "StromCodegen", swiftSettings: strictSettings),
@@ -119,6 +135,16 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The client and the CLI's topic/produce/consume commands against an in-process broker.
+        .testTarget(
+            name: "StromClientTests",
+            dependencies: [
+                "StromClient", "StromCLI", "StromBroker", "StromStorage", "KafkaProtocol", "StromTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

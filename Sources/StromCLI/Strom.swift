@@ -1,10 +1,10 @@
 import ArgumentParser
 
-/// `strom`: the broker (`strom serve`) and, as they arrive, the command-line tools.
+/// `strom`: the broker (`strom serve`) and the command-line tools (`topic`, `produce`, `consume`).
 @main
 struct Strom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strom",
         abstract: "A Kafka-compatible streaming platform.",
-        subcommands: [ServeCommand.self])
+        subcommands: [ServeCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self])
 }

@@ -1,3 +1,4 @@
+public import Logging
 public import StromBroker
 
 /// A real broker inside the test process: the network server on 127.0.0.1 with an ephemeral
@@ -22,7 +23,8 @@ public final class InProcessBroker: Sendable {
     /// Starts a broker; `configure` may change any setting but the address and data directory.
     /// - Parameter dataDirectory: reuse one to restart on the same data.
     public static func start(
-        dataDirectory: TemporaryDirectory? = nil, configure: (inout BrokerConfiguration) -> Void = { _ in }
+        dataDirectory: TemporaryDirectory? = nil, logger: Logger = Logger(label: "strom.test"),
+        configure: (inout BrokerConfiguration) -> Void = { _ in }
     ) async throws -> InProcessBroker {
         let directory = try dataDirectory ?? TemporaryDirectory(prefix: "strom-broker")
         var configuration = BrokerConfiguration()
@@ -31,7 +33,7 @@ public final class InProcessBroker: Sendable {
         configuration.listenPort = 0
         configuration.dataDirectory = directory.path
         let processor = BrokerRequestProcessor()
-        let server = KafkaServer(configuration: KafkaServerConfiguration(host: "127.0.0.1", port: 0), processor: processor)
+        let server = KafkaServer(configuration: KafkaServerConfiguration(host: "127.0.0.1", port: 0), processor: processor, logger: logger)
         let address = try await server.start()
         guard let port = address.port else {
             await server.shutdown()
