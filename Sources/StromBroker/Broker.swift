@@ -16,6 +16,7 @@ public final class Broker: Sendable {
     let partitions: BrokerPartitions
     /// The topic defaults in force: the static ones with the dynamic broker configs on top.
     private let currentLogDefaults: Mutex<LogConfig>
+    let producerIds: ProducerIdBlock
 
     private init(
         configuration: BrokerConfiguration, metadata: EmbeddedMetadataStore, logs: LogManager, groupCommit: GroupCommit,
@@ -28,6 +29,7 @@ public final class Broker: Sendable {
         self.waiters = waiters
         self.partitions = partitions
         self.currentLogDefaults = Mutex(Self.logDefaults(configuration: configuration, image: partitions.current))
+        self.producerIds = ProducerIdBlock(metadata: metadata)
     }
 
     /// The topic defaults in force (what a topic without an override runs with).
@@ -272,6 +274,8 @@ public final class Broker: Sendable {
             return encode(DescribeClusterHandler(broker: self).handle(body, version: version), version: version, for: request)
         case .deleteRecords(let body):
             return encode(DeleteRecordsHandler(broker: self).handle(body), version: version, for: request)
+        case .initProducerId(let body):
+            return encode(await InitProducerIdHandler(producerIds: producerIds).handle(body), version: version, for: request)
         case .describeLogDirs(let body):
             return encode(DescribeLogDirsHandler(broker: self).handle(body, version: version), version: version, for: request)
         default:

@@ -16,6 +16,7 @@ public enum SupportedApis {
         .createTopics: 2...7,
         .deleteTopics: 1...6,
         .deleteRecords: 0...2,
+        .initProducerId: 0...5,
         .describeConfigs: 0...4,
         .alterConfigs: 0...2,
         .createPartitions: 0...3,

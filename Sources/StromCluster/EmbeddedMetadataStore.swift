@@ -193,6 +193,13 @@ public actor EmbeddedMetadataStore: MetadataStore {
         return configs
     }
 
+    public func allocateProducerIds(count: Int) throws(MetadataError) -> Range<Int64> {
+        precondition(count > 0, "allocate at least one producer id, not \(count)")
+        let first = current.nextProducerId
+        try commit(.producerIdsAllocated(next: first + Int64(count)), persist: true)
+        return first..<(first + Int64(count))
+    }
+
     private func commit(_ kind: MetadataChange.Kind, persist: Bool) throws(MetadataError) {
         let change = MetadataChange(revision: current.revision + 1, kind: kind)
         let next = current.applying(change)

@@ -125,7 +125,7 @@ struct MetadataFile: Sendable {
         }
         let image = MetadataImage(
             clusterId: document.clusterId, controllerId: document.nodeId, revision: document.revision, topics: topics,
-            brokerConfigs: document.brokerConfigs ?? [:])
+            brokerConfigs: document.brokerConfigs ?? [:], nextProducerId: document.nextProducerId ?? 0)
         return Contents(nodeId: document.nodeId, image: image)
     }
 
@@ -144,7 +144,8 @@ struct MetadataFile: Sendable {
                             leaderEpoch: $0.leaderEpoch, inSyncReplicas: $0.inSyncReplicas)
                     })
             },
-            brokerConfigs: image.brokerConfigs.isEmpty ? nil : image.brokerConfigs)
+            brokerConfigs: image.brokerConfigs.isEmpty ? nil : image.brokerConfigs,
+            nextProducerId: image.nextProducerId == 0 ? nil : image.nextProducerId)
         let encoder = JSONEncoder()
         // Sorted keys and sorted topics: the same state always gives the same bytes.
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -187,6 +188,8 @@ struct MetadataFile: Sendable {
         var topics: [Topic]
         /// Absent in files written before dynamic broker configs existed.
         var brokerConfigs: [String: [String: String]]?
+        /// Absent until a producer id was handed out.
+        var nextProducerId: Int64?
 
         struct Topic: Codable {
             var name: String

@@ -22,6 +22,8 @@ public struct MetadataImage: Sendable, Equatable {
     /// Dynamic broker configs (Kafka's broker key names, e.g. `log.retention.ms`) by resource name:
     /// `""` for the cluster-wide defaults, a node id for one broker.
     public private(set) var brokerConfigs: [String: [String: String]]
+    /// The first producer id not handed out yet (InitProducerId): ids are never reused.
+    public private(set) var nextProducerId: Int64
     /// Topic names by topic id.
     private var topicNamesById: [KafkaUUID: String]
     /// Topic names by ``TopicNames/collisionKey(_:)``, for names with `.` or `_` only. No two topics collide,
@@ -33,9 +35,10 @@ public struct MetadataImage: Sendable, Equatable {
     /// - Precondition: Topic names and ids are unique.
     public init(
         clusterId: String, controllerId: Int32, revision: Int64 = 0, brokers: [BrokerRegistration] = [],
-        topics: [TopicMetadata] = [], brokerConfigs: [String: [String: String]] = [:]
+        topics: [TopicMetadata] = [], brokerConfigs: [String: [String: String]] = [:], nextProducerId: Int64 = 0
     ) {
         self.brokerConfigs = brokerConfigs.filter { !$0.value.isEmpty }
+        self.nextProducerId = nextProducerId
         self.clusterId = clusterId
         self.controllerId = controllerId
         self.revision = revision
@@ -108,6 +111,9 @@ public struct MetadataImage: Sendable, Equatable {
             }
         case .brokerConfigsAltered(let resource, let configs):
             brokerConfigs[resource] = configs.isEmpty ? nil : configs
+        case .producerIdsAllocated(let next):
+            precondition(next > nextProducerId, "producer ids \(next) allocated below \(nextProducerId)")
+            nextProducerId = next
         case .partitionsCreated(let topic), .topicConfigsAltered(let topic):
             precondition(topicsByName[topic.name]?.id == topic.id, "changed topic \(topic.name) \(topic.id) unknown")
             topicsByName[topic.name] = topic
@@ -152,6 +158,8 @@ public struct MetadataChange: Sendable, Equatable {
         case topicConfigsAltered(TopicMetadata)
         /// The whole set of dynamic configs of a broker resource (`""`: the cluster-wide defaults).
         case brokerConfigsAltered(resource: String, configs: [String: String])
+        /// Producer ids below `next` are handed out.
+        case producerIdsAllocated(next: Int64)
     }
 
     /// The revision of the image after this change; for a snapshot, the image's revision.

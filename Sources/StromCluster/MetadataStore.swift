@@ -116,6 +116,10 @@ public protocol MetadataStore: Sendable {
     func alterBrokerConfigs(
         resource: String, set: [String: String], remove: Set<String>, validateOnly: Bool
     ) async throws(MetadataError) -> [String: String]
+
+    /// Reserves `count` producer ids that were never handed out, durably, so that no restart hands
+    /// them out again (Kafka's AllocateProducerIds: brokers take ids in blocks).
+    func allocateProducerIds(count: Int) async throws(MetadataError) -> Range<Int64>
 }
 
 extension MetadataStore {

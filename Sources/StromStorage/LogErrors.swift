@@ -7,11 +7,17 @@ public enum LogAppendError: Error, Equatable, Sendable {
     case storage(StorageIOError)
     /// The partition stopped serving after an I/O failure or detected corruption.
     case offline(reason: String)
+    /// An idempotent producer's batch does not continue its sequence (a batch was lost in between).
+    case outOfOrderSequence(producerId: Int64, expected: Int32, received: Int32)
+    /// An idempotent producer's epoch is older than one already seen: another instance took over.
+    case invalidProducerEpoch(producerId: Int64, epoch: Int16, currentEpoch: Int16)
 
     public var kafkaErrorCode: KafkaErrorCode {
         switch self {
         case .invalidBatch(let error): error.kafkaErrorCode
         case .batchTooLarge: .messageTooLarge
+        case .outOfOrderSequence: .outOfOrderSequenceNumber
+        case .invalidProducerEpoch: .invalidProducerEpoch
         case .storage, .offline: .kafkaStorageError
         }
     }

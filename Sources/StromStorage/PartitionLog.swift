@@ -39,6 +39,8 @@ public final class PartitionLog: Sendable {
         var offlineReason: String?
         /// Log compaction's checkpoint and the clean in progress (see LogCleaner.swift).
         var cleaner = LogCleanerState()
+        /// Idempotent producers' sequences, rebuilt from the active segment when the log opens.
+        var producers = ProducerStates()
         var activeSegment: LogSegment { segments[segments.count - 1] }
     }
 
@@ -153,6 +155,14 @@ public final class PartitionLog: Sendable {
             leaderEpoch: epochEntries.last?.epoch ?? 0, lastFlushMs: nowMs)
         state.epochEntries = epochEntries
         if epochEntries.count != storedEntries.count { try? epochFile.write(epochEntries) }
+        // Producer retries land within seconds of the original, so the active segment holds the
+        // batches a retry can repeat; older producers start afresh (Kafka keeps snapshots instead).
+        var position: Int64 = 0
+        let active = segments[segments.count - 1]
+        while position < active.sizeBytes, let header = try active.batchHeader(at: position) {
+            state.producers.record(header)
+            position += Int64(header.totalSizeBytes)
+        }
         return (PartitionLog(topicPartition: topicPartition, directory: directory, fileSystem: fileSystem, state: state), report)
     }
 
@@ -208,6 +218,12 @@ public final class PartitionLog: Sendable {
             guard sizeBytes <= state.config.maxMessageSizeBytes + RecordBatchHeader.logOverheadBytes else {
                 throw .batchTooLarge(sizeBytes: sizeBytes, maxBytes: state.config.maxMessageSizeBytes)
             }
+            if let written = try state.producers.check(batch.header) {
+                // A retry of a batch already in the log: answer with where it went, append nothing.
+                return (AppendInfo(
+                    firstOffset: written.firstOffset, lastOffset: written.lastOffset, logAppendTimeMs: -1,
+                    logStartOffset: state.offsets.logStartOffset), nil, state.offsets.highWatermark)
+            }
             let firstOffset = state.offsets.logEndOffset
             var bytes = batch.bytes
             var header = batch.header
@@ -229,6 +245,7 @@ public final class PartitionLog: Sendable {
                 throw .storage(error)
             }
             state.offsets.logEndOffset = header.lastOffset + 1
+            state.producers.record(header)
             state.unflushedRecordCount += Int64(header.recordCount)
             var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
             if !state.config.flushesBeforeAcknowledging {

@@ -270,6 +270,25 @@ def test_kafka_python_producer_works_with_default_settings(server):
     assert [r.value for r in consume_with_confluent(server.bootstrap, topic, 1)] == [b"with the defaults"]
 
 
+def test_idempotent_confluent_producer_writes_each_record_once_in_order(server):
+    """librdkafka's idempotent producer (InitProducerId, then sequence numbers per partition) with
+    many requests in flight: every record lands once, in the order produced."""
+    from confluent_kafka import Producer
+    topic = unique_topic()
+    create_topic(server.bootstrap, topic)
+    producer = Producer({"bootstrap.servers": server.bootstrap, "enable.idempotence": True, "linger.ms": 1,
+                         "batch.num.messages": 100})
+    errors = []
+    for index in range(5_000):
+        producer.produce(topic, f"idempotent {index:05d}".encode(), partition=0,
+                         on_delivery=lambda error, _message: errors.append(error) if error else None)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+    assert errors == []
+    values = [r.value for r in consume_with_confluent(server.bootstrap, topic, 5_000)]
+    assert values == [f"idempotent {index:05d}".encode() for index in range(5_000)]
+
+
 MEGABYTE_VALUE_BYTES = 1_000_000
 MESSAGE_MAX_BYTES = 1_048_588  # the broker's message.max.bytes default, as Kafka's
 LARGE_RECORD_PRODUCER_CONFIG = {

@@ -84,6 +84,24 @@ import Testing
         try broker.shutdown()
     }
 
+    @Test func initProducerIdNeverHandsOutAnIdTwice() async throws {
+        var broker = try await startBroker()
+        var ids: [Int64] = []
+        for _ in 0..<3 {
+            let response = try #require(try await call(broker, InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: 60_000), version: 4))
+            #expect(response.errorCode == 0 && response.producerEpoch == 0)
+            ids.append(response.producerId)
+        }
+        let transactional = try #require(try await call(broker, InitProducerIdRequest(transactionalId: "tx", transactionTimeoutMs: 60_000), version: 4))
+        #expect(transactional.errorCode == KafkaErrorCode.invalidRequest.rawValue, "no transaction coordinator yet")
+        try broker.shutdown()
+        broker = try await startBroker()
+        let afterRestart = try #require(try await call(broker, InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: 60_000), version: 4))
+        ids.append(afterRestart.producerId)
+        #expect(Set(ids).count == 4 && ids.allSatisfy { $0 >= 0 }, "\(ids)")
+        try broker.shutdown()
+    }
+
     @Test func producedRecordsSurviveARestart() async throws {
         var broker = try await startBroker()
         _ = try await call(broker, CreateTopicsRequest(topics: [.init(name: "log", numPartitions: 1, replicationFactor: 1)], timeoutMs: 1_000), version: 7)
@@ -152,6 +170,10 @@ import Testing
                 : DeleteTopicsRequest(topicNames: ["c\(version + 1)"], timeoutMs: 1_000)
             let response = try await tests.call(broker, request, version: version)
             #expect(response?.responses.first?.errorCode == 0, "DeleteTopics v\(version)")
+        }
+        for version in SupportedApis.versions[.initProducerId]! {
+            let response = try await tests.call(broker, InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: 60_000), version: version)
+            #expect(response?.errorCode == 0 && response?.producerId ?? -1 >= 0, "InitProducerId v\(version)")
         }
         for version in SupportedApis.versions[.createPartitions]! {
             let response = try await tests.call(broker, CreatePartitionsRequest(topics: [.init(name: "t", count: Int32(version) + 2, assignments: nil)], timeoutMs: 1_000, validateOnly: false), version: version)
