@@ -70,48 +70,55 @@ struct AlterConfigsHandler: Sendable {
         guard Set(names).count == names.count else {
             return .failure(.invalidRequest, "a config key appears more than once for \(name)")
         }
+        // What differs between a topic and a broker: the values the resource sets itself, what a
+        // key inherits, which keys are lists, and where the result goes.
+        let own: [String: String]
+        let current: (String) -> String?
+        let isList: (String) -> Bool
+        let apply: ([String: String], Set<String>) async -> MetadataError?
         switch ConfigResourceType(rawValue: type) {
         case .topic?:
             guard let overrides = broker.topicConfigs(name) else {
                 return .failure(.unknownTopicOrPartition, "topic \(name) does not exist")
             }
-            let current = { (key: String) in overrides[key] ?? self.broker.logDefaults.properties[key] }
-            let isList = { (key: String) in LogConfig.keys.first { $0.name == key }?.type == .list }
-            let set: [String: String]
-            let remove: Set<String>
-            switch resolve(changes, current: current, isList: isList) {
-            case .success(let resolved): (set, remove) = resolved
-            case .failure(let error): return error.outcome
-            }
-            let removed = replacing ? Set(overrides.keys).subtracting(set.keys) : remove
-            switch await broker.alterTopicConfigs(topic: name, set: set, remove: removed, validateOnly: validateOnly) {
-            case .success: return Outcome()
-            case .failure(let error): return .failure(error.kafkaErrorCode, "\(error)")
+            let defaults = broker.logDefaults.properties
+            own = overrides
+            current = { overrides[$0] ?? defaults[$0] }
+            isList = { key in LogConfig.keys.first { $0.name == key }?.type == .list }
+            apply = { set, remove in
+                if case .failure(let error) = await broker.alterTopicConfigs(topic: name, set: set, remove: remove, validateOnly: validateOnly) {
+                    return error
+                }
+                return nil
             }
         case .broker?:
             guard name.isEmpty || name == String(broker.configuration.nodeId) else {
                 return .failure(.invalidRequest, "unexpected broker id \(name), this is broker \(broker.configuration.nodeId)")
             }
             let dynamic = broker.dynamicBrokerConfigs(name)
+            let defaults = broker.logDefaults.properties
             let logKeys = Dictionary(uniqueKeysWithValues: LogConfig.keys.map { ($0.serverDefaultProperty, $0) })
-            let current = { (key: String) in
-                dynamic[key] ?? logKeys[key].flatMap { self.broker.logDefaults.properties[$0.name] }
-            }
-            let isList = { (key: String) in logKeys[key]?.type == .list }
-            let set: [String: String]
-            let remove: Set<String>
-            switch resolve(changes, current: current, isList: isList) {
-            case .success(let resolved): (set, remove) = resolved
-            case .failure(let error): return error.outcome
-            }
-            let removed = replacing ? Set(dynamic.keys).subtracting(set.keys) : remove
-            switch await broker.alterBrokerConfigs(resource: name, set: set, remove: removed, validateOnly: validateOnly) {
-            case .success: return Outcome()
-            case .failure(let error): return .failure(error.kafkaErrorCode, "\(error)")
+            own = dynamic
+            current = { key in dynamic[key] ?? logKeys[key].flatMap { defaults[$0.name] } }
+            isList = { logKeys[$0]?.type == .list }
+            apply = { set, remove in
+                if case .failure(let error) = await broker.alterBrokerConfigs(resource: name, set: set, remove: remove, validateOnly: validateOnly) {
+                    return error
+                }
+                return nil
             }
         default:
             return .failure(.invalidRequest, "altering configs of resource type \(type) is not supported")
         }
+        let set: [String: String]
+        let remove: Set<String>
+        switch resolve(changes, current: current, isList: isList) {
+        case .success(let resolved): (set, remove) = resolved
+        case .failure(let error): return error.outcome
+        }
+        let removed = replacing ? Set(own.keys).subtracting(set.keys) : remove
+        if let error = await apply(set, removed) { return .failure(error.kafkaErrorCode, "\(error)") }
+        return Outcome()
     }
 
     /// Turns the changes into keys to set and keys to remove; list operations work on the
