@@ -156,6 +156,81 @@ def test_topic_admin_errors(server):
     assert len(metadata.topics[topic].partitions) == 3
 
 
+def test_topic_configs_partitions_and_records_through_confluent_admin(server):
+    """librdkafka's admin client: a topic created with configs is described with them (and the
+    broker's defaults, by source), altered incrementally, grown, and trimmed with DeleteRecords."""
+    from confluent_kafka import KafkaException, Producer, TopicPartition
+    from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource,
+                                       NewPartitions, NewTopic, ResourceType)
+    admin = AdminClient({"bootstrap.servers": server.bootstrap})
+    topic = unique_topic()
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                                  config={"retention.ms": "86400000"})])[topic].result(timeout=15)
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    described = admin.describe_configs([resource])[resource].result(timeout=15)
+    assert described["retention.ms"].value == "86400000"
+    assert described["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert described["cleanup.policy"].value == "delete"
+    assert described["cleanup.policy"].source == ConfigSource.DEFAULT_CONFIG.value
+
+    change = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE),
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND)])
+    admin.incremental_alter_configs([change])[change].result(timeout=15)
+    described = admin.describe_configs([resource])[resource].result(timeout=15)
+    assert described["retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value
+    assert described["cleanup.policy"].value == "delete,compact"
+    bad = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", "soon", incremental_operation=AlterConfigOpType.SET)])
+    with pytest.raises(KafkaException) as invalid:
+        admin.incremental_alter_configs([bad])[bad].result(timeout=15)
+    assert invalid.value.args[0].name() == "INVALID_CONFIG"
+
+    admin.create_partitions([NewPartitions(topic, 3)])[topic].result(timeout=15)
+    assert len(admin.list_topics(timeout=15).topics[topic].partitions) == 3
+    with pytest.raises(KafkaException) as shrink:
+        admin.create_partitions([NewPartitions(topic, 2)])[topic].result(timeout=15)
+    assert shrink.value.args[0].name() == "INVALID_PARTITIONS"
+
+    producer = Producer({"bootstrap.servers": server.bootstrap})
+    for index in range(10):
+        producer.produce(topic, f"r{index}".encode(), partition=0)
+    assert producer.flush(15) == 0
+    deleted = admin.delete_records([TopicPartition(topic, 0, 4)])
+    assert next(iter(deleted.values())).result(timeout=15).low_watermark == 4
+    remaining = confluent_consume(server.bootstrap, topic, 6, config={"auto.offset.reset": "earliest"})
+    assert [r.value() for r in remaining] == [f"r{i}".encode() for i in range(4, 10)]
+    cluster = admin.describe_cluster().result(timeout=15)
+    assert [node.port for node in cluster.nodes] == [int(server.bootstrap.rsplit(":", 1)[1])]
+
+
+def test_kafka_python_admin_describes_and_alters_configs(server):
+    """kafka-python's admin client: IncrementalAlterConfigs (its default where the broker has it)
+    and AlterConfigs (for which the client first reads the other overrides back, since the request
+    replaces them all); DescribeConfigs reports the overrides by source; CreatePartitions."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions, NewTopic
+    admin = KafkaAdminClient(bootstrap_servers=server.bootstrap)
+    try:
+        topic = unique_topic()
+        resource = ConfigResource(ConfigResourceType.TOPIC, topic)
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+                                      topic_configs={"segment.bytes": "1048576"})])
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "3600000"})])
+        overrides = admin.describe_configs([resource])["topic"][topic]
+        assert {key: entry["value"] for key, entry in overrides.items()} == {
+            "retention.ms": "3600000", "segment.bytes": "1048576"}
+        assert overrides["retention.ms"]["config_source"] == "DYNAMIC_TOPIC_CONFIG"
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "7200000"})],
+                            incremental=False)
+        overrides = admin.describe_configs([resource])["topic"][topic]
+        assert {key: entry["value"] for key, entry in overrides.items()} == {
+            "retention.ms": "7200000", "segment.bytes": "1048576"}
+        admin.create_partitions({topic: NewPartitions(total_count=2)})
+        assert len(admin.describe_topics([topic])[0]["partitions"]) == 2
+    finally:
+        admin.close()
+
+
 def test_delete_topic_then_recreate_starts_empty(server):
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient
