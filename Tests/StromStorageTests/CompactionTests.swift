@@ -217,8 +217,10 @@ import Testing
                 let value: String? = key != nil && rng.oneIn(tombstoneOneIn) ? nil : "value-\(batchIndex)-\(index)-\(rng.below(1_000))"
                 return Written(key: key, value: value, timestampMs: nowMs)
             }
+            // A fresh producer id each time: the log checks an idempotent producer's sequence, and
+            // these batches only need to carry producer fields through compaction.
             let producer = rng.oneIn(3)
-                ? Producer(producerId: Int64(rng.below(4)), producerEpoch: 1, baseSequence: Int32(batchIndex * 10)) : Producer()
+                ? Producer(producerId: Int64(rng.next() >> 2), producerEpoch: 1, baseSequence: Int32(batchIndex * 10)) : Producer()
             try append(records, to: log, model: &model, codec: codecs[batchIndex % codecs.count], nowMs: nowMs, producer: producer)
         }
     }
