@@ -100,7 +100,16 @@ public final class Broker: Sendable {
                 replicationFactor: replicationFactor ?? configuration.defaultReplicationFactor, configs: configs,
                 validateOnly: validateOnly)
             if !validateOnly {
-                try openLogs(for: topic)
+                do {
+                    try openLogs(for: topic)
+                } catch {
+                    // Without its logs the topic would exist and not be served: take it back.
+                    _ = try? await metadata.deleteTopic(name: topic.name)
+                    for assignment in topic.partitions {
+                        try? logs.deleteLog(TopicPartition(topic: topic.name, partition: assignment.partition))
+                    }
+                    throw error
+                }
                 partitions.update(await metadata.image())
             }
             return .success(topic)

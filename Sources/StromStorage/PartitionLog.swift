@@ -145,6 +145,8 @@ public final class PartitionLog: Sendable {
             for segment in segments { try segment.flush() }
             try fileSystem.syncDirectory(directory)
         }
+        // Indexes are in memory now; their files reopen when entries are next written.
+        for segment in segments { segment.releaseIndexFiles() }
         let offsets = PartitionOffsets(logStartOffset: start, lastStableOffset: logEnd, highWatermark: logEnd, logEndOffset: logEnd)
         // Epochs that start past the recovered end describe data the crash took; drop them.
         let epochFile = LeaderEpochCheckpointFile(path: "\(directory)/\(LeaderEpochCheckpointFile.fileName)", fileSystem: fileSystem)

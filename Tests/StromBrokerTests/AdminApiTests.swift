@@ -78,6 +78,22 @@ import Testing
         try broker.shutdown()
     }
 
+    @Test func aTopicWhoseLogsCannotOpenIsNotCreated() async throws {
+        let broker = try await startBroker()
+        fileSystem.failOpens(under: "/data/doomed-2")
+        let refused = try #require(try await client.call(broker, CreateTopicsRequest(topics: [
+            .init(name: "doomed", numPartitions: 3, replicationFactor: 1),
+        ], timeoutMs: 1_000), version: 7))
+        #expect(refused.topics[0].errorCode == KafkaErrorCode.unknownServerError.rawValue)
+        let metadata = try #require(try await client.call(broker, MetadataRequest(topics: nil, allowAutoTopicCreation: false), version: 12))
+        #expect(metadata.topics.isEmpty, "the half-created topic was taken back")
+        #expect(!fileSystem.exists("/data/doomed-0"), "and its logs removed")
+        fileSystem.clearFaults()
+        try await createTopic(broker, "doomed", partitions: 3)
+        #expect(try await produce(broker, "doomed", partition: 2, count: 1) == 0)
+        try broker.shutdown()
+    }
+
     @Test func describeConfigsReportsValuesSourcesAndSynonyms() async throws {
         let broker = try await startBroker(properties: ["log.retention.ms": "3600000"])
         try await createTopic(broker, "described", configs: ["cleanup.policy": "compact"])

@@ -473,6 +473,7 @@ extension PartitionLog {
                     directory: directory, baseOffset: base, fileSystem: fileSystem,
                     indexIntervalBytes: state.config.indexIntervalBytes, nowMs: nowMs)
                 try segment.loadIndexes()
+                segment.releaseIndexFiles()
             } catch {
                 state.offlineReason = "log compaction could not open swapped segment \(base): \(error)"
                 throw .storage(error)

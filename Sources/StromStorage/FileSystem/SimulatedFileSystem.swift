@@ -122,11 +122,19 @@ public final class SimulatedFileSystem: StorageFileSystem {
         state.withLock { $0.syncFault = SyncFault(path: path.map(SimulatedPath.normalize), kind: kind) }
     }
 
-    /// Removes every fault set with ``failWrites(after:kind:)`` and ``failSync(_:kind:)``.
+    /// Makes opening any file whose path starts with `pathPrefix` fail with `kind` (EMFILE and
+    /// friends: a broker out of descriptors).
+    public func failOpens(under pathPrefix: String, kind: StorageIOError.Kind = .other) {
+        state.withLock { $0.openFault = (SimulatedPath.normalize(pathPrefix), kind) }
+    }
+
+    /// Removes every fault set with ``failWrites(after:kind:)``, ``failSync(_:kind:)`` and
+    /// ``failOpens(under:kind:)``.
     public func clearFaults() {
         state.withLock {
             $0.writeFault = nil
             $0.syncFault = nil
+            $0.openFault = nil
         }
     }
 
@@ -417,6 +425,7 @@ struct SimulatedState: Sendable {
     var nextHandleID = 0
     var writeFault: WriteFault?
     var syncFault: SyncFault?
+    var openFault: (pathPrefix: String, kind: StorageIOError.Kind)?
 
     /// The fault a `sync()` of this file runs into: every sync fails, or the one at the faulty path.
     func syncFault(forFileInode inodeID: Int) -> SyncFault? {
@@ -445,6 +454,9 @@ struct SimulatedState: Sendable {
     mutating func open(
         _ path: String, displayPath: String, create: Bool
     ) throws(StorageIOError) -> (handleID: Int, inodeID: Int) {
+        if let openFault, path.hasPrefix(openFault.pathPrefix) {
+            throw StorageIOError(kind: openFault.kind, operation: "open", path: displayPath, errno: EMFILE)
+        }
         let inodeID: Int
         switch volatileNames[path] {
         case .file(let existing)?:

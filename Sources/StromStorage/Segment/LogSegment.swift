@@ -10,8 +10,11 @@ import NIOCore
 final class LogSegment: @unchecked Sendable {
     let baseOffset: Int64
     let log: any StorageFile
-    private let offsetIndexFile: any StorageFile
-    private let timeIndexFile: any StorageFile
+    private let offsetIndexPath: String
+    private let timeIndexPath: String
+    /// The index files, open only while the segment's indexes are read or written: at rest a
+    /// segment costs one descriptor (its `.log`), so 10,000 partitions fit a 20,000-descriptor limit.
+    private var indexFiles: (offsets: any StorageFile, times: any StorageFile)?
     private let fileSystem: any StorageFileSystem
     private let indexIntervalBytes: Int
 
@@ -42,13 +45,13 @@ final class LogSegment: @unchecked Sendable {
     var logPath: String { log.path }
 
     private init(
-        baseOffset: Int64, log: any StorageFile, offsetIndexFile: any StorageFile, timeIndexFile: any StorageFile,
+        baseOffset: Int64, log: any StorageFile, offsetIndexPath: String, timeIndexPath: String,
         fileSystem: any StorageFileSystem, indexIntervalBytes: Int, nowMs: Int64
     ) {
         self.baseOffset = baseOffset
         self.log = log
-        self.offsetIndexFile = offsetIndexFile
-        self.timeIndexFile = timeIndexFile
+        self.offsetIndexPath = offsetIndexPath
+        self.timeIndexPath = timeIndexPath
         self.fileSystem = fileSystem
         self.indexIntervalBytes = indexIntervalBytes
         self.offsetIndex = OffsetIndex(baseOffset: baseOffset)
@@ -63,13 +66,42 @@ final class LogSegment: @unchecked Sendable {
         directory: String, baseOffset: Int64, fileSystem: any StorageFileSystem, indexIntervalBytes: Int, nowMs: Int64
     ) throws(StorageIOError) -> LogSegment {
         let log = try fileSystem.open("\(directory)/\(fileName(baseOffset: baseOffset, suffix: ".log"))", create: true)
-        let offsetIndexFile = try fileSystem.open("\(directory)/\(fileName(baseOffset: baseOffset, suffix: ".index"))", create: true)
-        let timeIndexFile = try fileSystem.open("\(directory)/\(fileName(baseOffset: baseOffset, suffix: ".timeindex"))", create: true)
         let segment = LogSegment(
-            baseOffset: baseOffset, log: log, offsetIndexFile: offsetIndexFile, timeIndexFile: timeIndexFile,
+            baseOffset: baseOffset, log: log,
+            offsetIndexPath: "\(directory)/\(fileName(baseOffset: baseOffset, suffix: ".index"))",
+            timeIndexPath: "\(directory)/\(fileName(baseOffset: baseOffset, suffix: ".timeindex"))",
             fileSystem: fileSystem, indexIntervalBytes: indexIntervalBytes, nowMs: nowMs)
-        segment.sizeBytes = try log.size()
+        do {
+            segment.sizeBytes = try log.size()
+            _ = try segment.openIndexFiles()
+        } catch {
+            segment.close()
+            throw error
+        }
         return segment
+    }
+
+    /// The index files, opened (and created) if they are not open.
+    private func openIndexFiles() throws(StorageIOError) -> (offsets: any StorageFile, times: any StorageFile) {
+        if let indexFiles { return indexFiles }
+        let offsets = try fileSystem.open(offsetIndexPath, create: true)
+        let times: any StorageFile
+        do {
+            times = try fileSystem.open(timeIndexPath, create: true)
+        } catch {
+            try? offsets.close()
+            throw error
+        }
+        indexFiles = (offsets, times)
+        return (offsets, times)
+    }
+
+    /// Closes the index files until the indexes are next read or written (entries not yet
+    /// written stay pending in memory).
+    func releaseIndexFiles() {
+        try? indexFiles?.offsets.close()
+        try? indexFiles?.times.close()
+        indexFiles = nil
     }
 
     // MARK: Appending
@@ -114,6 +146,8 @@ final class LogSegment: @unchecked Sendable {
 
     /// Writes index entries added since the last call.
     func writePendingIndexEntries() throws(StorageIOError) {
+        guard pendingOffsetEntries.readableBytes > 0 || pendingTimeEntries.readableBytes > 0 else { return }
+        let (offsetIndexFile, timeIndexFile) = try openIndexFiles()
         if pendingOffsetEntries.readableBytes > 0 {
             try offsetIndexFile.write(pendingOffsetEntries, at: offsetIndexBytesWritten)
             offsetIndexBytesWritten += Int64(pendingOffsetEntries.readableBytes)
@@ -265,6 +299,7 @@ final class LogSegment: @unchecked Sendable {
     /// rebuild when they are missing or inconsistent. Scans only the tail after the last index
     /// entry to learn the next offset and the largest timestamp.
     func loadIndexes() throws(StorageIOError) {
+        let (offsetIndexFile, timeIndexFile) = try openIndexFiles()
         let offsetBytes = try offsetIndexFile.read(at: 0, count: Int(try offsetIndexFile.size()))
         let timeBytes = try timeIndexFile.read(at: 0, count: Int(try timeIndexFile.size()))
         // A missing index reads as empty; for a segment that should have entries, that is a
@@ -305,6 +340,7 @@ final class LogSegment: @unchecked Sendable {
     }
 
     private func rewriteIndexes() throws(StorageIOError) {
+        let (offsetIndexFile, timeIndexFile) = try openIndexFiles()
         let offsets = offsetIndex.encoded()
         try offsetIndexFile.truncate(to: 0)
         try offsetIndexFile.write(offsets, at: 0)
@@ -325,11 +361,15 @@ final class LogSegment: @unchecked Sendable {
         try log.sync()
     }
 
-    /// Indexes are caches, so they are synced only when the segment stops changing.
+    /// Indexes are caches, so they are synced only when the segment stops changing (rolled,
+    /// closed); their files are closed afterwards.
     func flushIndexes() throws(StorageIOError) {
         try writePendingIndexEntries()
-        try offsetIndexFile.sync()
-        try timeIndexFile.sync()
+        if let indexFiles {
+            try indexFiles.offsets.sync()
+            try indexFiles.times.sync()
+        }
+        releaseIndexFiles()
     }
 
     /// Removes every batch at or after `offset` (follower truncation, tests).
@@ -343,20 +383,19 @@ final class LogSegment: @unchecked Sendable {
 
     func close() {
         try? log.close()
-        try? offsetIndexFile.close()
-        try? timeIndexFile.close()
+        releaseIndexFiles()
     }
 
     /// Unlinks the files without closing them, for segments that readers may still be using:
     /// the descriptors close when the last reference goes.
     func deleteFiles() throws(StorageIOError) {
-        for path in [log.path, offsetIndexFile.path, timeIndexFile.path] where fileSystem.exists(path) {
+        for path in [log.path, offsetIndexPath, timeIndexPath] where fileSystem.exists(path) {
             try fileSystem.remove(path)
         }
     }
 
     func delete() throws(StorageIOError) {
-        let paths = [log.path, offsetIndexFile.path, timeIndexFile.path]
+        let paths = [log.path, offsetIndexPath, timeIndexPath]
         close()
         for path in paths where fileSystem.exists(path) { try fileSystem.remove(path) }
     }
