@@ -72,8 +72,10 @@ public final class GroupCommit: Sendable {
 
     /// Asks for `log` to be synced soon without waiting for it.
     public func requestFlush(_ log: PartitionLog) {
-        queue.withLock { $0.background[ObjectIdentifier(log)] = log }
-        signal()
+        // A log already queued has had its flusher woken; waking one per append would cost a
+        // futex call per produce request.
+        let isNew = queue.withLock { $0.background.updateValue(log, forKey: ObjectIdentifier(log)) == nil }
+        if isNew { signal() }
     }
 
     /// Finishes the round in progress, fails waiters that arrive later, and stops the thread.

@@ -229,9 +229,6 @@ public final class PartitionLog: Sendable {
             let firstOffset = state.offsets.logEndOffset
             var bytes = batch.bytes
             var header = batch.header
-            let start = bytes.readerIndex
-            bytes.setRecordBatchBaseOffset(firstOffset, batchAt: start)
-            bytes.setRecordBatchPartitionLeaderEpoch(state.leaderEpoch, batchAt: start)
             header.baseOffset = firstOffset
             header.partitionLeaderEpoch = state.leaderEpoch
             var logAppendTimeMs: Int64 = -1
@@ -239,9 +236,16 @@ public final class PartitionLog: Sendable {
                 logAppendTimeMs = nowMs
                 Self.stampLogAppendTime(&bytes, header: &header, nowMs: nowMs)
             }
+            // The offset and leader epoch are patched into a copy of the batch's first 16 bytes
+            // (outside the CRC); the payload is written from the request's buffer as it is.
+            let start = bytes.readerIndex
+            var head = bytes.getSlice(at: start, length: Self.patchedHeadBytes)!
+            head.setRecordBatchBaseOffset(firstOffset, batchAt: head.readerIndex)
+            head.setRecordBatchPartitionLeaderEpoch(state.leaderEpoch, batchAt: head.readerIndex)
+            let rest = bytes.getSlice(at: start + Self.patchedHeadBytes, length: sizeBytes - Self.patchedHeadBytes)!
             do throws(StorageIOError) {
                 try rollIfNeeded(&state, header: header, sizeBytes: sizeBytes, nowMs: nowMs)
-                try state.activeSegment.append(batch: bytes, header: header)
+                try state.activeSegment.append(batchHead: head, rest: rest, header: header)
             } catch {
                 state.offlineReason = "append failed: \(error)"
                 throw .storage(error)
@@ -263,6 +267,9 @@ public final class PartitionLog: Sendable {
         listener?(topicPartition, highWatermark)
         return info
     }
+
+    /// Base offset (8), batch length (4) and partition leader epoch (4): the bytes the log patches.
+    static let patchedHeadBytes = 16
 
     /// LogAppendTime topics carry the broker's time in `maxTimestamp` and attribute bit 3, both
     /// inside the CRC, so the CRC is recomputed (Kafka does the same).

@@ -266,6 +266,24 @@ struct FileSystemBehaviourTests {
     }
 
     @Test(arguments: FileSystemUnderTest.allCases)
+    func aHeadAndBodyAreWrittenBackToBack(kind: FileSystemUnderTest) throws {
+        try withFileSystem(kind) { fileSystem, root in
+            let file = try fileSystem.open(root + "/f", create: true)
+            try file.write(buffer("0123"), at: 0)
+            let body = ByteBuffer(repeating: UInt8(ascii: "b"), count: 100_000)
+            // The body is a slice of a larger buffer, as a produce request's records are.
+            var request = buffer("prefix-")
+            request.writeImmutableBuffer(body)
+            try file.write(buffer("HEAD"), request.getSlice(at: 7, length: body.readableBytes)!, at: 4)
+            #expect(try file.size() == 4 + 4 + 100_000)
+            var expected = buffer("0123HEAD")
+            expected.writeImmutableBuffer(body)
+            #expect(try file.read(at: 0, count: 8 + 100_000) == expected)
+            try file.close()
+        }
+    }
+
+    @Test(arguments: FileSystemUnderTest.allCases)
     func closedHandlesThrowClosed(kind: FileSystemUnderTest) throws {
         try withFileSystem(kind) { fileSystem, root in
             let file = try fileSystem.open(root + "/f", create: true)

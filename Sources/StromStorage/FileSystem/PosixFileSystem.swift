@@ -182,6 +182,34 @@ final class PosixFile: StorageFile {
         if let failure { throw StorageIOError(errno: failure, operation: "pwrite", path: path) }
     }
 
+    func write(_ head: ByteBuffer, _ body: ByteBuffer, at position: Int64) throws(StorageIOError) {
+        precondition(position >= 0, "negative file position \(position)")
+        let descriptor = try borrowDescriptor("pwritev")
+        let written: Int = head.withUnsafeReadableBytes { headBytes in
+            body.withUnsafeReadableBytes { bodyBytes in
+                var vectors = [
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: headBytes.baseAddress), iov_len: headBytes.count),
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: bodyBytes.baseAddress), iov_len: bodyBytes.count),
+                ]
+                while true {
+                    let result = pwritev(descriptor, &vectors, 2, off_t(position))
+                    if result >= 0 || errno != EINTR { return result }
+                }
+            }
+        }
+        returnDescriptor()
+        if written < 0 { throw StorageIOError(errno: errno, operation: "pwritev", path: path) }
+        // A short write (signals, quotas): the rest goes with pwrite's retrying loop.
+        let total = head.readableBytes + body.readableBytes
+        guard written < total else { return }
+        var rest = ByteBuffer()
+        rest.reserveCapacity(total - written)
+        if written < head.readableBytes { rest.writeImmutableBuffer(head.getSlice(at: head.readerIndex + written, length: head.readableBytes - written)!) }
+        let bodySkip = max(0, written - head.readableBytes)
+        rest.writeImmutableBuffer(body.getSlice(at: body.readerIndex + bodySkip, length: body.readableBytes - bodySkip)!)
+        try write(rest, at: position + Int64(written))
+    }
+
     func read(at position: Int64, count: Int) throws(StorageIOError) -> ByteBuffer {
         precondition(position >= 0 && count >= 0, "bad read of \(count) bytes at \(position)")
         let descriptor = try borrowDescriptor("pread")

@@ -27,6 +27,9 @@ public protocol StorageFile: AnyObject, Sendable {
     var path: String { get }
     /// Writes all of `bytes` at `position` (pwrite, retried until complete).
     func write(_ bytes: ByteBuffer, at position: Int64) throws(StorageIOError)
+    /// Writes `head` then `body` back to back at `position`: one pwritev where the file system
+    /// has it, so a batch with a patched header goes out without copying its payload.
+    func write(_ head: ByteBuffer, _ body: ByteBuffer, at position: Int64) throws(StorageIOError)
     /// Reads up to `count` bytes at `position`; fewer only at the end of the file.
     func read(at position: Int64, count: Int) throws(StorageIOError) -> ByteBuffer
     func size() throws(StorageIOError) -> Int64
@@ -39,6 +42,13 @@ public protocol StorageFile: AnyObject, Sendable {
     /// topic deletion). Nil for simulated files, which the broker then reads and copies, and for
     /// closed files.
     func leaseDescriptor() -> StorageFileLease?
+}
+
+extension StorageFile {
+    public func write(_ head: ByteBuffer, _ body: ByteBuffer, at position: Int64) throws(StorageIOError) {
+        try write(head, at: position)
+        try write(body, at: position + Int64(head.readableBytes))
+    }
 }
 
 /// A borrowed descriptor: the file's descriptor is not released (so its number cannot be reused

@@ -106,18 +106,20 @@ final class LogSegment: @unchecked Sendable {
 
     // MARK: Appending
 
-    /// Appends one batch whose offsets were already assigned (`baseOffset` patched in `bytes`).
-    func append(batch bytes: ByteBuffer, header: RecordBatchHeader) throws(StorageIOError) {
+    /// Appends one batch whose offsets were already assigned, given as its first bytes (with
+    /// `baseOffset` and the leader epoch patched) and the rest as received.
+    func append(batchHead head: ByteBuffer, rest: ByteBuffer, header: RecordBatchHeader) throws(StorageIOError) {
         let position = sizeBytes
-        try log.write(bytes, at: position)
-        sizeBytes += Int64(bytes.readableBytes)
+        try log.write(head, rest, at: position)
+        let batchSizeBytes = head.readableBytes + rest.readableBytes
+        sizeBytes += Int64(batchSizeBytes)
         if nextOffset == baseOffset { rollingTimestampMs = header.maxTimestamp >= 0 ? header.maxTimestamp : rollingTimestampMs }
         nextOffset = header.lastOffset + 1
         if header.maxTimestamp > largestTimestampMs {
             largestTimestampMs = header.maxTimestamp
             offsetOfLargestTimestamp = header.lastOffset
         }
-        bytesSinceLastIndexEntry += bytes.readableBytes
+        bytesSinceLastIndexEntry += batchSizeBytes
         if bytesSinceLastIndexEntry > indexIntervalBytes {
             try addIndexEntries(lastOffset: header.lastOffset, position: position)
         }
