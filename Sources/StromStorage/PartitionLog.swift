@@ -13,6 +13,9 @@ public final class PartitionLog: Sendable {
     /// Internal, not private: the log cleaner (LogCleaner.swift) writes and swaps segment files.
     let fileSystem: any StorageFileSystem
     private let state: Mutex<State>
+    /// Serialises what writes to the active segment (appends, rolls, closing): an append holds
+    /// it across its pwrite, while the state lock is held only around it. Taken before `state`.
+    private let appendOrder = Mutex(())
 
     struct State: Sendable {
         var config: LogConfig
@@ -213,59 +216,98 @@ public final class PartitionLog: Sendable {
     /// assigning its offsets (patched into `baseOffset`, outside the CRC) and the leader epoch.
     /// The bytes are stored as they are; nothing is decompressed.
     public func append(_ batch: RecordBatch, nowMs: Int64) throws(LogAppendError) -> AppendInfo {
-        typealias Outcome = (AppendInfo, (@Sendable (TopicPartition, Int64) -> Void)?, Int64)
-        let (info, listener, highWatermark) = try state.withLock { (state: inout State) throws(LogAppendError) -> Outcome in
-            if let reason = state.offlineReason { throw .offline(reason: reason) }
-            let sizeBytes = batch.bytes.readableBytes
-            guard sizeBytes <= state.config.maxMessageSizeBytes + RecordBatchHeader.logOverheadBytes else {
-                throw .batchTooLarge(sizeBytes: sizeBytes, maxBytes: state.config.maxMessageSizeBytes)
+        // Appends take turns on `appendOrder`; the state lock is held only to decide and then to
+        // publish, so the pwrite in between does not stall fetches or the group-commit flusher.
+        let (info, listener, highWatermark) = try appendOrder.withLock { _ throws(LogAppendError) -> PublishedAppend in
+            let plan = try state.withLock { (state: inout State) throws(LogAppendError) -> AppendPlan in
+                try planAppend(batch, state: &state, nowMs: nowMs)
             }
-            if let written = try state.producers.check(batch.header) {
-                // A retry of a batch already in the log: answer with where it went, append nothing.
-                return (AppendInfo(
-                    firstOffset: written.firstOffset, lastOffset: written.lastOffset, logAppendTimeMs: -1,
-                    logStartOffset: state.offsets.logStartOffset), nil, state.offsets.highWatermark)
+            guard case .write(let segment, let position, let head, let rest, let header, let logAppendTimeMs) = plan else {
+                guard case .duplicate(let published) = plan else { preconditionFailure("unhandled append plan") }
+                return published
             }
-            let firstOffset = state.offsets.logEndOffset
-            var bytes = batch.bytes
-            var header = batch.header
-            header.baseOffset = firstOffset
-            header.partitionLeaderEpoch = state.leaderEpoch
-            var logAppendTimeMs: Int64 = -1
-            if state.config.messageTimestampType == .logAppendTime {
-                logAppendTimeMs = nowMs
-                Self.stampLogAppendTime(&bytes, header: &header, nowMs: nowMs)
-            }
-            // The offset and leader epoch are patched into a copy of the batch's first 16 bytes
-            // (outside the CRC); the payload is written from the request's buffer as it is.
-            let start = bytes.readerIndex
-            var head = bytes.getSlice(at: start, length: Self.patchedHeadBytes)!
-            head.setRecordBatchBaseOffset(firstOffset, batchAt: head.readerIndex)
-            head.setRecordBatchPartitionLeaderEpoch(state.leaderEpoch, batchAt: head.readerIndex)
-            let rest = bytes.getSlice(at: start + Self.patchedHeadBytes, length: sizeBytes - Self.patchedHeadBytes)!
             do throws(StorageIOError) {
-                try rollIfNeeded(&state, header: header, sizeBytes: sizeBytes, nowMs: nowMs)
-                try state.activeSegment.append(batchHead: head, rest: rest, header: header)
+                try segment.write(batchHead: head, rest: rest, at: position)
             } catch {
-                state.offlineReason = "append failed: \(error)"
+                state.withLock { $0.offlineReason = "append failed: \(error)" }
                 throw .storage(error)
             }
-            state.offsets.logEndOffset = header.lastOffset + 1
-            state.producers.record(header)
-            state.unflushedRecordCount += Int64(header.recordCount)
-            var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
-            if !state.config.flushesBeforeAcknowledging {
-                // Kafka's default durability: visible once written, flushed by interval.
-                state.offsets.highWatermark = state.offsets.logEndOffset
-                state.offsets.lastStableOffset = state.offsets.logEndOffset
-                listener = state.highWatermarkListener
+            return state.withLock { state in
+                publishAppend(segment: segment, position: position, sizeBytes: head.readableBytes + rest.readableBytes,
+                              header: header, logAppendTimeMs: logAppendTimeMs, state: &state)
             }
-            return (AppendInfo(
-                firstOffset: firstOffset, lastOffset: header.lastOffset, logAppendTimeMs: logAppendTimeMs,
-                logStartOffset: state.offsets.logStartOffset), listener, state.offsets.highWatermark)
         }
         listener?(topicPartition, highWatermark)
         return info
+    }
+
+    private typealias PublishedAppend = (AppendInfo, (@Sendable (TopicPartition, Int64) -> Void)?, Int64)
+
+    /// What an append does once checked: nothing (a producer's retry), or one write.
+    private enum AppendPlan {
+        case duplicate(PublishedAppend)
+        case write(segment: LogSegment, position: Int64, head: ByteBuffer, rest: ByteBuffer, header: RecordBatchHeader, logAppendTimeMs: Int64)
+    }
+
+    /// Checks the batch, assigns its offsets and rolls the segment if needed (under the state lock).
+    private func planAppend(_ batch: RecordBatch, state: inout State, nowMs: Int64) throws(LogAppendError) -> AppendPlan {
+        if let reason = state.offlineReason { throw .offline(reason: reason) }
+        let sizeBytes = batch.bytes.readableBytes
+        guard sizeBytes <= state.config.maxMessageSizeBytes + RecordBatchHeader.logOverheadBytes else {
+            throw .batchTooLarge(sizeBytes: sizeBytes, maxBytes: state.config.maxMessageSizeBytes)
+        }
+        if let written = try state.producers.check(batch.header) {
+            // A retry of a batch already in the log: answer with where it went, append nothing.
+            return .duplicate((AppendInfo(
+                firstOffset: written.firstOffset, lastOffset: written.lastOffset, logAppendTimeMs: -1,
+                logStartOffset: state.offsets.logStartOffset), nil, state.offsets.highWatermark))
+        }
+        let firstOffset = state.offsets.logEndOffset
+        var bytes = batch.bytes
+        var header = batch.header
+        header.baseOffset = firstOffset
+        header.partitionLeaderEpoch = state.leaderEpoch
+        var logAppendTimeMs: Int64 = -1
+        if state.config.messageTimestampType == .logAppendTime {
+            logAppendTimeMs = nowMs
+            Self.stampLogAppendTime(&bytes, header: &header, nowMs: nowMs)
+        }
+        // The offset and leader epoch are patched into a copy of the batch's first 16 bytes
+        // (outside the CRC); the payload is written from the request's buffer as it is.
+        let start = bytes.readerIndex
+        var head = bytes.getSlice(at: start, length: Self.patchedHeadBytes)!
+        head.setRecordBatchBaseOffset(firstOffset, batchAt: head.readerIndex)
+        head.setRecordBatchPartitionLeaderEpoch(state.leaderEpoch, batchAt: head.readerIndex)
+        let rest = bytes.getSlice(at: start + Self.patchedHeadBytes, length: sizeBytes - Self.patchedHeadBytes)!
+        do throws(StorageIOError) {
+            try rollIfNeeded(&state, header: header, sizeBytes: sizeBytes, nowMs: nowMs)
+        } catch {
+            state.offlineReason = "append failed: \(error)"
+            throw .storage(error)
+        }
+        let segment = state.activeSegment
+        return .write(segment: segment, position: segment.sizeBytes, head: head, rest: rest, header: header, logAppendTimeMs: logAppendTimeMs)
+    }
+
+    /// Makes a written batch part of the log (under the state lock): readers and the flusher
+    /// see it from here on.
+    private func publishAppend(
+        segment: LogSegment, position: Int64, sizeBytes: Int, header: RecordBatchHeader, logAppendTimeMs: Int64, state: inout State
+    ) -> PublishedAppend {
+        segment.recordAppend(header: header, position: position, sizeBytes: sizeBytes)
+        state.offsets.logEndOffset = header.lastOffset + 1
+        state.producers.record(header)
+        state.unflushedRecordCount += Int64(header.recordCount)
+        var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
+        if !state.config.flushesBeforeAcknowledging {
+            // Kafka's default durability: visible once written, flushed by interval.
+            state.offsets.highWatermark = state.offsets.logEndOffset
+            state.offsets.lastStableOffset = state.offsets.logEndOffset
+            listener = state.highWatermarkListener
+        }
+        return (AppendInfo(
+            firstOffset: header.baseOffset, lastOffset: header.lastOffset, logAppendTimeMs: logAppendTimeMs,
+            logStartOffset: state.offsets.logStartOffset), listener, state.offsets.highWatermark)
     }
 
     /// Base offset (8), batch length (4) and partition leader epoch (4): the bytes the log patches.
@@ -310,7 +352,9 @@ public final class PartitionLog: Sendable {
 
     /// Starts a new segment now (tests, and an operator forcing a roll).
     public func roll(nowMs: Int64) throws(StorageIOError) {
-        try state.withLock { (state: inout State) throws(StorageIOError) in try roll(&state, nowMs: nowMs) }
+        try appendOrder.withLock { _ throws(StorageIOError) in
+            try state.withLock { (state: inout State) throws(StorageIOError) in try roll(&state, nowMs: nowMs) }
+        }
     }
 
     // MARK: Durability
@@ -483,20 +527,24 @@ public final class PartitionLog: Sendable {
 
     /// Flushes and closes every file (clean shutdown).
     public func close() throws(StorageIOError) {
-        try flush()
-        try state.withLock { (state: inout State) throws(StorageIOError) in
-            for segment in state.segments {
-                try segment.flushIndexes()
-                segment.close()
+        try appendOrder.withLock { _ throws(StorageIOError) in
+            try flush()
+            try state.withLock { (state: inout State) throws(StorageIOError) in
+                for segment in state.segments {
+                    try segment.flushIndexes()
+                    segment.close()
+                }
             }
         }
     }
 
     /// Removes the partition's directory (DeleteTopics).
     public func delete() throws(StorageIOError) {
-        state.withLock { state in
-            for segment in state.segments { segment.close() }
-            state.offlineReason = "deleted"
+        appendOrder.withLock { _ in
+            state.withLock { state in
+                for segment in state.segments { segment.close() }
+                state.offlineReason = "deleted"
+            }
         }
         try fileSystem.removeTree(directory)
     }

@@ -106,12 +106,17 @@ final class LogSegment: @unchecked Sendable {
 
     // MARK: Appending
 
-    /// Appends one batch whose offsets were already assigned, given as its first bytes (with
-    /// `baseOffset` and the leader epoch patched) and the rest as received.
-    func append(batchHead head: ByteBuffer, rest: ByteBuffer, header: RecordBatchHeader) throws(StorageIOError) {
-        let position = sizeBytes
+    /// Writes one batch whose offsets were already assigned, given as its first bytes (with
+    /// `baseOffset` and the leader epoch patched) and the rest as received, at `position` (the
+    /// segment's size when the append was planned). Touches only the file, so it runs outside
+    /// the owner's state lock; ``recordAppend(header:position:sizeBytes:)`` then publishes it.
+    func write(batchHead head: ByteBuffer, rest: ByteBuffer, at position: Int64) throws(StorageIOError) {
         try log.write(head, rest, at: position)
-        let batchSizeBytes = head.readableBytes + rest.readableBytes
+    }
+
+    /// Counts a written batch in (under the owner's lock): size, offsets, timestamps, indexes.
+    func recordAppend(header: RecordBatchHeader, position: Int64, sizeBytes batchSizeBytes: Int) {
+        precondition(position == sizeBytes, "batch written at \(position), segment ends at \(sizeBytes)")
         sizeBytes += Int64(batchSizeBytes)
         if nextOffset == baseOffset { rollingTimestampMs = header.maxTimestamp >= 0 ? header.maxTimestamp : rollingTimestampMs }
         nextOffset = header.lastOffset + 1
@@ -121,7 +126,7 @@ final class LogSegment: @unchecked Sendable {
         }
         bytesSinceLastIndexEntry += batchSizeBytes
         if bytesSinceLastIndexEntry > indexIntervalBytes {
-            try addIndexEntries(lastOffset: header.lastOffset, position: position)
+            addIndexEntries(lastOffset: header.lastOffset, position: position)
         }
     }
 
@@ -133,7 +138,7 @@ final class LogSegment: @unchecked Sendable {
     private var offsetIndexBytesWritten: Int64 = 0
     private var timeIndexBytesWritten: Int64 = 0
 
-    private func addIndexEntries(lastOffset: Int64, position: Int64) throws(StorageIOError) {
+    private func addIndexEntries(lastOffset: Int64, position: Int64) {
         let before = offsetIndex.count
         offsetIndex.append(offset: lastOffset, position: position)
         if offsetIndex.count > before {
