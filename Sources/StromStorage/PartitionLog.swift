@@ -28,13 +28,13 @@ public final class PartitionLog: Sendable {
         /// `leader-epoch-checkpoint`; replicas use it to find where their logs diverge.
         var epochEntries: [EpochEntry] = []
         var unflushedRecordCount: Int64 = 0
+        /// Told when the high watermark moves, outside the lock (wakes long-polling fetches).
+        var highWatermarkListener: (@Sendable (TopicPartition, Int64) -> Void)?
         /// Counts segment files created or removed; a flush that sees it ahead of
         /// `directorySyncedGeneration` syncs the directory, since a new segment's directory
         /// entry, not only its data, must reach the disk before data in it counts as durable.
         /// A counter rather than a flag: two flushes may run at once (``GroupCommit`` has two
         /// threads), and neither may skip the directory sync the other has not finished yet.
-        /// Told when the high watermark moves, outside the lock (wakes long-polling fetches).
-        var highWatermarkListener: (@Sendable (TopicPartition, Int64) -> Void)?
         var directoryGeneration = 0
         var directorySyncedGeneration = 0
         var lastFlushMs: Int64
