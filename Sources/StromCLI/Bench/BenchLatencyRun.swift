@@ -124,49 +124,14 @@ struct BenchLatencyRun: Sendable {
                     topicData: [.init(name: name, partitionData: [.init(index: Int32(partition), records: try builder.build())])])
                 let (connection, version) = (route.connection, route.version)
                 group.addTask {
-                    try await Self.send(
-                        request, version: version, partition: Int32(partition), topic: name, on: connection,
+                    _ = try await BenchProducer.send(
+                        request, version: version, recordCounts: [(Int32(partition), 1)], topic: name, on: connection,
                         deadlineNanoseconds: deadlineNanoseconds, timeoutSeconds: timeoutSeconds)
                     let now = MonotonicClock.nowNanoseconds()
                     ledger.recordAcknowledgement(sequence: sequence, nanoseconds: now - sentAt, at: now)
                 }
             }
             return SendTimes(firstMeasured: firstMeasured, last: last)
-        }
-    }
-
-    /// Sends one single-record request; throws the partition's error. The wait for the answer
-    /// ends at the run's deadline at the latest.
-    private static func send(
-        _ request: ProduceRequest, version: Int16, partition: Int32, topic: String, on connection: KafkaClientConnection,
-        deadlineNanoseconds: Int64, timeoutSeconds: Int
-    ) async throws {
-        if request.acks == ProduceAcks.unacknowledged.rawValue {
-            // No answer will come: "acknowledged" once written, as librdkafka reports it.
-            try await connection.sendWithoutResponse(request, version: version)
-            return
-        }
-        let untilDeadline = Duration.nanoseconds(Swift.max(deadlineNanoseconds - MonotonicClock.nowNanoseconds(), 1))
-        let response: ProduceResponse
-        do {
-            response = try await connection.send(
-                request, version: version, timeout: Swift.min(connection.requestTimeout + .milliseconds(request.timeoutMs), untilDeadline))
-        } catch {
-            // Spelled out rather than `catch .timedOut where …`: that pattern on a typed throw
-            // crashes Swift 6.3.1's SIL ownership verifier.
-            if case .timedOut = error, MonotonicClock.nowNanoseconds() >= deadlineNanoseconds {
-                throw BenchError.timedOut(seconds: timeoutSeconds, activity: "waiting for acknowledgements")
-            }
-            throw error
-        }
-        let resource = "topic \"\(topic)\" partition \(partition)"
-        guard let answer = response.responses.first(where: { $0.name == topic })?.partitionResponses.first(where: { $0.index == partition }) else {
-            throw StromClientError.malformedResponse(.produce, reason: "no answer for \(resource)")
-        }
-        if answer.errorCode != KafkaErrorCode.none.rawValue {
-            throw StromClientError.kafka(
-                KafkaErrorCode(rawValue: answer.errorCode), resource: resource,
-                message: answer.errorMessage ?? answer.recordErrors.first?.batchIndexErrorMessage)
         }
     }
 

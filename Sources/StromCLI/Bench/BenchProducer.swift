@@ -153,8 +153,9 @@ struct BenchProducer: Sendable {
     }
 
     /// Sends one request; returns the records acknowledged, or throws the first partition's error.
-    /// The wait for the answer ends at the run's deadline at the latest.
-    private static func send(
+    /// The wait for the answer ends at the run's deadline at the latest. The latency run sends
+    /// its single-record requests through it too.
+    static func send(
         _ request: ProduceRequest, version: Int16, recordCounts: [(partition: Int32, count: Int)], topic: String,
         on connection: KafkaClientConnection, deadlineNanoseconds: Int64, timeoutSeconds: Int
     ) async throws -> Int {
