@@ -264,7 +264,8 @@ public final class Broker: Sendable {
         case .produce(let body):
             let handler = ProduceHandler(
                 partitions: partitions, groupCommit: groupCommit,
-                decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax)
+                decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax,
+                validation: configuration.produceValidation)
             guard let response = await handler.handle(body, nowMs: Self.nowMs()) else { return .success(nil) }
             return encode(response, version: version, for: request)
         case .fetch:

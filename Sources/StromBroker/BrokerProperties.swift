@@ -18,7 +18,7 @@ public enum BrokerProperties {
     /// The broker's own keys; every key of ``logDefaultKeys`` is accepted too.
     static let brokerKeys: [String] = [
         "node.id", "broker.id", "num.partitions", "default.replication.factor", "auto.create.topics.enable",
-        "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name",
+        "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name", "produce.batch.validation",
     ]
 
     /// Every key ``apply(_:to:)`` accepts.
@@ -42,6 +42,11 @@ public enum BrokerProperties {
             case "socket.request.max.bytes": configuration.requestSizeBytesMax = try integer(Int.self)
             case "log.dirs", "log.dir": configuration.dataDirectory = value
             case "advertised.host.name": configuration.advertisedHost = value
+            case "produce.batch.validation":
+                guard let mode = ProduceValidation(rawValue: value.lowercased()) else {
+                    throw InvalidProperty(key: key, reason: "not strict or relaxed: \(value)")
+                }
+                configuration.produceValidation = mode
             default:
                 guard let topicKey = logDefaultKeys[key] else { throw InvalidProperty(key: key, reason: "unknown or not supported yet") }
                 logProperties[topicKey] = value

@@ -53,6 +53,16 @@ import Testing
         #expect(configuration.logDefaults.maxMessageSizeBytes == 2_000_000)
     }
 
+    @Test func produceValidationIsStrictUnlessRelaxed() async throws {
+        #expect(try await BrokerSettings.load(flags: [:], environment: [:]).produceValidation == .strict)
+        let relaxed = try await BrokerSettings.load(flags: [:], environment: ["STROM_PRODUCE_BATCH_VALIDATION": "relaxed"])
+        #expect(relaxed.produceValidation == .relaxed)
+        #expect(relaxed.describedEntries.contains { $0.name == "produce.batch.validation" && $0.value == "relaxed" })
+        await #expect { try await BrokerSettings.load(flags: ["produce.batch.validation": "lax"], environment: [:]) } throws: {
+            "\($0)".contains("produce.batch.validation")
+        }
+    }
+
     @Test func mistakesAreRefusedWithTheKeyNamed() async throws {
         let typo = try writeConfig("num.partition=3\n")
         await #expect { try await BrokerSettings.load(flags: ["config": typo], environment: [:]) } throws: { "\($0)".contains("num.partition ") }

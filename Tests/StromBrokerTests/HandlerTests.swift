@@ -46,8 +46,27 @@ final class TestPartitions: PartitionDirectory {
         partitions = try TestPartitions(topics: ["orders": 2], waiters: waiters)
     }
 
-    var produce: ProduceHandler {
-        ProduceHandler(partitions: partitions, groupCommit: groupCommit, decompressedSizeBytesMax: 64 << 20)
+    var produce: ProduceHandler { produce(validation: .strict) }
+
+    func produce(validation: ProduceValidation) -> ProduceHandler {
+        ProduceHandler(partitions: partitions, groupCommit: groupCommit, decompressedSizeBytesMax: 64 << 20, validation: validation)
+    }
+
+    /// Flips one byte of the records section and recomputes the CRC, so that only reading the
+    /// records finds the damage.
+    static func damagingRecords(of batch: ByteBuffer, at recordsOffset: Int) -> ByteBuffer {
+        var damaged = batch
+        let index = damaged.readerIndex + RecordBatchHeader.sizeBytes + recordsOffset
+        damaged.setInteger(damaged.getInteger(at: index, as: UInt8.self)! ^ 0xFF, at: index)
+        return withRecomputedCRC(damaged)
+    }
+
+    static func withRecomputedCRC(_ batch: ByteBuffer) -> ByteBuffer {
+        var batch = batch
+        // The CRC (bytes 17-20) covers attributes (byte 21) to the end.
+        let crc = CRC32C.checksum(batch.getSlice(at: batch.readerIndex + 21, length: batch.readableBytes - 21)!)
+        batch.setInteger(crc, at: batch.readerIndex + 17)
+        return batch
     }
 
     var fetch: FetchHandler { FetchHandler(partitions: partitions, waiters: waiters) }
@@ -111,6 +130,30 @@ final class TestPartitions: PartitionDirectory {
         let large = try Self.batch([String(repeating: "L", count: 2 << 20)])
         let tooLarge = try #require(await produce.handle(produceRequest(acks: 1, records: large), nowMs: 0))
         #expect(tooLarge.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.messageTooLarge.rawValue)
+    }
+
+    @Test func relaxedValidationChecksCompressedBatchesByCRCAndHeaderOnly() async throws {
+        let damagedZstd = Self.damagingRecords(of: try Self.batch(["one", "two"], codec: .zstd), at: 6)
+        let strict = try #require(await produce.handle(produceRequest(acks: 1, records: damagedZstd), nowMs: 0))
+        #expect(strict.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.corruptMessage.rawValue)
+        // Relaxed trusts the producer's compressed bytes: the CRC and header hold, so it is stored.
+        let relaxed = produce(validation: .relaxed)
+        let stored = try #require(await relaxed.handle(produceRequest(acks: 1, records: damagedZstd), nowMs: 0))
+        #expect(stored.responses[0].partitionResponses[0].errorCode == 0)
+        #expect(stored.responses[0].partitionResponses[0].baseOffset == 0)
+        // Still refused in relaxed mode: a wrong CRC, a header whose counts disagree, and a damaged
+        // uncompressed batch (its records are read either way: it costs no decompression).
+        var badCRC = try Self.batch(["c"], codec: .zstd)
+        badCRC.setInteger(UInt8(0xFF), at: badCRC.writerIndex - 1)
+        let refusedCRC = try #require(await relaxed.handle(produceRequest(acks: 1, records: badCRC), nowMs: 0))
+        #expect(refusedCRC.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.corruptMessage.rawValue)
+        let damagedPlain = Self.damagingRecords(of: try Self.batch(["one", "two"]), at: 0)
+        let refusedPlain = try #require(await relaxed.handle(produceRequest(acks: 1, records: damagedPlain), nowMs: 0))
+        #expect(refusedPlain.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.invalidRecord.rawValue)
+        var wrongCount = try Self.batch(["a", "b"], codec: .lz4)
+        wrongCount.setInteger(Int32(5), at: wrongCount.readerIndex + 23)  // lastOffsetDelta
+        let refusedCount = try #require(await relaxed.handle(produceRequest(acks: 1, records: Self.withRecomputedCRC(wrongCount)), nowMs: 0))
+        #expect(refusedCount.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.invalidRecord.rawValue)
     }
 
     @Test func outOfRangeFetchSaysSo() async throws {

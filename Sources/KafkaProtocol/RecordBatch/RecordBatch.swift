@@ -75,7 +75,22 @@ public struct RecordBatch: Sendable {
     /// Costs the CRC plus one pass over the record headers; payload bytes are skipped, not copied.
     @discardableResult
     public func validate(mode: ValidationMode, decompressedSizeBytesMax: Int) throws(RecordBatchError) -> Summary {
+        try validateHeaderAndChecksum(mode: mode)
+        let declared = header.recordCount
+        let plain = try decompressedRecords(sizeBytesMax: decompressedSizeBytesMax)
+        let framing = try RecordFraming.check(
+            plain, declaredCount: declared, lastOffsetDelta: header.lastOffsetDelta, sequentialOffsets: mode == .produced)
+        let maxTimestamp = framing.count == 0 ? header.maxTimestamp : header.baseTimestamp &+ framing.maxTimestampDelta
+        return Summary(recordCount: framing.count, maxTimestamp: maxTimestamp, uncompressedRecordsSizeBytes: plain.readableBytes)
+    }
+
+    /// Checks what can be checked without reading the records: the CRC (which covers the records,
+    /// compressed or not), the codec id and the header's counts. For a compressed batch from a
+    /// trusted producer this is the whole check, as Redpanda's relaxed validation does; the
+    /// records' own framing is then first read by a consumer.
+    public func validateHeaderAndChecksum(mode: ValidationMode) throws(RecordBatchError) {
         try verifyChecksum()
+        _ = try compressionCodec()
         let declared = header.recordCount
         switch mode {
         case .produced:
@@ -85,11 +100,6 @@ public struct RecordBatch: Sendable {
         case .stored:
             guard declared >= 0 else { throw .recordCountMismatch(declared: declared, found: 0) }
         }
-        let plain = try decompressedRecords(sizeBytesMax: decompressedSizeBytesMax)
-        let framing = try RecordFraming.check(
-            plain, declaredCount: declared, lastOffsetDelta: header.lastOffsetDelta, sequentialOffsets: mode == .produced)
-        let maxTimestamp = framing.count == 0 ? header.maxTimestamp : header.baseTimestamp &+ framing.maxTimestampDelta
-        return Summary(recordCount: framing.count, maxTimestamp: maxTimestamp, uncompressedRecordsSizeBytes: plain.readableBytes)
     }
 
     /// An iterator over the records, decompressing first when the batch is compressed (bounded by

@@ -26,6 +26,9 @@ extension BrokerConfiguration {
             BrokerConfigEntry(
                 name: "socket.request.max.bytes", value: String(requestSizeBytesMax), type: .int,
                 documentation: "The largest request frame the broker reads."),
+            BrokerConfigEntry(
+                name: "produce.batch.validation", value: produceValidation.rawValue, type: .string,
+                documentation: "strict: check every record of a produced batch, decompressing it (Kafka's checks); relaxed: check compressed batches for non-compacted topics by CRC and header only."),
             BrokerConfigEntry(name: "log.dirs", value: dataDirectory, type: .string, documentation: "The data directory."),
             BrokerConfigEntry(
                 name: "listeners", value: "PLAINTEXT://\(listenHost):\(listenPort)", type: .list,
