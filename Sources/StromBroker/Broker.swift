@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 public import KafkaProtocol
 public import NIOCore
@@ -17,6 +18,7 @@ public final class Broker: Sendable {
     /// The topic defaults in force: the static ones with the dynamic broker configs on top.
     private let currentLogDefaults: Mutex<LogConfig>
     let producerIds: ProducerIdBlock
+    let groupCoordinator: GroupCoordinator
 
     private init(
         configuration: BrokerConfiguration, metadata: EmbeddedMetadataStore, logs: LogManager, groupCommit: GroupCommit,
@@ -30,6 +32,9 @@ public final class Broker: Sendable {
         self.partitions = partitions
         self.currentLogDefaults = Mutex(Self.logDefaults(configuration: configuration, image: partitions.current))
         self.producerIds = ProducerIdBlock(metadata: metadata)
+        self.groupCoordinator = GroupCoordinator(
+            settings: configuration.groups, storage: OffsetsTopicStorage(logs: logs, groupCommit: groupCommit),
+            logger: Logger(label: "strom.groups"), clock: { Broker.nowMs() })
     }
 
     /// The topic defaults in force (what a topic without an override runs with).
@@ -74,6 +79,7 @@ public final class Broker: Sendable {
             configuration: configuration, metadata: metadata, logs: logs, groupCommit: GroupCommit(), waiters: waiters,
             partitions: BrokerPartitions(image: image, logs: logs))
         for topic in image.topics { try broker.openLogs(for: topic) }
+        try await broker.groupCoordinator.start(host: broker)
         return broker
     }
 
@@ -230,7 +236,8 @@ public final class Broker: Sendable {
     ///
     /// - Parameter sendsFiles: whether the connection can send file regions (sendfile); TLS
     ///   connections and tests cannot, and get Fetch records copied into the frame.
-    public func handle(_ request: KafkaRequest, sendsFiles: Bool = false) async -> Reply {
+    /// - Parameter clientHost: the client's address as Kafka shows it ("/127.0.0.1"), for groups.
+    public func handle(_ request: KafkaRequest, sendsFiles: Bool = false, clientHost: String = "") async -> Reply {
         guard SupportedApis.supports(request.apiKey, version: request.apiVersion) else {
             if request.apiKey == .apiVersions {
                 return .response(unsupportedApiVersionsResponse(correlationId: request.correlationId))
@@ -240,7 +247,7 @@ public final class Broker: Sendable {
         if case .fetch(let body) = request.body {
             return await fetch(body, request: request, sendsFiles: sendsFiles)
         }
-        switch await respond(to: request) {
+        switch await respond(to: request, clientHost: clientHost) {
         case .success(let frame?): return .response(frame)
         case .success(nil): return .noResponse
         case .failure(let error):
@@ -250,7 +257,7 @@ public final class Broker: Sendable {
         }
     }
 
-    private func respond(to request: KafkaRequest) async -> Result<ByteBuffer?, KafkaEncodingError> {
+    private func respond(to request: KafkaRequest, clientHost: String) async -> Result<ByteBuffer?, KafkaEncodingError> {
         let version = request.apiVersion
         switch request.body {
         case .apiVersions(let body):
@@ -288,6 +295,29 @@ public final class Broker: Sendable {
             return encode(await InitProducerIdHandler(producerIds: producerIds).handle(body), version: version, for: request)
         case .describeLogDirs(let body):
             return encode(DescribeLogDirsHandler(broker: self).handle(body, version: version), version: version, for: request)
+        case .findCoordinator(let body):
+            return encode(await FindCoordinatorHandler(broker: self).handle(body, version: version), version: version, for: request)
+        case .joinGroup(let body):
+            let clientId = request.header.clientId ?? ""
+            return encode(await groupCoordinator.join(body, version: version, clientId: clientId, clientHost: clientHost), version: version, for: request)
+        case .syncGroup(let body):
+            return encode(await groupCoordinator.sync(body, version: version), version: version, for: request)
+        case .heartbeat(let body):
+            return encode(await groupCoordinator.heartbeat(body), version: version, for: request)
+        case .leaveGroup(let body):
+            return encode(await groupCoordinator.leave(body, version: version), version: version, for: request)
+        case .offsetCommit(let body):
+            return encode(await OffsetCommitHandler(broker: self).handle(body), version: version, for: request)
+        case .offsetFetch(let body):
+            return encode(await OffsetFetchHandler(broker: self).handle(body, version: version), version: version, for: request)
+        case .listGroups(let body):
+            return encode(await GroupAdminHandlers(broker: self).listGroups(body), version: version, for: request)
+        case .describeGroups(let body):
+            return encode(await GroupAdminHandlers(broker: self).describeGroups(body), version: version, for: request)
+        case .deleteGroups(let body):
+            return encode(await GroupAdminHandlers(broker: self).deleteGroups(body), version: version, for: request)
+        case .offsetDelete(let body):
+            return encode(await GroupAdminHandlers(broker: self).deleteOffsets(body), version: version, for: request)
         default:
             return .success(nil)
         }
@@ -327,15 +357,33 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Periodic work: flushes by policy and one retention round. Called by the server's timer.
+    /// Periodic work: flushes by policy, one retention round and one compaction round (the
+    /// dirtiest compacted log, `__consumer_offsets` among them). Called by the server's timer.
     public func runMaintenance() throws {
         try logs.flushDueLogs(nowMs: Self.nowMs())
         try logs.applyRetention(nowMs: Self.nowMs())
+        _ = try logs.compact(nowMs: Self.nowMs())
     }
 
-    /// Stops group commit and closes every log cleanly (writes the clean-shutdown marker).
-    public func shutdown() throws {
+    /// Answers parked group requests, stops group commit and closes every log cleanly (writes the
+    /// clean-shutdown marker).
+    public func shutdown() async throws {
+        await groupCoordinator.shutdown()
         groupCommit.shutdown()
         try logs.shutdown()
+    }
+}
+
+extension Broker: OffsetsTopicHost {
+    func offsetsTopicPartitionCount() -> Int32? {
+        partitions.current.topic(named: GroupCoordinatorSettings.offsetsTopic)?.partitionCount
+    }
+
+    func createOffsetsTopic(partitionCount: Int32) async throws {
+        let configs = ["cleanup.policy": "compact", "segment.bytes": String(configuration.groups.offsetsTopicSegmentBytes)]
+        let result = await createTopic(
+            name: GroupCoordinatorSettings.offsetsTopic, partitionCount: partitionCount, replicationFactor: 1, configs: configs,
+            validateOnly: false)
+        if case .failure(let error) = result, error.kafkaErrorCode != .topicAlreadyExists { throw error }
     }
 }

@@ -27,6 +27,8 @@ public struct BrokerConfiguration: Sendable {
     /// `produce.batch.validation` (Strom's; Redpanda has the same choice): how much of a produced
     /// batch is checked before it is stored.
     public var produceValidation: ProduceValidation = .strict
+    /// The group coordinator (`offsets.*`, `group.*`).
+    public var groups = GroupCoordinatorSettings()
     /// Topic-level defaults (`log.retention.ms` → `retention.ms`, ...).
     public var logDefaults: LogConfig = .defaults
     /// The broker keys set explicitly (config file or flags), with their values: DescribeConfigs

@@ -19,6 +19,9 @@ public enum BrokerProperties {
     static let brokerKeys: [String] = [
         "node.id", "broker.id", "num.partitions", "default.replication.factor", "auto.create.topics.enable",
         "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name", "produce.batch.validation",
+        "offsets.topic.num.partitions", "offsets.topic.segment.bytes", "offsets.retention.minutes",
+        "offsets.retention.check.interval.ms", "offset.metadata.max.bytes", "group.initial.rebalance.delay.ms",
+        "group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.max.size",
     ]
 
     /// Every key ``apply(_:to:)`` accepts.
@@ -42,6 +45,17 @@ public enum BrokerProperties {
             case "socket.request.max.bytes": configuration.requestSizeBytesMax = try integer(Int.self)
             case "log.dirs", "log.dir": configuration.dataDirectory = value
             case "advertised.host.name": configuration.advertisedHost = value
+            case "offsets.topic.num.partitions":
+                configuration.groups.offsetsTopicPartitionCount = try integer(Int32.self)
+                guard configuration.groups.offsetsTopicPartitionCount > 0 else { throw InvalidProperty(key: key, reason: "must be at least 1") }
+            case "offsets.topic.segment.bytes": configuration.groups.offsetsTopicSegmentBytes = try integer(Int64.self)
+            case "offsets.retention.minutes": configuration.groups.offsetsRetentionMs = try integer(Int64.self) * 60_000
+            case "offsets.retention.check.interval.ms": configuration.groups.offsetsRetentionCheckIntervalMs = max(1, try integer(Int64.self))
+            case "offset.metadata.max.bytes": configuration.groups.offsetMetadataMaxBytes = try integer(Int.self)
+            case "group.initial.rebalance.delay.ms": configuration.groups.initialRebalanceDelayMs = max(0, try integer(Int64.self))
+            case "group.min.session.timeout.ms": configuration.groups.minSessionTimeoutMs = try integer(Int32.self)
+            case "group.max.session.timeout.ms": configuration.groups.maxSessionTimeoutMs = try integer(Int32.self)
+            case "group.max.size": configuration.groups.maxGroupSize = max(1, try integer(Int.self))
             case "produce.batch.validation":
                 guard let mode = ProduceValidation(rawValue: value.lowercased()) else {
                     throw InvalidProperty(key: key, reason: "not strict or relaxed: \(value)")

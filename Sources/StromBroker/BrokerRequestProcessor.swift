@@ -19,12 +19,17 @@ public final class BrokerRequestProcessor: KafkaRequestProcessor {
 
     public func process(_ request: KafkaRequest, connection: KafkaConnectionInfo) async -> KafkaResponseAction {
         guard let broker = broker.withLock({ $0 }) else { return .close(reason: "broker still starting") }
-        switch await broker.handle(request, sendsFiles: sendsFiles) {
+        switch await broker.handle(request, sendsFiles: sendsFiles, clientHost: Self.clientHost(connection.remoteAddress)) {
         case .response(let frame): return .respond(frame)
         case .responseParts(let parts, let whenWritten): return .respondWithParts(parts, whenWritten: { _ in whenWritten() })
         case .noResponse: return .noResponse
         case .unsupported(let reason): return .close(reason: reason)
         }
+    }
+
+    /// Kafka's form of a client address in group descriptions: "/127.0.0.1".
+    static func clientHost(_ address: SocketAddress?) -> String {
+        address?.ipAddress.map { "/\($0)" } ?? ""
     }
 
     public func processUnsupportedVersion(_ error: KafkaRequestFrameError, connection: KafkaConnectionInfo) async -> KafkaResponseAction {

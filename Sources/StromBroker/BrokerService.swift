@@ -25,7 +25,7 @@ public enum BrokerService {
                 services: [.init(service: server), .init(service: MaintenanceService(broker: broker, logger: logger))],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        try broker.shutdown()
+        try await broker.shutdown()
         logger.info("strom stopped cleanly")
     }
 }

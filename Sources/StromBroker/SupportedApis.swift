@@ -23,6 +23,17 @@ public enum SupportedApis {
         .describeLogDirs: 0...4,
         .incrementalAlterConfigs: 0...1,
         .describeCluster: 0...1,
+        .findCoordinator: 0...6,
+        .joinGroup: 0...9,
+        .syncGroup: 0...5,
+        .heartbeat: 0...4,
+        .leaveGroup: 0...5,
+        .offsetCommit: 0...9,
+        .offsetFetch: 0...9,
+        .listGroups: 0...5,
+        .describeGroups: 0...5,
+        .deleteGroups: 0...2,
+        .offsetDelete: 0...0,
     ]
 
     /// The ranges in API-key order, for ApiVersions responses.

@@ -52,7 +52,7 @@ public final class InProcessBroker: Sendable {
     /// Stops accepting, finishes in-flight requests, then closes every log cleanly.
     public func stop() async throws {
         await server.shutdown()
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 }
 

@@ -75,7 +75,7 @@ import Testing
         #expect(dry.results[0].errorCode == 0)
         let metadata = try #require(try await client.call(broker, MetadataRequest(topics: [.init(name: "grow")], allowAutoTopicCreation: false), version: 12))
         #expect(metadata.topics[0].partitions.count == 3, "validate-only changed nothing")
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func aTopicWhoseLogsCannotOpenIsNotCreated() async throws {
@@ -91,7 +91,7 @@ import Testing
         fileSystem.clearFaults()
         try await createTopic(broker, "doomed", partitions: 3)
         #expect(try await produce(broker, "doomed", partition: 2, count: 1) == 0)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func describeConfigsReportsValuesSourcesAndSynonyms() async throws {
@@ -125,7 +125,7 @@ import Testing
         #expect(brokerByName["message.max.bytes"]?.value == "1048588")
         #expect(try await describe(broker, type: 4, "5").errorCode == KafkaErrorCode.invalidRequest.rawValue)
         #expect(try await describe(broker, type: 4, "").configs.isEmpty, "no cluster-wide dynamic defaults")
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func incrementalAlterConfigsSetsDeletesAppendsAndValidates() async throws {
@@ -153,7 +153,7 @@ import Testing
         #expect(try await incrementalAlter(broker, "altered", [("retention.ms", .set, "42")], validateOnly: true) == 0)
         let after = try await describe(broker, "altered", keys: ["retention.ms"])
         #expect(after.configs[0].configSource == ConfigSource.defaultConfig.rawValue, "validate-only changed nothing")
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func dynamicBrokerConfigsChangeTopicDefaultsAndSurviveARestart() async throws {
@@ -184,12 +184,12 @@ import Testing
         #expect(try await incrementalAlter(broker, type: 4, "", [("message.max.bytes", .set, "100")]) == 0)
         #expect(try await produce(broker, "plain", count: 20) == KafkaErrorCode.messageTooLarge.rawValue, "the new default limit applies at once")
 
-        try broker.shutdown()
+        try await broker.shutdown()
         broker = try await startBroker(properties: ["log.retention.ms": "3600000"])
         #expect(try #require(broker.partitions.log(topic: "plain", partition: 0)).config.retentionMs == 2000, "dynamic configs are kept")
         #expect(try await incrementalAlter(broker, type: 4, "0", [("log.retention.ms", .delete, nil)]) == 0)
         #expect(try #require(broker.partitions.log(topic: "plain", partition: 0)).config.retentionMs == 1000)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func alterConfigsReplacesEveryOverride() async throws {
@@ -205,7 +205,7 @@ import Testing
             .init(resourceType: 2, resourceName: "replaced", configs: [.init(name: "retention.ms", value: nil)]),
         ], validateOnly: false), version: 2))
         #expect(nullValue.responses[0].errorCode == KafkaErrorCode.invalidRequest.rawValue)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func describeClusterListsTheBroker() async throws {
@@ -216,7 +216,7 @@ import Testing
         #expect(response.clusterAuthorizedOperations & (1 << 8) != 0, "DESCRIBE is allowed")
         let controllers = try #require(try await client.call(broker, DescribeClusterRequest(endpointType: 2), version: 1))
         #expect(controllers.errorCode == KafkaErrorCode.unsupportedEndpointType.rawValue)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func deleteRecordsMovesTheStartOffsetDurably() async throws {
@@ -244,7 +244,7 @@ import Testing
         ], timeoutMs: 1_000), version: 2))
         #expect(toEnd.topics[0].partitions[0].lowWatermark == 10, "-1 means the high watermark")
         #expect(try await earliestOffset(broker, "trimmed") == 10)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     func earliestOffset(_ broker: Broker, _ topic: String) async throws -> Int64 {
@@ -266,6 +266,6 @@ import Testing
         let partitions = try #require(some.results[0].topics.first?.partitions)
         #expect(partitions.map(\.partitionIndex) == [0, 1], "partitions that do not exist are left out")
         #expect(partitions[0].partitionSize > 0 && partitions[1].partitionSize == 0)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 }

@@ -32,7 +32,7 @@ import Testing
         let produce = try #require(response.apiKeys.first { $0.apiKey == ApiKey.produce.rawValue })
         #expect(produce.minVersion == 0 && produce.maxVersion == 11)
         #expect(response.apiKeys.count == SupportedApis.versions.count)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func createDescribeAndRejectTopics() async throws {
@@ -56,7 +56,7 @@ import Testing
         #expect(metadata.topics[0].partitions.map(\.partitionIndex) == [0, 1])
         #expect(metadata.topics[0].partitions.allSatisfy { $0.leaderId == 0 && $0.isrNodes == [0] })
         #expect(metadata.brokers.map(\.port) == [9092] && metadata.clusterId?.isEmpty == false)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func deleteTopicsByNameAndById() async throws {
@@ -72,7 +72,7 @@ import Testing
         let metadata = try #require(try await call(broker, MetadataRequest(topics: nil, allowAutoTopicCreation: false), version: 12))
         #expect(metadata.topics.isEmpty)
         #expect(!fileSystem.exists("/data/a-0") && !fileSystem.exists("/data/b-0"), "logs removed from disk")
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func metadataAutoCreatesOnlyWhenAllowed() async throws {
@@ -81,7 +81,7 @@ import Testing
         #expect(refused.topics[0].errorCode == KafkaErrorCode.unknownTopicOrPartition.rawValue)
         let created = try #require(try await call(broker, MetadataRequest(topics: [.init(name: "events")], allowAutoTopicCreation: true), version: 12))
         #expect(created.topics[0].errorCode == 0 && created.topics[0].partitions.count == 3)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func initProducerIdNeverHandsOutAnIdTwice() async throws {
@@ -94,12 +94,12 @@ import Testing
         }
         let transactional = try #require(try await call(broker, InitProducerIdRequest(transactionalId: "tx", transactionTimeoutMs: 60_000), version: 4))
         #expect(transactional.errorCode == KafkaErrorCode.invalidRequest.rawValue, "no transaction coordinator yet")
-        try broker.shutdown()
+        try await broker.shutdown()
         broker = try await startBroker()
         let afterRestart = try #require(try await call(broker, InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: 60_000), version: 4))
         ids.append(afterRestart.producerId)
         #expect(Set(ids).count == 4 && ids.allSatisfy { $0 >= 0 }, "\(ids)")
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 
     @Test func producedRecordsSurviveARestart() async throws {
@@ -111,7 +111,7 @@ import Testing
             .init(name: "log", partitionData: [.init(index: 0, records: try builder.build())]),
         ]), version: 9))
         #expect(produced.responses[0].partitionResponses[0].errorCode == 0)
-        try broker.shutdown()
+        try await broker.shutdown()
         broker = try await startBroker()
         let fetched = try #require(try await call(broker, FetchRequest(maxWaitMs: 0, minBytes: 1, topics: [
             .init(topic: "log", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
@@ -120,7 +120,7 @@ import Testing
         var records = try #require(fetched.responses[0].partitions[0].records)
         let batch = try RecordBatch.read(from: &records)
         #expect(batch.header.recordCount == 10)
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 }
 
@@ -211,6 +211,6 @@ import Testing
             let response = try await tests.call(broker, DescribeLogDirsRequest(topics: nil), version: version)
             #expect(response?.results.first?.topics.isEmpty == false, "DescribeLogDirs v\(version)")
         }
-        try broker.shutdown()
+        try await broker.shutdown()
     }
 }

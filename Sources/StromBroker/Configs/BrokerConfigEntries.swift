@@ -29,6 +29,33 @@ extension BrokerConfiguration {
             BrokerConfigEntry(
                 name: "produce.batch.validation", value: produceValidation.rawValue, type: .string,
                 documentation: "strict: check every record of a produced batch, decompressing it (Kafka's checks); relaxed: check compressed batches for non-compacted topics by CRC and header only."),
+            BrokerConfigEntry(
+                name: "offsets.topic.num.partitions", value: String(groups.offsetsTopicPartitionCount), type: .int,
+                documentation: "Partitions of __consumer_offsets (fixed once it exists)."),
+            BrokerConfigEntry(
+                name: "offsets.topic.segment.bytes", value: String(groups.offsetsTopicSegmentBytes), type: .int,
+                documentation: "segment.bytes of __consumer_offsets."),
+            BrokerConfigEntry(
+                name: "offsets.retention.minutes", value: String(groups.offsetsRetentionMs / 60_000), type: .int,
+                documentation: "How long the committed offsets of a group without members are kept."),
+            BrokerConfigEntry(
+                name: "offsets.retention.check.interval.ms", value: String(groups.offsetsRetentionCheckIntervalMs), type: .long,
+                documentation: "How often committed offsets are checked for expiry."),
+            BrokerConfigEntry(
+                name: "offset.metadata.max.bytes", value: String(groups.offsetMetadataMaxBytes), type: .int,
+                documentation: "The largest metadata string of a committed offset."),
+            BrokerConfigEntry(
+                name: "group.initial.rebalance.delay.ms", value: String(groups.initialRebalanceDelayMs), type: .int,
+                documentation: "How long the first rebalance of an empty group waits for more members."),
+            BrokerConfigEntry(
+                name: "group.min.session.timeout.ms", value: String(groups.minSessionTimeoutMs), type: .int,
+                documentation: "The shortest session timeout a member may ask for."),
+            BrokerConfigEntry(
+                name: "group.max.session.timeout.ms", value: String(groups.maxSessionTimeoutMs), type: .int,
+                documentation: "The longest session timeout a member may ask for."),
+            BrokerConfigEntry(
+                name: "group.max.size", value: String(groups.maxGroupSize), type: .int,
+                documentation: "The most members a group may have."),
             BrokerConfigEntry(name: "log.dirs", value: dataDirectory, type: .string, documentation: "The data directory."),
             BrokerConfigEntry(
                 name: "listeners", value: "PLAINTEXT://\(listenHost):\(listenPort)", type: .list,

@@ -1,0 +1,87 @@
+import KafkaProtocol
+import NIOCore
+
+/// One record of `__consumer_offsets` in Kafka's own format: the key starts with an int16 that
+/// says which record it is (0-1 a committed offset, 2 a classic group's metadata, 3-8 the KIP-848
+/// records), the value with its schema version; a null value deletes the key (compaction keeps
+/// only the latest record per key).
+enum CoordinatorRecord: Sendable {
+    case offsetCommit(OffsetCommitKey, OffsetCommitValue?)
+    case groupMetadata(GroupMetadataKey, GroupMetadataValue?)
+    /// A record type Strom does not read (yet): skipped when loading.
+    case other(keyVersion: Int16)
+
+    /// The versions Strom writes: Kafka 3.x's.
+    static let offsetCommitKeyVersion: Int16 = 1
+    static let offsetCommitValueVersion: Int16 = 3
+    static let groupMetadataKeyVersion: Int16 = 2
+    static let groupMetadataValueVersion: Int16 = 3
+
+    struct DecodingFailed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func offsetCommit(group: String, topic: String, partition: Int32, value: OffsetCommitValue?) -> CoordinatorRecord {
+        .offsetCommit(OffsetCommitKey(group: group, topic: topic, partition: partition), value)
+    }
+
+    static func groupMetadata(group: String, value: GroupMetadataValue?) -> CoordinatorRecord {
+        .groupMetadata(GroupMetadataKey(group: group), value)
+    }
+
+    func encoded() throws(KafkaEncodingError) -> (key: ByteBuffer, value: ByteBuffer?) {
+        var key = ByteBuffer()
+        var value: ByteBuffer?
+        switch self {
+        case .offsetCommit(let recordKey, let recordValue):
+            key.writeKafkaInt16(Self.offsetCommitKeyVersion)
+            try recordKey.write(into: &key, version: Self.offsetCommitKeyVersion)
+            if let recordValue {
+                // Only version 1 has an explicit expiry time (Kafka writes it then, too).
+                let version = recordValue.expireTimestamp >= 0 ? 1 : Self.offsetCommitValueVersion
+                var bytes = ByteBuffer()
+                bytes.writeKafkaInt16(version)
+                try recordValue.write(into: &bytes, version: version)
+                value = bytes
+            }
+        case .groupMetadata(let recordKey, let recordValue):
+            key.writeKafkaInt16(Self.groupMetadataKeyVersion)
+            try recordKey.write(into: &key, version: Self.groupMetadataKeyVersion)
+            if let recordValue {
+                var bytes = ByteBuffer()
+                bytes.writeKafkaInt16(Self.groupMetadataValueVersion)
+                try recordValue.write(into: &bytes, version: Self.groupMetadataValueVersion)
+                value = bytes
+            }
+        case .other(let keyVersion):
+            // Only read, never written by Strom.
+            throw KafkaEncodingError.fieldNotSupported(type: "CoordinatorRecord", field: "key", version: keyVersion)
+        }
+        return (key, value)
+    }
+
+    /// Reads a record written by Strom or by Kafka (any version of the schemas).
+    static func decode(key: ByteBuffer, value: ByteBuffer?) throws -> CoordinatorRecord {
+        var key = key
+        let keyVersion = try key.readKafkaInt16()
+        switch keyVersion {
+        case 0, 1:
+            let recordKey = try OffsetCommitKey(from: &key, version: keyVersion)
+            return .offsetCommit(recordKey, try value.map { try decodeValue(OffsetCommitValue.self, $0) })
+        case 2:
+            let recordKey = try GroupMetadataKey(from: &key, version: keyVersion)
+            return .groupMetadata(recordKey, try value.map { try decodeValue(GroupMetadataValue.self, $0) })
+        default:
+            return .other(keyVersion: keyVersion)
+        }
+    }
+
+    private static func decodeValue<Value: KafkaVersionedMessage>(_: Value.Type, _ bytes: ByteBuffer) throws -> Value {
+        var bytes = bytes
+        let version = try bytes.readKafkaInt16()
+        guard Value.validVersions.contains(version) else {
+            throw DecodingFailed(description: "\(Value.self) version \(version) is unknown")
+        }
+        return try Value(from: &bytes, version: version)
+    }
+}

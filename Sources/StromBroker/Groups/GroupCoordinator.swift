@@ -1,0 +1,288 @@
+import Foundation
+import KafkaProtocol
+import Logging
+import NIOCore
+import StromStorage
+
+/// Runs the group state machines, one per `__consumer_offsets` partition (all local on one
+/// broker): parks JoinGroup and SyncGroup requests until their answer is known, appends the
+/// records each input produced and answers only once they are durable, and wakes the machines at
+/// their next deadline. `__consumer_offsets` is created on first use, as Kafka does.
+actor GroupCoordinator {
+    private let settings: GroupCoordinatorSettings
+    private let storage: OffsetsTopicStorage
+    private let logger: Logger
+    private let clock: @Sendable () -> Int64
+    private var shards: [Int32: GroupStateMachine] = [:]
+    private var partitionCount: Int32?
+    private var waiting: [ReplyToken: CheckedContinuation<GroupReply, Never>] = [:]
+    private var nextToken: ReplyToken = 1
+    private var timer: Task<Void, Never>?
+    private var timerDeadlineMs: Int64?
+    private var isShutDown = false
+    /// The broker, which owns the topic metadata (weak: the broker owns the coordinator).
+    private weak var host: (any OffsetsTopicHost)?
+    private var topicCreation: Task<Void, Never>?
+
+    init(settings: GroupCoordinatorSettings, storage: OffsetsTopicStorage, logger: Logger, clock: @escaping @Sendable () -> Int64) {
+        self.settings = settings
+        self.storage = storage
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Kafka's placement: `abs(groupId.hashCode()) % partitions`, with Java's String.hashCode.
+    static func partition(for groupId: String, partitionCount: Int32) -> Int32 {
+        var hash: Int32 = 0
+        for unit in groupId.utf16 { hash = 31 &* hash &+ Int32(unit) }
+        let absolute = hash == Int32.min ? 0 : abs(hash)
+        return absolute % partitionCount
+    }
+
+    // MARK: Lifecycle
+
+    /// Loads every group and offset from `__consumer_offsets` if it exists.
+    func start(host: any OffsetsTopicHost) throws {
+        self.host = host
+        guard let count = host.offsetsTopicPartitionCount() else { return }
+        let nowMs = clock()
+        var unreadable = 0
+        for partition in 0..<count {
+            var machine = GroupStateMachine(settings: settings, nowMs: nowMs)
+            unreadable += try storage.readAll(partition: partition) { machine.replay($0, nowMs: nowMs) }
+            shards[partition] = machine
+        }
+        partitionCount = count
+        if unreadable > 0 { logger.warning("\(unreadable) unreadable records in \(GroupCoordinatorSettings.offsetsTopic) skipped") }
+        rescheduleTimer()
+    }
+
+    /// Answers every parked request (COORDINATOR_NOT_AVAILABLE: clients retry elsewhere) and stops the timer.
+    func shutdown() {
+        isShutDown = true
+        timer?.cancel()
+        timer = nil
+        let parked = waiting
+        waiting.removeAll()
+        for (_, continuation) in parked {
+            continuation.resume(returning: .heartbeat(HeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)))
+        }
+    }
+
+    /// The partition count, creating `__consumer_offsets` first if needed.
+    private func ensureTopic() async -> Int32? {
+        if let partitionCount { return partitionCount }
+        guard let host else { return nil }
+        if let existing = host.offsetsTopicPartitionCount() {
+            initializeShards(count: existing)
+            return existing
+        }
+        // Concurrent first requests wait for one creation.
+        let creation = topicCreation ?? Task { [settings, logger] in
+            do {
+                try await host.createOffsetsTopic(partitionCount: settings.offsetsTopicPartitionCount)
+            } catch {
+                logger.error("creating \(GroupCoordinatorSettings.offsetsTopic) failed: \(error)")
+            }
+        }
+        topicCreation = creation
+        await creation.value
+        topicCreation = nil
+        guard let count = host.offsetsTopicPartitionCount() else { return nil }
+        initializeShards(count: count)
+        return count
+    }
+
+    private func initializeShards(count: Int32) {
+        guard partitionCount == nil else { return }
+        let nowMs = clock()
+        for partition in 0..<count { shards[partition] = GroupStateMachine(settings: settings, nowMs: nowMs) }
+        partitionCount = count
+    }
+
+    /// Whether groups can be served (`__consumer_offsets` exists or was just created).
+    func isAvailable() async -> Bool {
+        guard !isShutDown else { return false }
+        return await ensureTopic() != nil
+    }
+
+    /// The shard of `groupId`, or nil when `__consumer_offsets` cannot be created.
+    private func shard(for groupId: String) async -> Int32? {
+        guard !isShutDown, let count = await ensureTopic() else { return nil }
+        return Self.partition(for: groupId, partitionCount: count)
+    }
+
+    // MARK: Requests
+
+    func join(_ request: JoinGroupRequest, version: Int16, clientId: String, clientHost: String) async -> JoinGroupResponse {
+        guard let partition = await shard(for: request.groupId) else {
+            return ClassicGroup.joinError(.coordinatorNotAvailable, memberId: request.memberId, version: version)
+        }
+        let memberId = "\(clientId)-\(UUID().uuidString.lowercased())"
+        let reply = await submit(partition) { machine, token, nowMs in
+            machine.join(.init(
+                token: token, version: version, request: request, clientId: clientId, clientHost: clientHost,
+                newMemberId: memberId, nowMs: nowMs))
+        }
+        if case .join(let response) = reply { return response }
+        return ClassicGroup.joinError(.coordinatorNotAvailable, memberId: request.memberId, version: version)
+    }
+
+    func sync(_ request: SyncGroupRequest, version: Int16) async -> SyncGroupResponse {
+        guard let partition = await shard(for: request.groupId) else {
+            return SyncGroupResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+        }
+        let reply = await submit(partition) { machine, token, nowMs in
+            machine.sync(token: token, version: version, request: request, nowMs: nowMs)
+        }
+        if case .sync(let response) = reply { return response }
+        return SyncGroupResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+    }
+
+    func heartbeat(_ request: HeartbeatRequest) async -> HeartbeatResponse {
+        guard let partition = await shard(for: request.groupId) else {
+            return HeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+        }
+        let reply = await submit(partition) { machine, token, nowMs in machine.heartbeat(token: token, request: request, nowMs: nowMs) }
+        if case .heartbeat(let response) = reply { return response }
+        return HeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+    }
+
+    func leave(_ request: LeaveGroupRequest, version: Int16) async -> LeaveGroupResponse {
+        guard let partition = await shard(for: request.groupId) else {
+            return LeaveGroupResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+        }
+        let reply = await submit(partition) { machine, token, nowMs in machine.leave(token: token, version: version, request: request, nowMs: nowMs) }
+        if case .leave(let response) = reply { return response }
+        return LeaveGroupResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+    }
+
+    func commitOffsets(_ request: OffsetCommitRequest, partitionExists: @escaping @Sendable (String, Int32) -> Bool) async -> OffsetCommitResponse {
+        func failed(_ code: KafkaErrorCode) -> OffsetCommitResponse {
+            OffsetCommitResponse(topics: request.topics.map { topic in
+                .init(name: topic.name, partitions: topic.partitions.map { .init(partitionIndex: $0.partitionIndex, errorCode: code.rawValue) })
+            })
+        }
+        guard let partition = await shard(for: request.groupId) else { return failed(.coordinatorNotAvailable) }
+        let reply = await submit(partition) { machine, token, nowMs in
+            machine.commitOffsets(token: token, request: request, nowMs: nowMs, partitionExists: partitionExists)
+        }
+        if case .offsetCommit(let response) = reply { return response }
+        return failed(.coordinatorNotAvailable)
+    }
+
+    /// The committed offsets of one group (`topics` nil: all of them); nil when the coordinator
+    /// is not available.
+    func fetchOffsets(groupId: String, topics: [(name: String, partitions: [Int32])]?) async -> [GroupStateMachine.TopicOffsets]? {
+        guard let partition = await shard(for: groupId) else { return nil }
+        return shards[partition]!.fetchOffsets(groupId: groupId, topics: topics)
+    }
+
+    func deleteOffsets(groupId: String, partitions: [GroupStateMachine.OffsetKey]) async
+        -> (KafkaErrorCode, [GroupStateMachine.OffsetKey: KafkaErrorCode]) {
+        guard let partition = await shard(for: groupId) else { return (.coordinatorNotAvailable, [:]) }
+        let (code, codes, effects) = shards[partition]!.deleteOffsets(groupId: groupId, partitions: partitions)
+        return await persist(effects, partition: partition) ? (code, codes) : (.coordinatorNotAvailable, [:])
+    }
+
+    func listGroups(statesFilter: Set<String>) async -> [ListGroupsResponse.ListedGroup] {
+        guard await ensureTopic() != nil else { return [] }
+        return shards.keys.sorted().flatMap { shards[$0]!.listGroups(statesFilter: statesFilter) }
+    }
+
+    func describeGroup(_ groupId: String) async -> DescribeGroupsResponse.DescribedGroup {
+        guard let partition = await shard(for: groupId) else {
+            return .init(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, groupId: groupId)
+        }
+        return shards[partition]!.describeGroup(groupId)
+    }
+
+    func deleteGroup(_ groupId: String) async -> KafkaErrorCode {
+        guard let partition = await shard(for: groupId) else { return .coordinatorNotAvailable }
+        let (code, effects) = shards[partition]!.deleteGroup(groupId)
+        return await persist(effects, partition: partition) ? code : .coordinatorNotAvailable
+    }
+
+    // MARK: Running the machines
+
+    /// Runs one input against a shard and waits for the reply it (or a later input) produces.
+    private func submit(
+        _ partition: Int32, _ input: (inout GroupStateMachine, ReplyToken, Int64) -> GroupEffects
+    ) async -> GroupReply {
+        let token = nextToken
+        nextToken += 1
+        return await withCheckedContinuation { continuation in
+            waiting[token] = continuation
+            let effects = input(&shards[partition]!, token, clock())
+            apply(effects, partition: partition)
+        }
+    }
+
+    /// Appends the effects' records and delivers its replies once they are durable.
+    private func apply(_ effects: GroupEffects, partition: Int32) {
+        defer { rescheduleTimer() }
+        guard !effects.records.isEmpty else {
+            deliver(effects.replies, failure: nil)
+            return
+        }
+        do {
+            let (log, lastOffset) = try storage.append(effects.records, partition: partition, nowMs: clock())
+            let groupCommit = storage.groupCommit
+            Task {
+                do {
+                    _ = try await groupCommit.waitUntilDurable(log, offset: lastOffset)
+                    self.deliver(effects.replies, failure: nil)
+                } catch {
+                    self.logger.error("\(GroupCoordinatorSettings.offsetsTopic)-\(partition) flush failed: \(error)")
+                    self.deliver(effects.replies, failure: .coordinatorNotAvailable)
+                }
+            }
+        } catch {
+            logger.error("appending to \(GroupCoordinatorSettings.offsetsTopic)-\(partition) failed: \(error)")
+            deliver(effects.replies, failure: .coordinatorNotAvailable)
+        }
+    }
+
+    /// For inputs answered by value rather than through a parked request: true once durable.
+    private func persist(_ effects: GroupEffects, partition: Int32) async -> Bool {
+        apply(GroupEffects(records: [], replies: effects.replies), partition: partition)
+        guard !effects.records.isEmpty else { return true }
+        do {
+            let (log, lastOffset) = try storage.append(effects.records, partition: partition, nowMs: clock())
+            _ = try await storage.groupCommit.waitUntilDurable(log, offset: lastOffset)
+            return true
+        } catch {
+            logger.error("\(GroupCoordinatorSettings.offsetsTopic)-\(partition) write failed: \(error)")
+            return false
+        }
+    }
+
+    private func deliver(_ replies: [(token: ReplyToken, reply: GroupReply)], failure: KafkaErrorCode?) {
+        for (token, reply) in replies {
+            waiting.removeValue(forKey: token)?.resume(returning: failure.map { reply.failed(with: $0) } ?? reply)
+        }
+    }
+
+    private func rescheduleTimer() {
+        guard !isShutDown, let next = shards.values.map(\.nextDeadlineMs).min() else { return }
+        if timer != nil, let timerDeadlineMs, timerDeadlineMs <= next { return }
+        timer?.cancel()
+        timerDeadlineMs = next
+        let delayMs = max(0, next - clock())
+        timer = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(delayMs))
+            guard !Task.isCancelled else { return }
+            await self?.fire()
+        }
+    }
+
+    private func fire() {
+        timer = nil
+        timerDeadlineMs = nil
+        let nowMs = clock()
+        for partition in shards.keys.sorted() {
+            apply(shards[partition]!.tick(nowMs: nowMs), partition: partition)
+        }
+        rescheduleTimer()
+    }
+}

@@ -1,0 +1,25 @@
+/// The group coordinator's settings, under Kafka's broker config names, with Kafka's defaults.
+public struct GroupCoordinatorSettings: Sendable, Hashable {
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`, fixed once it exists.
+    public var offsetsTopicPartitionCount: Int32 = 50
+    /// `offsets.topic.segment.bytes`.
+    public var offsetsTopicSegmentBytes: Int64 = 104_857_600
+    /// `offsets.retention.minutes`: how long an empty group's offsets are kept (7 days).
+    public var offsetsRetentionMs: Int64 = 7 * 24 * 60 * 60 * 1000
+    /// `offsets.retention.check.interval.ms`.
+    public var offsetsRetentionCheckIntervalMs: Int64 = 600_000
+    /// `offset.metadata.max.bytes`.
+    public var offsetMetadataMaxBytes: Int = 4096
+    /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group waits
+    /// for more members.
+    public var initialRebalanceDelayMs: Int64 = 3000
+    /// `group.min.session.timeout.ms` / `group.max.session.timeout.ms`.
+    public var minSessionTimeoutMs: Int32 = 6000
+    public var maxSessionTimeoutMs: Int32 = 1_800_000
+    /// `group.max.size`.
+    public var maxGroupSize: Int = Int(Int32.max)
+
+    public init() {}
+
+    static let offsetsTopic = "__consumer_offsets"
+}

@@ -1,0 +1,82 @@
+import Foundation
+import KafkaProtocol
+import NIOCore
+import StromStorage
+
+/// Who owns the topic metadata: the broker creates `__consumer_offsets` for the coordinator.
+protocol OffsetsTopicHost: AnyObject, Sendable {
+    /// The partition count of `__consumer_offsets`, nil while it does not exist.
+    func offsetsTopicPartitionCount() -> Int32?
+    /// Creates `__consumer_offsets` (compacted) with this many partitions.
+    func createOffsetsTopic(partitionCount: Int32) async throws
+}
+
+/// The group coordinator's I/O: `__consumer_offsets` partitions to append records to (durably)
+/// and to read back on start. The coordinator itself never touches files.
+struct OffsetsTopicStorage: Sendable {
+    let logs: LogManager
+    let groupCommit: GroupCommit
+
+    /// Most records per batch, so that a large delete stays far below `max.message.bytes`.
+    static let recordsPerBatchMax = 500
+
+    struct Unavailable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func log(_ partition: Int32) throws -> PartitionLog {
+        guard let log = logs.log(for: TopicPartition(topic: GroupCoordinatorSettings.offsetsTopic, partition: partition)) else {
+            throw Unavailable(description: "\(GroupCoordinatorSettings.offsetsTopic)-\(partition) is not open")
+        }
+        return log
+    }
+
+    /// Appends the records (in batches) and returns the log and the last offset written.
+    func append(_ records: [CoordinatorRecord], partition: Int32, nowMs: Int64) throws -> (PartitionLog, Int64) {
+        let log = try log(partition)
+        var lastOffset: Int64 = -1
+        var start = 0
+        while start < records.count {
+            let end = min(start + Self.recordsPerBatchMax, records.count)
+            var builder = RecordBatchBuilder()
+            for record in records[start..<end] {
+                let (key, value) = try record.encoded()
+                builder.append(timestampMs: nowMs, key: key, value: value)
+            }
+            var bytes = try builder.build()
+            let batch = try RecordBatch.read(from: &bytes)
+            lastOffset = try log.append(batch, nowMs: nowMs).lastOffset
+            start = end
+        }
+        return (log, lastOffset)
+    }
+
+    /// Every record of one partition, oldest first. Records that cannot be read are skipped
+    /// (and counted), so one damaged record does not lose the rest.
+    func readAll(partition: Int32, _ body: (CoordinatorRecord) -> Void) throws -> Int {
+        let log = try log(partition)
+        var offset = log.offsets.logStartOffset
+        var unreadable = 0
+        while true {
+            let read = try log.read(from: offset, maxBytes: 1 << 20, upToLogEnd: true)
+            guard !read.slices.isEmpty else { break }
+            var bytes = ByteBuffer()
+            for slice in read.slices { bytes.writeImmutableBuffer(try slice.read()) }
+            let before = offset
+            while bytes.readableBytes >= RecordBatchHeader.sizeBytes {
+                let batch = try RecordBatch.read(from: &bytes)
+                offset = batch.header.lastOffset + 1
+                guard !batch.header.attributes.isControl, var records = try? batch.records(decompressedSizeBytesMax: 64 << 20) else { continue }
+                while let record = try? records.next() {
+                    guard let key = record.key, let decoded = try? CoordinatorRecord.decode(key: key, value: record.value) else {
+                        unreadable += 1
+                        continue
+                    }
+                    body(decoded)
+                }
+            }
+            guard offset > before else { break }
+        }
+        return unreadable
+    }
+}

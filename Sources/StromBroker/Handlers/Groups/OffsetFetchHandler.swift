@@ -1,0 +1,51 @@
+import KafkaProtocol
+
+/// OffsetFetch: committed offsets of one group (v0-7) or several (v8+); -1 where nothing is
+/// committed; every committed partition when no topics are named. `require_stable` needs no wait:
+/// without transactions no offset is ever pending.
+struct OffsetFetchHandler: Sendable {
+    let broker: Broker
+
+    func handle(_ request: OffsetFetchRequest, version: Int16) async -> OffsetFetchResponse {
+        guard version < 8 else {
+            var groups: [OffsetFetchResponse.OffsetFetchResponseGroup] = []
+            for group in request.groups {
+                let topics = group.topics.map { $0.map { (name: $0.name, partitions: $0.partitionIndexes) } }
+                groups.append(Self.groupResult(group.groupId, await broker.groupCoordinator.fetchOffsets(groupId: group.groupId, topics: topics)))
+            }
+            return OffsetFetchResponse(groups: groups)
+        }
+        let topics = request.topics.map { $0.map { (name: $0.name, partitions: $0.partitionIndexes) } }
+        guard let found = await broker.groupCoordinator.fetchOffsets(groupId: request.groupId, topics: topics) else {
+            // v0-1 have no top-level error: each named partition carries it.
+            let code = KafkaErrorCode.coordinatorNotAvailable.rawValue
+            let failed: [OffsetFetchResponse.OffsetFetchResponseTopic] = (request.topics ?? []).map { topic in
+                .init(name: topic.name, partitions: topic.partitionIndexes.map { .init(partitionIndex: $0, committedOffset: -1, metadata: "", errorCode: code) })
+            }
+            return OffsetFetchResponse(topics: failed, errorCode: code)
+        }
+        return OffsetFetchResponse(topics: found.map { topic in
+            .init(name: topic.name, partitions: topic.partitions.map { Self.partition($0.0, $0.1) })
+        })
+    }
+
+    private static func groupResult(_ groupId: String, _ found: [GroupStateMachine.TopicOffsets]?) -> OffsetFetchResponse.OffsetFetchResponseGroup {
+        guard let found else {
+            return .init(groupId: groupId, topics: [], errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+        }
+        let topics: [OffsetFetchResponse.OffsetFetchResponseTopics] = found.map { topic in
+            .init(name: topic.name, partitions: topic.partitions.map { partition, committed in
+                .init(
+                    partitionIndex: partition, committedOffset: committed?.offset ?? -1, committedLeaderEpoch: committed?.leaderEpoch ?? -1,
+                    metadata: committed?.metadata ?? "", errorCode: 0)
+            })
+        }
+        return .init(groupId: groupId, topics: topics, errorCode: 0)
+    }
+
+    private static func partition(_ index: Int32, _ committed: GroupStateMachine.CommittedOffset?) -> OffsetFetchResponse.OffsetFetchResponsePartition {
+        .init(
+            partitionIndex: index, committedOffset: committed?.offset ?? -1, committedLeaderEpoch: committed?.leaderEpoch ?? -1,
+            metadata: committed?.metadata ?? "", errorCode: 0)
+    }
+}
