@@ -1,5 +1,22 @@
 import Foundation
 public import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// glibc's `malloc_trim(0)` (a GNU extension the Glibc module does not export), looked up once.
+private let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+    #if canImport(Glibc)
+    guard let symbol = dlsym(nil, "malloc_trim") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    #else
+    return nil
+    #endif
+}()
+
+private func releaseFreedMemory() {
+    _ = mallocTrim?(0)
+}
 import NIOCore
 import ServiceLifecycle
 
@@ -30,7 +47,9 @@ public enum BrokerService {
     }
 }
 
-/// Flush-by-policy and retention, once a second, until graceful shutdown.
+/// Flush-by-policy, retention and compaction, once a second, until graceful shutdown; then
+/// memory the broker freed is handed back to the system (glibc keeps freed request buffers in
+/// its arenas otherwise, and RSS only grows).
 struct MaintenanceService: Service {
     let broker: Broker
     let logger: Logger
@@ -47,6 +66,7 @@ struct MaintenanceService: Service {
                 } catch {
                     logger.error("maintenance failed: \(error)")
                 }
+                releaseFreedMemory()
             }
         }
     }

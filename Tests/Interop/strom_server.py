@@ -29,8 +29,9 @@ class StromServer:
     that makes the broker log a lot (bad connections) must not block it on a full pipe.
     """
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, overrides: dict | None = None):
         self.data_dir = data_dir
+        self.overrides = overrides or {}
         self.process: subprocess.Popen | None = None
         self.port = 0
         self.log_file = None
@@ -38,7 +39,8 @@ class StromServer:
     def start(self) -> "StromServer":
         self.log_file = tempfile.TemporaryFile(prefix="strom-log-")
         self.process = subprocess.Popen(
-            [STROM_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)],
+            [STROM_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+             *[arg for key, value in self.overrides.items() for arg in ("--override", f"{key}={value}")]],
             stdout=subprocess.PIPE, stderr=self.log_file, text=True)
         deadline = time.monotonic() + START_TIMEOUT_S
         line = ""
@@ -80,6 +82,14 @@ class StromServer:
         self.process.stdout.close()
         self.process = None
         return code
+
+    def kill(self):
+        """kill -9: no clean shutdown, as in a crash."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process.stdout.close()
+            self.process = None
 
 
 def unique_topic() -> str:
