@@ -42,7 +42,9 @@ report_rss() {
     sampler=$!
     ../shared/bench/compare.sh --other "$binary serve --listen 127.0.0.1:19092 --data-dir $work/strom-data" \
         --other-port 19092 --other-label strom --workdir "$work/compare" "$@" || status=$?
-    kill "$sampler"
+    # The sampler stops by itself at run.sh's end; it may already be gone.
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
     report_rss
     exit "${status:-0}"
 } 2>&1 | tee "$out"

@@ -316,6 +316,12 @@ public final class Broker: Sendable {
             return encode(await GroupAdminHandlers(broker: self).describeGroups(body), version: version, for: request)
         case .deleteGroups(let body):
             return encode(await GroupAdminHandlers(broker: self).deleteGroups(body), version: version, for: request)
+        case .consumerGroupHeartbeat(let body):
+            let response = await groupCoordinator.consumerHeartbeat(
+                body, version: version, clientId: request.header.clientId ?? "", clientHost: clientHost, topics: topicCatalog)
+            return encode(response, version: version, for: request)
+        case .consumerGroupDescribe(let body):
+            return encode(await GroupAdminHandlers(broker: self).describeConsumerGroups(body), version: version, for: request)
         case .offsetDelete(let body):
             return encode(await GroupAdminHandlers(broker: self).deleteOffsets(body), version: version, for: request)
         default:
@@ -371,6 +377,13 @@ public final class Broker: Sendable {
         await groupCoordinator.shutdown()
         groupCommit.shutdown()
         try logs.shutdown()
+    }
+}
+
+extension Broker {
+    /// The topics as KIP-848 assignors see them (internal topics are never assigned).
+    var topicCatalog: TopicCatalog {
+        TopicCatalog(partitions.current.topics.filter { !$0.isInternal }.map { .init(id: $0.id, name: $0.name, partitionCount: $0.partitionCount) })
     }
 }
 

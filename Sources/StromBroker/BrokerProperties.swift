@@ -22,6 +22,7 @@ public enum BrokerProperties {
         "offsets.topic.num.partitions", "offsets.topic.segment.bytes", "offsets.retention.minutes",
         "offsets.retention.check.interval.ms", "offset.metadata.max.bytes", "group.initial.rebalance.delay.ms",
         "group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.max.size",
+        "group.consumer.session.timeout.ms", "group.consumer.heartbeat.interval.ms",
     ]
 
     /// Every key ``apply(_:to:)`` accepts.
@@ -55,6 +56,8 @@ public enum BrokerProperties {
             case "group.initial.rebalance.delay.ms": configuration.groups.initialRebalanceDelayMs = max(0, try integer(Int64.self))
             case "group.min.session.timeout.ms": configuration.groups.minSessionTimeoutMs = try integer(Int32.self)
             case "group.max.session.timeout.ms": configuration.groups.maxSessionTimeoutMs = try integer(Int32.self)
+            case "group.consumer.session.timeout.ms": configuration.groups.consumerSessionTimeoutMs = max(1, try integer(Int32.self))
+            case "group.consumer.heartbeat.interval.ms": configuration.groups.consumerHeartbeatIntervalMs = max(1, try integer(Int32.self))
             case "group.max.size": configuration.groups.maxGroupSize = max(1, try integer(Int.self))
             case "produce.batch.validation":
                 guard let mode = ProduceValidation(rawValue: value.lowercased()) else {

@@ -34,6 +34,8 @@ public enum SupportedApis {
         .describeGroups: 0...5,
         .deleteGroups: 0...2,
         .offsetDelete: 0...0,
+        .consumerGroupHeartbeat: 0...1,
+        .consumerGroupDescribe: 0...0,
     ]
 
     /// The ranges in API-key order, for ApiVersions responses.

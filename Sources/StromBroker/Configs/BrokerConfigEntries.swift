@@ -54,6 +54,12 @@ extension BrokerConfiguration {
                 name: "group.max.session.timeout.ms", value: String(groups.maxSessionTimeoutMs), type: .int,
                 documentation: "The longest session timeout a member may ask for."),
             BrokerConfigEntry(
+                name: "group.consumer.session.timeout.ms", value: String(groups.consumerSessionTimeoutMs), type: .int,
+                documentation: "How long a KIP-848 consumer may go without a heartbeat before it leaves its group."),
+            BrokerConfigEntry(
+                name: "group.consumer.heartbeat.interval.ms", value: String(groups.consumerHeartbeatIntervalMs), type: .int,
+                documentation: "How often KIP-848 consumers heartbeat."),
+            BrokerConfigEntry(
                 name: "group.max.size", value: String(groups.maxGroupSize), type: .int,
                 documentation: "The most members a group may have."),
             BrokerConfigEntry(name: "log.dirs", value: dataDirectory, type: .string, documentation: "The data directory."),

@@ -185,9 +185,29 @@ actor GroupCoordinator {
         return await persist(effects, partition: partition) ? (code, codes) : (.coordinatorNotAvailable, [:])
     }
 
-    func listGroups(statesFilter: Set<String>) async -> [ListGroupsResponse.ListedGroup] {
+    func listGroups(statesFilter: Set<String>, typesFilter: Set<String>) async -> [ListGroupsResponse.ListedGroup] {
         guard await ensureTopic() != nil else { return [] }
-        return shards.keys.sorted().flatMap { shards[$0]!.listGroups(statesFilter: statesFilter) }
+        return shards.keys.sorted().flatMap { shards[$0]!.listGroups(statesFilter: statesFilter, typesFilter: typesFilter) }
+    }
+
+    func consumerHeartbeat(
+        _ request: ConsumerGroupHeartbeatRequest, version: Int16, clientId: String, clientHost: String, topics: TopicCatalog
+    ) async -> ConsumerGroupHeartbeatResponse {
+        guard let partition = await shard(for: request.groupId) else {
+            return ConsumerGroupHeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, memberEpoch: -1)
+        }
+        let response = shards[partition]!.consumerHeartbeat(.init(
+            request: request, version: version, clientId: clientId, clientHost: clientHost,
+            newMemberId: UUID().uuidString.lowercased(), topics: topics, nowMs: clock()))
+        rescheduleTimer()
+        return response
+    }
+
+    func describeConsumerGroup(_ groupId: String) async -> ConsumerGroupDescribeResponse.DescribedGroup {
+        guard let partition = await shard(for: groupId) else {
+            return .init(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, groupId: groupId)
+        }
+        return shards[partition]!.describeConsumerGroup(groupId)
     }
 
     func describeGroup(_ groupId: String) async -> DescribeGroupsResponse.DescribedGroup {

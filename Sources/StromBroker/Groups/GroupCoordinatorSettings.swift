@@ -16,6 +16,10 @@ public struct GroupCoordinatorSettings: Sendable, Hashable {
     /// `group.min.session.timeout.ms` / `group.max.session.timeout.ms`.
     public var minSessionTimeoutMs: Int32 = 6000
     public var maxSessionTimeoutMs: Int32 = 1_800_000
+    /// `group.consumer.session.timeout.ms` / `group.consumer.heartbeat.interval.ms`: KIP-848
+    /// members' sessions are set by the broker.
+    public var consumerSessionTimeoutMs: Int32 = 45_000
+    public var consumerHeartbeatIntervalMs: Int32 = 5_000
     /// `group.max.size`.
     public var maxGroupSize: Int = Int(Int32.max)
 

@@ -6,8 +6,12 @@ import NIOCore
 /// next deadline come out. No clocks, no I/O: tests drive it with any time they like.
 struct GroupStateMachine: Sendable {
     let settings: GroupCoordinatorSettings
-    private(set) var groups: [String: ClassicGroup] = [:]
+    var groups: [String: ClassicGroup] = [:]
     private(set) var offsets: [String: [OffsetKey: CommittedOffset]] = [:]
+    /// KIP-848 groups (a group id is in `groups` or here, never both).
+    var consumerGroups: [String: ConsumerGroup] = [:]
+    /// The topics as the last consumer heartbeat saw them (for timers and descriptions).
+    var topics = TopicCatalog([])
     private var nextOffsetExpiryMs: Int64
 
     struct OffsetKey: Hashable, Sendable, Comparable {
@@ -46,6 +50,13 @@ struct GroupStateMachine: Sendable {
         guard (settings.minSessionTimeoutMs...settings.maxSessionTimeoutMs).contains(request.sessionTimeoutMs) else {
             effects.reply(input.token, .join(ClassicGroup.joinError(.invalidSessionTimeout, memberId: request.memberId, version: input.version)))
             return effects
+        }
+        if let consumer = consumerGroups[request.groupId] {
+            guard consumer.members.isEmpty else {
+                effects.reply(input.token, .join(ClassicGroup.joinError(.inconsistentGroupProtocol, memberId: request.memberId, version: input.version)))
+                return effects
+            }
+            consumerGroups.removeValue(forKey: request.groupId)
         }
         if groups[request.groupId] == nil {
             guard request.memberId.isEmpty else {
@@ -113,7 +124,7 @@ struct GroupStateMachine: Sendable {
             answer { _, _ in error }
             return effects
         }
-        if groups[request.groupId] == nil {
+        if groups[request.groupId] == nil, consumerGroups[request.groupId] == nil {
             // A group that only stores offsets (assign() and commit): Kafka keeps it as an empty group.
             groups[request.groupId] = ClassicGroup(groupId: request.groupId, nowMs: nowMs)
         }
@@ -149,6 +160,7 @@ struct GroupStateMachine: Sendable {
     /// member id), otherwise a current member of the current generation outside a rebalance.
     private func validateCommit(groupId: String, generation: Int32, memberId: String, instanceId: String?) -> KafkaErrorCode? {
         guard !groupId.isEmpty else { return .invalidGroupId }
+        if let consumer = consumerGroups[groupId] { return validateConsumerCommit(consumer, memberEpoch: generation, memberId: memberId) }
         guard let group = groups[groupId] else { return generation < 0 ? nil : .illegalGeneration }
         if group.state == .dead { return .coordinatorNotAvailable }
         if generation < 0, group.state == .empty { return nil }
@@ -175,11 +187,16 @@ struct GroupStateMachine: Sendable {
     /// OffsetDelete: Kafka refuses for topics the group's members are subscribed to.
     mutating func deleteOffsets(groupId: String, partitions: [OffsetKey]) -> (KafkaErrorCode, [OffsetKey: KafkaErrorCode], GroupEffects) {
         var effects = GroupEffects()
-        guard let group = groups[groupId] else { return (.groupIdNotFound, [:], effects) }
         var subscribed: Set<String> = []
-        if group.state != .empty, group.state != .dead {
-            guard let topics = group.subscribedTopics() else { return (.nonEmptyGroup, [:], effects) }
-            subscribed = topics
+        if let consumer = consumerGroups[groupId] {
+            subscribed = consumer.members.values.reduce(into: []) { $0.formUnion($1.subscribedTopics(in: topics)) }
+        } else if let group = groups[groupId] {
+            if group.state != .empty, group.state != .dead {
+                guard let topics = group.subscribedTopics() else { return (.nonEmptyGroup, [:], effects) }
+                subscribed = topics
+            }
+        } else {
+            return (.groupIdNotFound, [:], effects)
         }
         var codes: [OffsetKey: KafkaErrorCode] = [:]
         for key in partitions {
@@ -197,11 +214,15 @@ struct GroupStateMachine: Sendable {
 
     // MARK: Groups
 
-    func listGroups(statesFilter: Set<String>) -> [ListGroupsResponse.ListedGroup] {
-        groups.values.sorted { $0.groupId < $1.groupId }.compactMap { group in
-            guard statesFilter.isEmpty || statesFilter.contains(group.state.rawValue.lowercased()) else { return nil }
-            return .init(groupId: group.groupId, protocolType: group.protocolType ?? "", groupState: group.state.rawValue, groupType: "classic")
+    func listGroups(statesFilter: Set<String>, typesFilter: Set<String>) -> [ListGroupsResponse.ListedGroup] {
+        var listed: [ListGroupsResponse.ListedGroup] = []
+        if typesFilter.isEmpty || typesFilter.contains("classic") {
+            listed += groups.values.map { .init(groupId: $0.groupId, protocolType: $0.protocolType ?? "", groupState: $0.state.rawValue, groupType: "classic") }
         }
+        if typesFilter.isEmpty || typesFilter.contains("consumer") {
+            listed += consumerGroups.values.map { .init(groupId: $0.groupId, protocolType: "consumer", groupState: $0.state.rawValue, groupType: "consumer") }
+        }
+        return listed.filter { statesFilter.isEmpty || statesFilter.contains($0.groupState.lowercased()) }.sorted { $0.groupId < $1.groupId }
     }
 
     func describeGroup(_ groupId: String) -> DescribeGroupsResponse.DescribedGroup {
@@ -225,6 +246,11 @@ struct GroupStateMachine: Sendable {
     /// DeleteGroups for one group: only a group without members; its offsets go with it.
     mutating func deleteGroup(_ groupId: String) -> (KafkaErrorCode, GroupEffects) {
         var effects = GroupEffects()
+        if let consumer = consumerGroups[groupId] {
+            guard consumer.members.isEmpty else { return (.nonEmptyGroup, effects) }
+            consumerGroups.removeValue(forKey: groupId)
+            groups[groupId] = ClassicGroup(groupId: groupId, nowMs: 0)
+        }
         guard let group = groups[groupId] else { return (.groupIdNotFound, effects) }
         guard group.isEmpty, group.state == .empty || group.state == .dead else { return (.nonEmptyGroup, effects) }
         for key in (offsets[groupId] ?? [:]).keys.sorted() {
@@ -246,6 +272,7 @@ struct GroupStateMachine: Sendable {
             guard let deadline = groups[groupId]?.nextDeadlineMs, deadline <= nowMs else { continue }
             groups[groupId]!.expire(nowMs: nowMs, settings: settings, effects: &effects)
         }
+        expireConsumerMembers(nowMs: nowMs)
         if nowMs >= nextOffsetExpiryMs {
             nextOffsetExpiryMs = nowMs + settings.offsetsRetentionCheckIntervalMs
             expireOffsets(nowMs: nowMs, effects: &effects)
@@ -254,7 +281,7 @@ struct GroupStateMachine: Sendable {
     }
 
     var nextDeadlineMs: Int64 {
-        groups.values.compactMap(\.nextDeadlineMs).reduce(nextOffsetExpiryMs, min)
+        (groups.values.compactMap(\.nextDeadlineMs) + consumerGroups.values.compactMap(\.nextDeadlineMs)).reduce(nextOffsetExpiryMs, min)
     }
 
     /// Kafka's rules (KIP-211, KIP-496): an explicit expiry time wins; an empty group's offsets
@@ -264,12 +291,15 @@ struct GroupStateMachine: Sendable {
     private mutating func expireOffsets(nowMs: Int64, effects: inout GroupEffects) {
         for groupId in offsets.keys.sorted() {
             let group = groups[groupId]
-            let subscribed = group?.subscribedTopics()
+            var subscribed = group?.subscribedTopics()
+            if let consumer = consumerGroups[groupId], !consumer.members.isEmpty {
+                subscribed = consumer.members.values.reduce(into: []) { $0.formUnion($1.subscribedTopics(in: topics)) }
+            }
             for (key, committed) in offsets[groupId]!.sorted(by: { $0.key < $1.key }) {
                 let expiresAt: Int64?
                 if let explicit = committed.expireTimestampMs {
                     expiresAt = explicit
-                } else if group == nil || group!.state == .empty {
+                } else if subscribed == nil, group == nil || group!.state == .empty {
                     let base = group?.protocolType == nil ? committed.commitTimestampMs : max(group!.stateTimestampMs, committed.commitTimestampMs)
                     expiresAt = base + settings.offsetsRetentionMs
                 } else if let subscribed, !subscribed.contains(key.topic) {
@@ -287,6 +317,9 @@ struct GroupStateMachine: Sendable {
         where group.state == .empty && group.isEmpty && group.pendingMembers.isEmpty && offsets[groupId] == nil {
             groups.removeValue(forKey: groupId)
             effects.records.append(.groupMetadata(group: groupId, value: nil))
+        }
+        for (groupId, group) in consumerGroups where group.members.isEmpty && offsets[groupId] == nil {
+            consumerGroups.removeValue(forKey: groupId)
         }
     }
 

@@ -7,9 +7,8 @@ struct GroupAdminHandlers: Sendable {
 
     func listGroups(_ request: ListGroupsRequest) async -> ListGroupsResponse {
         let types = Set(request.typesFilter.map { $0.lowercased() })
-        guard types.isEmpty || types.contains("classic") else { return ListGroupsResponse(groups: []) }
         let states = Set(request.statesFilter.map { $0.lowercased() })
-        return ListGroupsResponse(groups: await broker.groupCoordinator.listGroups(statesFilter: states))
+        return ListGroupsResponse(groups: await broker.groupCoordinator.listGroups(statesFilter: states, typesFilter: types))
     }
 
     func describeGroups(_ request: DescribeGroupsRequest) async -> DescribeGroupsResponse {
@@ -22,6 +21,16 @@ struct GroupAdminHandlers: Sendable {
             groups.append(described)
         }
         return DescribeGroupsResponse(groups: groups)
+    }
+
+    func describeConsumerGroups(_ request: ConsumerGroupDescribeRequest) async -> ConsumerGroupDescribeResponse {
+        var groups: [ConsumerGroupDescribeResponse.DescribedGroup] = []
+        for groupId in request.groupIds {
+            var described = await broker.groupCoordinator.describeConsumerGroup(groupId)
+            described.authorizedOperations = request.includeAuthorizedOperations ? Self.groupOperations : Int32.min
+            groups.append(described)
+        }
+        return ConsumerGroupDescribeResponse(groups: groups)
     }
 
     /// READ (3), DELETE (6), DESCRIBE (8).
