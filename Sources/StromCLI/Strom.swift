@@ -1,10 +1,10 @@
 import ArgumentParser
 
-/// `strom`: the broker (`strom serve`) and the command-line tools (`topic`, `produce`, `consume`, `bench`).
+/// `strom`: the broker (`strom serve`) and the command-line tools (`topic`, `produce`, `consume`, `group`, `bench`).
 @main
 struct Strom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strom",
         abstract: "A Kafka-compatible streaming platform.",
-        subcommands: [ServeCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, BenchCommand.self])
+        subcommands: [ServeCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, BenchCommand.self])
 }

@@ -332,3 +332,110 @@ def test_kafka_python_admin_group_apis(group_server):
         assert committed_offsets(group_server.bootstrap, group) == {}
     finally:
         admin.close()
+
+
+# KIP-848: the broker assigns; members reconcile by heartbeat (librdkafka's group.protocol=consumer).
+KIP848_OVERRIDES = {**GROUP_OVERRIDES, "group.consumer.heartbeat.interval.ms": "300",
+                    "group.consumer.session.timeout.ms": str(SESSION_TIMEOUT_MS)}
+
+
+@pytest.fixture
+def kip848_server(data_dir):
+    server = StromServer(data_dir, KIP848_OVERRIDES).start()
+    yield server
+    assert server.stop() == 0, "strom serve did not exit cleanly on SIGTERM"
+
+
+def test_kip848_members_split_reconcile_incrementally_and_take_over(kip848_server):
+    topic, group = unique_topic(), unique_topic()
+    create_topic(kip848_server.bootstrap, topic, partitions=6)
+    config = {"group.protocol": "consumer"}
+    first = Member(kip848_server.bootstrap, topic, group, "first", config)
+    members = [first]
+    try:
+        wait_until(lambda: covers(members, 6, [6]), 30, "the first member to own every partition")
+        members.append(Member(kip848_server.bootstrap, topic, group, "second", config))
+        wait_until(lambda: covers(members, 6, [3, 3]), 30, "3 + 3 after the second member joined")
+        # Revocation before assignment, incrementally: the first member never dropped to nothing.
+        assert all(len(owned) >= 3 for owned in first.history), first.history
+        killed_at = time.monotonic()
+        members[1].kill()
+        wait_until(lambda: covers([first], 6, [6]), 30, "the killed member's partitions to come back")
+        moved_after = time.monotonic() - killed_at
+        assert moved_after < SESSION_TIMEOUT_MS / 1000 + 1.5, f"partitions moved {moved_after:.1f} s after the kill"
+    finally:
+        for member in members:
+            member.stop() if member.process.poll() is None else None
+
+
+def test_kip848_consumer_commits_and_the_admin_client_describes_it(kip848_server):
+    from confluent_kafka import Consumer, ConsumerGroupState
+    from confluent_kafka.admin import AdminClient
+    topic, group = unique_topic(), unique_topic()
+    create_topic(kip848_server.bootstrap, topic, partitions=2)
+    produce(kip848_server.bootstrap, topic, 2, 25)
+    consumer = Consumer({"bootstrap.servers": kip848_server.bootstrap, "group.id": group, "group.protocol": "consumer",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False, "client.id": "kip848"})
+    consumer.subscribe([topic])
+    seen = []
+    deadline = time.monotonic() + 30
+    try:
+        while len(seen) < 50 and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            assert message.error() is None, message.error()
+            seen.append((message.partition(), message.offset()))
+        consumer.commit(asynchronous=False)
+        assert committed_offsets(kip848_server.bootstrap, group) == {(topic, 0): 25, (topic, 1): 25}
+        admin = AdminClient({"bootstrap.servers": kip848_server.bootstrap})
+        described = admin.describe_consumer_groups([group])[group].result(timeout=15)
+        assert described.state == ConsumerGroupState.STABLE
+        assert [m.client_id for m in described.members] == ["kip848"]
+        assert sorted(tp.partition for tp in described.members[0].assignment.topic_partitions) == [0, 1]
+        listed = admin.list_consumer_groups(request_timeout=15).result(timeout=15)
+        assert group in [g.group_id for g in listed.valid]
+    finally:
+        consumer.close()
+    assert sorted(seen) == [(p, o) for p in range(2) for o in range(25)]
+
+
+def strom_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([STROM_BINARY, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_strom_group_cli_against_real_groups(group_server):
+    bootstrap = group_server.bootstrap
+    topic, idle, live = unique_topic(), unique_topic(), unique_topic()
+    create_topic(bootstrap, topic, partitions=2)
+    produce(bootstrap, topic, 2, 15)
+    assert len(consume_in_group(bootstrap, topic, idle, 30)) == 30
+    member = Member(bootstrap, topic, live, "watcher", FAST_MEMBER)
+    try:
+        wait_until(lambda: covers([member], 2), 30, "the live member's assignment")
+        listed = strom_cli("group", "list", "--bootstrap", bootstrap)
+        assert listed.returncode == 0, listed.stderr
+        rows = {line.split()[0]: line.split()[1:] for line in listed.stdout.splitlines()[1:]}
+        assert rows[idle] == ["classic", "Empty"] and rows[live] == ["classic", "Stable"]
+
+        described = strom_cli("group", "describe", live, "--bootstrap", bootstrap)
+        assert described.returncode == 0, described.stderr
+        assert f"Group '{live}' (classic, Stable, assignor range) has 1 active member." in described.stdout
+        table = [line.split() for line in described.stdout.splitlines() if line.startswith(live)]
+        assert [(row[2], row[4], row[7], row[8]) for row in table] == [("0", "15", "/127.0.0.1", "watcher"), ("1", "15", "/127.0.0.1", "watcher")]
+
+        # A group with members cannot be reset or deleted.
+        refused = strom_cli("group", "reset-offsets", live, "--topic", topic, "--to-earliest", "--execute", "--bootstrap", bootstrap)
+        assert refused.returncode == 1 and "active members" in refused.stderr
+    finally:
+        member.stop()
+
+    reset = strom_cli("group", "reset-offsets", idle, "--topic", topic, "--shift-by", "-5", "--execute", "--bootstrap", bootstrap)
+    assert reset.returncode == 0, reset.stderr
+    assert committed_offsets(bootstrap, idle) == {(topic, 0): 10, (topic, 1): 10}
+    lagging = strom_cli("group", "describe", idle, "--bootstrap", bootstrap)
+    assert [line.split()[2:6] for line in lagging.stdout.splitlines() if line.startswith(idle)] == [
+        ["0", "10", "15", "5"], ["1", "10", "15", "5"]]
+    deleted = strom_cli("group", "delete", idle, "--bootstrap", bootstrap)
+    assert deleted.returncode == 0 and deleted.stdout == f"Deleted group {idle}.\n"
+    assert committed_offsets(bootstrap, idle) == {}

@@ -96,6 +96,48 @@ import Testing
         }
     }
 
+    @Test func groupDescribeShowsLagAndResetOffsetsIsADryRunUnlessExecuted() async throws {
+        try await withBrokerAndClient { client, port in
+            _ = try await run(TopicCreateCommand.self, ["orders", "--partitions", "2"], port: port)
+            _ = try await produce(["orders", "--partition", "0"], lines: [(0..<10).map { "r\($0)\n" }.joined()], client: client)
+            _ = try await produce(["orders", "--partition", "1"], lines: ["only\n"], client: client)
+            // A group that only stores offsets (as assign() and commit, or an admin tool, makes one).
+            try await client.commitOffsets(group: "billing", topic: "orders", offsets: [0: 4])
+
+            let list = try await run(GroupListCommand.self, [], port: port)
+            #expect(list.output.standardOutput == "GROUP    TYPE     STATE\nbilling  classic  Empty\n")
+
+            let describe = try await run(GroupDescribeCommand.self, ["billing"], port: port)
+            #expect(describe.status == 0)
+            #expect(describe.output.standardOutput.hasPrefix("\nGroup 'billing' (classic, Empty) has no active members.\n\n"))
+            let rows = describe.output.standardOutput.split(separator: "\n").dropFirst(1).map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+            #expect(rows.first == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"])
+            #expect(rows.dropFirst().first == ["billing", "orders", "0", "4", "10", "6", "-", "-", "-"])
+
+            // As in Kafka, a shift needs a committed offset to start from.
+            let noBase = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--shift-by", "-3"], port: port)
+            #expect(noBase.status == 1 && noBase.output.standardError.contains("partition 1 has no committed offset"))
+            let dryRun = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--partitions", "0", "--shift-by", "-3"], port: port)
+            #expect(dryRun.status == 0 && dryRun.output.standardOutput.contains("billing  orders  0          1\n"))
+            #expect(dryRun.output.standardError.contains("dry run"))
+            #expect(try await client.committedOffsets(group: "billing") == ["orders": [0: 4]], "a dry run changes nothing")
+
+            let executed = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--to-latest", "--execute"], port: port)
+            #expect(executed.status == 0)
+            #expect(try await client.committedOffsets(group: "billing") == ["orders": [0: 10, 1: 1]])
+            let earliest = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--partitions", "1", "--to-earliest", "--execute"], port: port)
+            #expect(earliest.status == 0)
+            #expect(try await client.committedOffsets(group: "billing") == ["orders": [0: 10, 1: 0]])
+            let twoTargets = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--to-earliest", "--to-latest"], port: port)
+            #expect(twoTargets.status == 1 && twoTargets.output.standardError.contains("exactly one of"))
+
+            let delete = try await run(GroupDeleteCommand.self, ["billing", "nobody"], port: port)
+            #expect(delete.status == 1 && delete.output.standardOutput == "Deleted group billing.\n")
+            #expect(delete.output.standardError.contains("nobody: GROUP_ID_NOT_FOUND"))
+            #expect(try await client.committedOffsets(group: "billing").isEmpty)
+        }
+    }
+
     @Test func errorsAreOneLineWithTheKafkaName() async throws {
         try await withBroker { port in
             _ = try await run(TopicCreateCommand.self, ["orders"], port: port)
