@@ -10,15 +10,20 @@ import Testing
     static let orders = KafkaUUID(high: 7, low: 1)
     static let catalog = TopicCatalog([.init(id: orders, name: "orders", partitionCount: 4)])
 
+    /// Every record the heartbeats wrote, in order.
+    var written: [CoordinatorRecord] = []
+
     mutating func heartbeat(
         _ memberId: String, epoch: Int32, topics: [String]? = nil, owned: [Int32]? = nil, assignor: String? = nil, at nowMs: Int64 = 0,
         catalog: TopicCatalog = catalog
     ) -> ConsumerGroupHeartbeatResponse {
-        machine.consumerHeartbeat(.init(
+        let (response, effects) = machine.consumerHeartbeat(.init(
             request: ConsumerGroupHeartbeatRequest(
                 groupId: "g", memberId: memberId, memberEpoch: epoch, rebalanceTimeoutMs: 30_000, subscribedTopicNames: topics,
                 serverAssignor: assignor, topicPartitions: owned.map { [.init(topicId: Self.orders, partitions: $0)] }),
             version: 1, clientId: "client", clientHost: "/127.0.0.1", newMemberId: "generated", topics: catalog, nowMs: nowMs))
+        written += effects.records
+        return response
     }
 
     static func partitions(_ response: ConsumerGroupHeartbeatResponse) -> [Int32]? {
@@ -103,6 +108,39 @@ import Testing
         #expect(commit("nobody", 1) == KafkaErrorCode.unknownMemberId.rawValue)
         #expect(commit("", -1) == KafkaErrorCode.unknownMemberId.rawValue, "not while the group has members")
         #expect(machine.fetchOffsets(groupId: "g", topics: nil).first?.partitions.first?.1?.offset == 5)
+    }
+
+    @Test mutating func theGroupIsStoredWithKafkasRecordsAndRebuiltFromThem() throws {
+        let first = heartbeat("a", epoch: 0, topics: ["orders"])
+        _ = heartbeat("a", epoch: first.memberEpoch, owned: [0, 1, 2, 3])
+        let second = heartbeat("b", epoch: 0, topics: ["orders"])
+        let revoke = heartbeat("a", epoch: first.memberEpoch, owned: [0, 1, 2, 3])
+        #expect(!written.isEmpty)
+        let quiet = written.count
+        _ = heartbeat("b", epoch: second.memberEpoch, owned: [])
+        #expect(written.count == quiet, "a heartbeat that changes nothing writes nothing")
+
+        var restarted = GroupStateMachine(settings: machine.settings, nowMs: 1_000)
+        for record in written {
+            let (key, value) = try record.encoded()
+            restarted.replay(try CoordinatorRecord.decode(key: key, value: value), nowMs: 1_000)
+        }
+        let original = try #require(machine.consumerGroups["g"])
+        let loaded = try #require(restarted.consumerGroups["g"])
+        #expect(loaded.groupEpoch == original.groupEpoch && loaded.targetAssignmentEpoch == original.targetAssignmentEpoch)
+        #expect(loaded.targetAssignment == original.targetAssignment)
+        for memberId in ["a", "b"] {
+            let (was, now) = (try #require(original.members[memberId]), try #require(loaded.members[memberId]))
+            #expect(now.memberEpoch == was.memberEpoch && now.state == was.state && now.assigned == was.assigned)
+            #expect(now.pendingRevocation == was.pendingRevocation && now.subscribedTopicNames == was.subscribedTopicNames)
+        }
+        #expect(Self.partitions(revoke)?.count == 2 && loaded.members["a"]!.state == .unrevokedPartitions)
+
+        // A member leaving writes null values for its records.
+        let beforeLeave = written.count
+        _ = heartbeat("b", epoch: -1)
+        let tombstones = written[beforeLeave...].filter { (try? $0.encoded().value) == .some(nil) }
+        #expect(tombstones.count == 3, "member metadata, target assignment and current assignment")
     }
 
     @Test mutating func aGroupIdIsClassicOrConsumerNotBoth() {

@@ -8,6 +8,13 @@ import NIOCore
 enum CoordinatorRecord: Sendable {
     case offsetCommit(OffsetCommitKey, OffsetCommitValue?)
     case groupMetadata(GroupMetadataKey, GroupMetadataValue?)
+    /// KIP-848 groups: the group epoch, each member's subscription, the target assignment (per
+    /// member and its epoch), and where each member is in reconciling.
+    case consumerGroupMetadata(ConsumerGroupMetadataKey, ConsumerGroupMetadataValue?)
+    case consumerGroupMemberMetadata(ConsumerGroupMemberMetadataKey, ConsumerGroupMemberMetadataValue?)
+    case consumerGroupTargetAssignmentMember(ConsumerGroupTargetAssignmentMemberKey, ConsumerGroupTargetAssignmentMemberValue?)
+    case consumerGroupTargetAssignmentMetadata(ConsumerGroupTargetAssignmentMetadataKey, ConsumerGroupTargetAssignmentMetadataValue?)
+    case consumerGroupCurrentMemberAssignment(ConsumerGroupCurrentMemberAssignmentKey, ConsumerGroupCurrentMemberAssignmentValue?)
     /// A record type Strom does not read (yet): skipped when loading.
     case other(keyVersion: Int16)
 
@@ -53,11 +60,35 @@ enum CoordinatorRecord: Sendable {
                 try recordValue.write(into: &bytes, version: Self.groupMetadataValueVersion)
                 value = bytes
             }
+        case .consumerGroupMetadata(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
+        case .consumerGroupMemberMetadata(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
+        case .consumerGroupTargetAssignmentMember(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
+        case .consumerGroupTargetAssignmentMetadata(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
+        case .consumerGroupCurrentMemberAssignment(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
         case .other(let keyVersion):
             // Only read, never written by Strom.
             throw KafkaEncodingError.fieldNotSupported(type: "CoordinatorRecord", field: "key", version: keyVersion)
         }
         return (key, value)
+    }
+
+    /// The KIP-848 records have one key version (the record type) and value version 0.
+    private static func encode<Key: KafkaVersionedMessage, Value: KafkaVersionedMessage>(
+        _ key: Key, _ value: Value?
+    ) throws(KafkaEncodingError) -> (key: ByteBuffer, value: ByteBuffer?) {
+        var keyBytes = ByteBuffer()
+        keyBytes.writeKafkaInt16(Key.validVersions.lowerBound)
+        try key.write(into: &keyBytes, version: Key.validVersions.lowerBound)
+        guard let value else { return (keyBytes, nil) }
+        var valueBytes = ByteBuffer()
+        valueBytes.writeKafkaInt16(Value.validVersions.upperBound)
+        try value.write(into: &valueBytes, version: Value.validVersions.upperBound)
+        return (keyBytes, valueBytes)
     }
 
     /// Reads a record written by Strom or by Kafka (any version of the schemas).
@@ -71,6 +102,20 @@ enum CoordinatorRecord: Sendable {
         case 2:
             let recordKey = try GroupMetadataKey(from: &key, version: keyVersion)
             return .groupMetadata(recordKey, try value.map { try decodeValue(GroupMetadataValue.self, $0) })
+        case 3:
+            return .consumerGroupMetadata(try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ConsumerGroupMetadataValue.self, $0) })
+        case 5:
+            return .consumerGroupMemberMetadata(
+                try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ConsumerGroupMemberMetadataValue.self, $0) })
+        case 6:
+            return .consumerGroupTargetAssignmentMetadata(
+                try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ConsumerGroupTargetAssignmentMetadataValue.self, $0) })
+        case 7:
+            return .consumerGroupTargetAssignmentMember(
+                try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ConsumerGroupTargetAssignmentMemberValue.self, $0) })
+        case 8:
+            return .consumerGroupCurrentMemberAssignment(
+                try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ConsumerGroupCurrentMemberAssignmentValue.self, $0) })
         default:
             return .other(keyVersion: keyVersion)
         }

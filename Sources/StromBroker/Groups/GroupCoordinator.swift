@@ -196,10 +196,13 @@ actor GroupCoordinator {
         guard let partition = await shard(for: request.groupId) else {
             return ConsumerGroupHeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, memberEpoch: -1)
         }
-        let response = shards[partition]!.consumerHeartbeat(.init(
+        let (response, effects) = shards[partition]!.consumerHeartbeat(.init(
             request: request, version: version, clientId: clientId, clientHost: clientHost,
             newMemberId: UUID().uuidString.lowercased(), topics: topics, nowMs: clock()))
-        rescheduleTimer()
+        // The answer waits until what it changed is stored.
+        guard await persist(effects, partition: partition) else {
+            return ConsumerGroupHeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, memberEpoch: -1)
+        }
         return response
     }
 

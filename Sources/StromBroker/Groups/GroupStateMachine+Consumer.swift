@@ -4,7 +4,19 @@ import KafkaProtocol
 /// checks offset commits of their members go through. A group id is either a classic group or a
 /// consumer group; an empty one of either kind gives way to the other (its offsets stay).
 extension GroupStateMachine {
-    mutating func consumerHeartbeat(_ input: ConsumerGroup.HeartbeatInput) -> ConsumerGroupHeartbeatResponse {
+    /// The heartbeat's answer, and the records that store what it changed (to be durable before
+    /// the answer is sent).
+    mutating func consumerHeartbeat(_ input: ConsumerGroup.HeartbeatInput) -> (ConsumerGroupHeartbeatResponse, GroupEffects) {
+        let before = consumerGroups[input.request.groupId]?.records() ?? [:]
+        let response = applyConsumerHeartbeat(input)
+        var effects = GroupEffects()
+        if let group = consumerGroups[input.request.groupId] {
+            effects.records = ConsumerGroup.changes(from: before, to: group.records())
+        }
+        return (response, effects)
+    }
+
+    private mutating func applyConsumerHeartbeat(_ input: ConsumerGroup.HeartbeatInput) -> ConsumerGroupHeartbeatResponse {
         let groupId = input.request.groupId
         guard !groupId.isEmpty else {
             return ConsumerGroupHeartbeatResponse(errorCode: KafkaErrorCode.invalidGroupId.rawValue, memberEpoch: -1)
@@ -44,10 +56,25 @@ extension GroupStateMachine {
         return memberEpoch == member.memberEpoch ? nil : .staleMemberEpoch
     }
 
-    mutating func expireConsumerMembers(nowMs: Int64) {
+    mutating func expireConsumerMembers(nowMs: Int64, effects: inout GroupEffects) {
         for groupId in consumerGroups.keys.sorted() {
             guard let deadline = consumerGroups[groupId]?.nextDeadlineMs, deadline <= nowMs else { continue }
-            _ = consumerGroups[groupId]!.expire(nowMs: nowMs, topics: topics)
+            let before = consumerGroups[groupId]!.records()
+            if consumerGroups[groupId]!.expire(nowMs: nowMs, topics: topics) {
+                effects.records += ConsumerGroup.changes(from: before, to: consumerGroups[groupId]!.records())
+            }
         }
+    }
+
+    /// Applies a KIP-848 record read back from the log; the group's members must heartbeat within
+    /// their session timeout from `nowMs`.
+    mutating func replayConsumerRecord(_ record: CoordinatorRecord, groupId: String, nowMs: Int64) {
+        if case .consumerGroupMetadata(_, nil) = record {
+            consumerGroups.removeValue(forKey: groupId)
+            return
+        }
+        if let classic = groups[groupId], classic.isEmpty { groups.removeValue(forKey: groupId) }
+        consumerGroups[groupId, default: ConsumerGroup(groupId: groupId)].replay(
+            record, sessionDeadlineMs: nowMs + Int64(settings.consumerSessionTimeoutMs))
     }
 }

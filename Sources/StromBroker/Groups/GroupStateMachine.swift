@@ -248,6 +248,7 @@ struct GroupStateMachine: Sendable {
         var effects = GroupEffects()
         if let consumer = consumerGroups[groupId] {
             guard consumer.members.isEmpty else { return (.nonEmptyGroup, effects) }
+            effects.records += consumer.records().values.map(\.tombstone)
             consumerGroups.removeValue(forKey: groupId)
             groups[groupId] = ClassicGroup(groupId: groupId, nowMs: 0)
         }
@@ -272,7 +273,7 @@ struct GroupStateMachine: Sendable {
             guard let deadline = groups[groupId]?.nextDeadlineMs, deadline <= nowMs else { continue }
             groups[groupId]!.expire(nowMs: nowMs, settings: settings, effects: &effects)
         }
-        expireConsumerMembers(nowMs: nowMs)
+        expireConsumerMembers(nowMs: nowMs, effects: &effects)
         if nowMs >= nextOffsetExpiryMs {
             nextOffsetExpiryMs = nowMs + settings.offsetsRetentionCheckIntervalMs
             expireOffsets(nowMs: nowMs, effects: &effects)
@@ -332,7 +333,9 @@ struct GroupStateMachine: Sendable {
             offsets[key.group, default: [:]][OffsetKey(topic: key.topic, partition: key.partition)] = CommittedOffset(
                 offset: value.offset, leaderEpoch: value.leaderEpoch, metadata: value.metadata,
                 commitTimestampMs: value.commitTimestamp, expireTimestampMs: value.expireTimestamp >= 0 ? value.expireTimestamp : nil)
-            if groups[key.group] == nil { groups[key.group] = ClassicGroup(groupId: key.group, nowMs: value.commitTimestamp) }
+            if groups[key.group] == nil, consumerGroups[key.group] == nil {
+                groups[key.group] = ClassicGroup(groupId: key.group, nowMs: value.commitTimestamp)
+            }
         case .offsetCommit(let key, nil):
             offsets[key.group]?.removeValue(forKey: OffsetKey(topic: key.topic, partition: key.partition))
             if offsets[key.group]?.isEmpty == true { offsets.removeValue(forKey: key.group) }
@@ -340,6 +343,9 @@ struct GroupStateMachine: Sendable {
             groups[key.group] = ClassicGroup(loading: value, groupId: key.group, nowMs: nowMs)
         case .groupMetadata(let key, nil):
             groups.removeValue(forKey: key.group)
+        case .consumerGroupMetadata, .consumerGroupMemberMetadata, .consumerGroupTargetAssignmentMember,
+             .consumerGroupTargetAssignmentMetadata, .consumerGroupCurrentMemberAssignment:
+            if let groupId = record.consumerGroupId { replayConsumerRecord(record, groupId: groupId, nowMs: nowMs) }
         case .other:
             break
         }
