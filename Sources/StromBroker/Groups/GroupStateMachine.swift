@@ -41,7 +41,10 @@ struct GroupStateMachine: Sendable {
     // MARK: Membership
 
     mutating func join(_ input: ClassicGroup.JoinInput) -> GroupEffects {
+        var input = input
         var effects = GroupEffects()
+        // JoinGroup v0 has no rebalance timeout: Kafka uses the session timeout.
+        if input.request.rebalanceTimeoutMs < 0 { input.request.rebalanceTimeoutMs = input.request.sessionTimeoutMs }
         let request = input.request
         guard !request.groupId.isEmpty else {
             effects.reply(input.token, .join(ClassicGroup.joinError(.invalidGroupId, memberId: request.memberId, version: input.version)))
