@@ -128,6 +128,15 @@ import Testing
             let earliest = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--partitions", "1", "--to-earliest", "--execute"], port: port)
             #expect(earliest.status == 0)
             #expect(try await client.committedOffsets(group: "billing") == ["orders": [0: 10, 1: 0]])
+            // By time: before every record is the earliest offset, after every record the latest.
+            let beforeAll = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--to-datetime", "1971-01-01T00:00:00Z", "--execute"], port: port)
+            #expect(beforeAll.status == 0)
+            #expect(try await client.committedOffsets(group: "billing") == ["orders": [0: 0, 1: 0]])
+            let afterAll = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--to-datetime", "2999-01-01T00:00:00Z", "--execute"], port: port)
+            #expect(afterAll.status == 0)
+            #expect(try await client.committedOffsets(group: "billing") == ["orders": [0: 10, 1: 1]])
+            let badTime = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--to-datetime", "yesterday"], port: port)
+            #expect(badTime.status == 1 && badTime.output.standardError.contains("ISO 8601"))
             let twoTargets = try await run(GroupResetOffsetsCommand.self, ["billing", "--topic", "orders", "--to-earliest", "--to-latest"], port: port)
             #expect(twoTargets.status == 1 && twoTargets.output.standardError.contains("exactly one of"))
 
