@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Kill -9 rounds against a real `strom serve`, checked as a history (Jepsen-style).
+
+Each round starts the broker on the same data directory, runs idempotent acks=all producers
+(confluent-kafka, one thread each) and a group consumer against three topics, then kills the
+broker with SIGKILL at a random moment. Between rounds it may append garbage to the end of a
+partition's newest segment, as a torn write would leave it. The topics exercise what a crash
+may interrupt:
+
+- `log`: 3 partitions, 64 KiB segments (many rolls);
+- `retained`: 2 partitions, 64 KiB segments, retention.bytes 256 KiB (retention deletes while it
+  writes);
+- `compacted`: 2 partitions, 64 KiB segments, 40 keys, compaction as eager as allowed.
+
+After the last round one clean start reads every partition from its start and checks, against
+what the producers saw acknowledged:
+- every acknowledged record is there at its acknowledged offset with its key, value and headers
+  (`retained`: unless below the log start offset; `compacted`: the newest record of each key is
+  at or after its newest acknowledged one);
+- no record appears that was never sent, none twice, and each producer's records are in order
+  per partition.
+
+Usage: fault_harness.py STROM_BINARY [--rounds N] [--seed S] [--seconds-per-round T]
+Prints a summary line and a JSON line; exits 1 on any loss, duplicate or corruption.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import strom_server  # noqa: E402
+from strom_server import StromServer  # noqa: E402
+
+SEGMENT_BYTES = 65_536
+TOPICS = {
+    "log": (3, {"segment.bytes": str(SEGMENT_BYTES)}),
+    "retained": (2, {"segment.bytes": str(SEGMENT_BYTES), "retention.bytes": str(4 * SEGMENT_BYTES)}),
+    "compacted": (2, {"segment.bytes": str(SEGMENT_BYTES), "cleanup.policy": "compact",
+                      "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "0"}),
+}
+COMPACTED_KEYS = 40
+PRODUCERS = 3
+
+
+@dataclass
+class History:
+    """What producers sent and saw acknowledged, by (topic, partition)."""
+    sent: dict[bytes, tuple[bytes, list]] = field(default_factory=dict)        # value -> (key, headers)
+    acked: dict[tuple[str, int], dict[int, bytes]] = field(default_factory=dict)  # -> offset -> value
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    consumed_bad: list[str] = field(default_factory=list)
+
+    def acknowledged_count(self) -> int:
+        return sum(len(offsets) for offsets in self.acked.values())
+
+
+@dataclass
+class Summary:
+    rounds: int = 0
+    acknowledged: int = 0
+    verified: int = 0
+    removed: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    corrupted: int = 0
+    unordered: int = 0
+    torn_tails: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0 and self.corrupted == 0 and self.unordered == 0 and not self.problems
+
+    def line(self) -> str:
+        return (f"faults: {self.rounds} kill -9 rounds, {self.torn_tails} torn tails, {self.acknowledged} records acknowledged, "
+                f"{self.verified} verified, {self.removed} removed by retention or compaction as configured, {self.lost} lost, {self.duplicated} duplicated, {self.corrupted} corrupted, "
+                f"{self.unordered} out of order: {'PASS' if self.ok else 'FAIL'}")
+
+
+def produce_until(stop: threading.Event, bootstrap: str, round_: int, producer_id: int, history: History, rng: random.Random):
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 2,
+                         "message.timeout.ms": 4000, "socket.timeout.ms": 2000, "reconnect.backoff.max.ms": 200, "log_level": 2})
+
+    def on_delivery(error, message):
+        if error is None:
+            with history.lock:
+                history.acked.setdefault((message.topic(), message.partition()), {})[message.offset()] = message.value()
+
+    seq = 0
+    names = list(TOPICS)
+    while not stop.is_set():
+        topic = names[seq % len(names)]
+        partitions = TOPICS[topic][0]
+        value = f"r{round_}-p{producer_id}-s{seq}-{'x' * rng.randrange(0, 300)}".encode()
+        key = (f"k{rng.randrange(COMPACTED_KEYS)}" if topic == "compacted" else f"p{producer_id}-{seq}").encode()
+        # One producer (and sequence) per round and thread: its records are in order per partition.
+        headers = [("producer", f"{round_}-{producer_id}".encode()), ("seq", str(seq).encode())]
+        with history.lock:
+            history.sent[value] = (key, headers)
+        try:
+            producer.produce(topic, key=key, value=value, headers=headers, partition=seq % partitions, on_delivery=on_delivery)
+            seq += 1
+        except BufferError:
+            producer.poll(0.05)
+        producer.poll(0)
+    producer.flush(6)
+
+
+def consume_until(stop: threading.Event, bootstrap: str, history: History):
+    """A group consumer during the round: everything it reads must be something a producer sent."""
+    from confluent_kafka import Consumer
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fault-readers", "auto.offset.reset": "earliest",
+                         "session.timeout.ms": 6000, "socket.timeout.ms": 2000, "log_level": 2})
+    consumer.subscribe(list(TOPICS))
+    try:
+        while not stop.is_set():
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            with history.lock:
+                if message.value() not in history.sent:
+                    history.consumed_bad.append(f"{message.topic()}-{message.partition()}@{message.offset()}")
+    finally:
+        try:
+            consumer.close()
+        except Exception:  # the broker may be dead: closing must not fail the round
+            pass
+
+
+def tear_tail(data_dir: Path, rng: random.Random) -> str | None:
+    """Appends garbage to the newest segment of one partition, as a torn write leaves it."""
+    partitions = [p for p in data_dir.iterdir() if p.is_dir() and p.name.rsplit("-", 1)[0] in TOPICS]
+    if not partitions:
+        return None
+    partition = rng.choice(partitions)
+    segments = sorted(partition.glob("*.log"))
+    if not segments:
+        return None
+    with open(segments[-1], "ab") as segment:
+        segment.write(rng.randbytes(rng.randrange(1, 200)))
+    return partition.name
+
+
+def create_topics(bootstrap: str):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(name, num_partitions=count, replication_factor=1, config=config)
+                                   for name, (count, config) in TOPICS.items()], request_timeout=30)
+    for future in futures.values():
+        future.result(timeout=30)
+
+
+def read_everything(bootstrap: str) -> tuple[dict[tuple[str, int], list], dict[tuple[str, int], int]]:
+    """Every record of every partition from its start, and each partition's log start offset."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fault-verifier", "enable.auto.commit": False,
+                         "enable.partition.eof": True})
+    records: dict[tuple[str, int], list] = {}
+    starts: dict[tuple[str, int], int] = {}
+    try:
+        for topic, (count, _) in TOPICS.items():
+            for partition in range(count):
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=20)
+                starts[(topic, partition)] = low
+                got = []
+                consumer.assign([TopicPartition(topic, partition, low)])
+                deadline = time.monotonic() + 60
+                while high > low and time.monotonic() < deadline:
+                    message = consumer.poll(0.5)
+                    if message is None:
+                        continue
+                    if message.error():
+                        if message.error().code() == KafkaError._PARTITION_EOF:
+                            break
+                        raise RuntimeError(f"reading {topic}-{partition}: {message.error()}")
+                    got.append((message.offset(), message.key(), message.value(), message.headers() or []))
+                records[(topic, partition)] = got
+    finally:
+        consumer.close()
+    return records, starts
+
+
+def verify(history: History, records, starts, summary: Summary):
+    summary.acknowledged = history.acknowledged_count()
+    seen_values: dict[bytes, int] = {}
+    for (topic, partition), got in records.items():
+        present = {offset: (key, value, headers) for offset, key, value, headers in got}
+        last_seq: dict[bytes, int] = {}
+        for offset, key, value, headers in got:
+            seen_values[value] = seen_values.get(value, 0) + 1
+            sent = history.sent.get(value)
+            if sent is None or sent[0] != key or sorted(sent[1]) != sorted(headers):
+                summary.corrupted += 1
+                summary.problems.append(f"{topic}-{partition}@{offset}: a record nobody sent (or changed)")
+                continue
+            fields = dict(headers)
+            producer, seq = fields["producer"], int(fields["seq"])
+            if topic != "compacted" and last_seq.get(producer, -1) >= seq:
+                summary.unordered += 1
+            last_seq[producer] = seq
+        acked = history.acked.get((topic, partition), {})
+        if topic == "compacted":
+            newest_present: dict[bytes, int] = {}
+            for offset, key, _, _ in got:
+                newest_present[key] = max(offset, newest_present.get(key, -1))
+            for offset, value in acked.items():
+                key = history.sent[value][0]
+                if offset in present:
+                    if present[offset][1] == value:
+                        summary.verified += 1
+                    else:
+                        summary.corrupted += 1
+                        summary.problems.append(f"{topic}-{partition}@{offset}: another value than acknowledged")
+                elif newest_present.get(key, -1) > offset:
+                    summary.removed += 1  # a newer record of its key replaced it
+                else:
+                    summary.lost += 1
+                    summary.problems.append(f"{topic}-{partition}: key {key!r} lost its acknowledged record at {offset}")
+            continue
+        for offset, value in acked.items():
+            if topic == "retained" and offset < starts[(topic, partition)]:
+                summary.removed += 1
+                continue
+            if offset not in present:
+                summary.lost += 1
+                summary.problems.append(f"{topic}-{partition}@{offset}: acknowledged, not there")
+            elif present[offset][1] != value:
+                summary.corrupted += 1
+                summary.problems.append(f"{topic}-{partition}@{offset}: another value than acknowledged")
+            else:
+                summary.verified += 1
+    summary.duplicated = sum(count - 1 for count in seen_values.values() if count > 1)
+    if history.consumed_bad:
+        summary.corrupted += len(history.consumed_bad)
+        summary.problems += [f"consumer read an unknown record at {where}" for where in history.consumed_bad[:5]]
+
+
+def run(binary: str, rounds: int, seed: int, seconds_per_round: float, data_dir: Path) -> Summary:
+    strom_server.STROM_BINARY = binary
+    rng = random.Random(seed)
+    history = History()
+    summary = Summary()
+    overrides = {"group.initial.rebalance.delay.ms": "0"}
+    for round_ in range(rounds):
+        server = StromServer(data_dir, overrides).start()
+        try:
+            if round_ == 0:
+                create_topics(server.bootstrap)
+            stop = threading.Event()
+            workers = [threading.Thread(target=produce_until, args=(stop, server.bootstrap, round_, p, history, random.Random(rng.random())))
+                       for p in range(PRODUCERS)]
+            workers.append(threading.Thread(target=consume_until, args=(stop, server.bootstrap, history)))
+            for worker in workers:
+                worker.start()
+            time.sleep(rng.uniform(0.3, 1.0) * seconds_per_round)
+            server.kill()
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=60)
+        finally:
+            if server.is_running():
+                server.kill()
+        summary.rounds += 1
+        if round_ % 2 == 1 and tear_tail(data_dir, rng):
+            summary.torn_tails += 1
+    server = StromServer(data_dir, overrides).start()
+    try:
+        records, starts = read_everything(server.bootstrap)
+    finally:
+        if server.stop() != 0:
+            summary.problems.append("the verifying broker did not stop cleanly")
+    verify(history, records, starts, summary)
+    return summary
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--seconds-per-round", type=float, default=3.0)
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="strom-faults-"))
+    try:
+        summary = run(args.binary, args.rounds, args.seed, args.seconds_per_round, data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print(summary.line() + f" (seed {args.seed})")
+    for problem in summary.problems[:20]:
+        print("  " + problem)
+    print("JSON " + json.dumps({k: v for k, v in summary.__dict__.items() if k != "problems"} | {"ok": summary.ok, "seed": args.seed}))
+    sys.exit(0 if summary.ok else 1)
+
+
+if __name__ == "__main__":
+    main()
