@@ -229,6 +229,10 @@ public final class PartitionLog: Sendable {
             do throws(StorageIOError) {
                 try segment.write(batchHead: head, rest: rest, at: position)
             } catch {
+                // A full disk fails this append only: what a partial write left is cut off and
+                // the next append may succeed once there is room. Any other I/O error takes the
+                // partition offline (the file's state is unknown).
+                if error.kind == .noSpace, (try? segment.discardUnpublishedTail()) != nil { throw .storage(error) }
                 state.withLock { $0.offlineReason = "append failed: \(error)" }
                 throw .storage(error)
             }
@@ -282,7 +286,8 @@ public final class PartitionLog: Sendable {
         do throws(StorageIOError) {
             try rollIfNeeded(&state, header: header, sizeBytes: sizeBytes, nowMs: nowMs)
         } catch {
-            state.offlineReason = "append failed: \(error)"
+            // No room for a new segment: this append fails, the active segment stays.
+            if error.kind != .noSpace { state.offlineReason = "append failed: \(error)" }
             throw .storage(error)
         }
         let segment = state.activeSegment

@@ -53,3 +53,72 @@ def test_kill_9_rounds_lose_nothing_acknowledged(data_dir, capsys):
         print("\n" + summary.line())
     assert summary.rounds == 5 and summary.acknowledged > 10_000
     assert summary.ok, summary.problems[:10]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 24 MiB tmpfs the test mounts (root only), with an 8 MiB balloon file to free later."""
+    import subprocess
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount_point)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.strip()}")
+    try:
+        (mount_point / "balloon").write_bytes(b"\0" * (8 << 20))
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@requires_strom_binary
+def test_a_full_disk_fails_produces_keeps_the_broker_up_and_recovers(small_disk):
+    from confluent_kafka import KafkaError, Producer
+    from strom_server import StromServer, confluent_consume, create_topic, unique_topic
+    topic = unique_topic()
+    server = StromServer(small_disk / "data").start()
+    acked: dict[int, bytes] = {}
+    errors: list[int] = []
+
+    def on_delivery(error, message):
+        if error is None:
+            acked[message.offset()] = message.value()
+        else:
+            errors.append(error.code())
+
+    def produce(count: int, tag: str):
+        # No retries: the broker's own error reaches the test.
+        producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all", "retries": 0, "linger.ms": 1,
+                             "message.timeout.ms": 10000, "log_level": 2})
+        for i in range(count):
+            producer.produce(topic, value=f"{tag}-{i}-".encode() + b"x" * 1000, partition=0, on_delivery=on_delivery)
+            producer.poll(0)
+            if errors:
+                break
+        producer.flush(15)
+
+    try:
+        create_topic(server.bootstrap, topic, partitions=1, config={"segment.bytes": str(1 << 20)})
+        produce(40_000, "fill")  # ~40 MB into ~16 MB of room
+        assert errors, "the disk never filled"
+        assert set(errors) == {KafkaError.KAFKA_STORAGE_ERROR}, errors[:5]
+        assert server.is_running(), "the broker died of a full disk"
+        filled = dict(acked)
+        print(f"\nfull disk: {len(filled)} records acknowledged before KAFKA_STORAGE_ERROR, {len(errors)} refused")
+        assert len(filled) > 1000
+        stored = confluent_consume(server.bootstrap, topic, len(filled), timeout_s=60)
+        assert {m.offset(): m.value() for m in stored} == filled, "an acknowledged record is missing or changed"
+
+        (small_disk / "balloon").unlink()  # space returns
+        errors.clear()
+        produce(2_000, "after")
+        assert not errors, errors[:5]
+        assert len(acked) == len(filled) + 2_000
+    finally:
+        assert server.stop() == 0
+    server = StromServer(small_disk / "data").start()
+    try:
+        stored = confluent_consume(server.bootstrap, topic, len(acked), timeout_s=60)
+        assert {m.offset(): m.value() for m in stored} == acked
+    finally:
+        assert server.stop() == 0

@@ -114,6 +114,11 @@ final class LogSegment: @unchecked Sendable {
         try log.write(head, rest, at: position)
     }
 
+    /// Cuts off what a failed write left past the segment's end, so the file holds only the log.
+    func discardUnpublishedTail() throws(StorageIOError) {
+        try log.truncate(to: sizeBytes)
+    }
+
     /// Counts a written batch in (under the owner's lock): size, offsets, timestamps, indexes.
     func recordAppend(header: RecordBatchHeader, position: Int64, sizeBytes batchSizeBytes: Int) {
         precondition(position == sizeBytes, "batch written at \(position), segment ends at \(sizeBytes)")

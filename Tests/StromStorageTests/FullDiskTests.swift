@@ -1,0 +1,62 @@
+import KafkaProtocol
+import Testing
+@testable import StromStorage
+
+/// A full disk fails the appends that do not fit (KAFKA_STORAGE_ERROR), leaves the partition
+/// online and the file holding only whole batches, and appends work again once there is room.
+@Suite struct FullDiskTests {
+    let fileSystem = SimulatedFileSystem()
+    let topicPartition = TopicPartition(topic: "full", partition: 0)
+
+    func open(cleanShutdown: Bool = false) throws -> PartitionLog {
+        try PartitionLog.open(
+            directory: "/data/full-0", topicPartition: topicPartition, config: smallSegments(8_192), fileSystem: fileSystem,
+            cleanShutdown: cleanShutdown, nowMs: 0).0
+    }
+
+    func append(_ log: PartitionLog, _ key: String) throws(LogAppendError) -> Int64 {
+        // swiftlint:disable:next force_try
+        try log.append(try! producedBatch(keys: [key], valueSizeBytes: 500), nowMs: 0).firstOffset
+    }
+
+    @Test func aWriteCutShortFailsOnlyThatAppend() throws {
+        let log = try open()
+        for index in 0..<3 { #expect(try append(log, "before-\(index)") == Int64(index)) }
+        fileSystem.failWrites(after: 100)  // the next batch gets 100 bytes in, then ENOSPC
+        #expect { _ = try append(log, "cut") } throws: { ($0 as? LogAppendError)?.kafkaErrorCode == .kafkaStorageError }
+        #expect { _ = try append(log, "still full") } throws: { ($0 as? LogAppendError)?.kafkaErrorCode == .kafkaStorageError }
+        #expect(log.offlineReason == nil, "a full disk is not a broken partition")
+
+        fileSystem.clearFaults()
+        _ = try log.flush()
+        let logicalSize = log.sizeBytes
+        try log.close()
+
+        // A clean restart trusts the files as they are: the cut-short write left nothing behind.
+        let reopened = try open(cleanShutdown: true)
+        #expect(reopened.sizeBytes == logicalSize)
+        #expect(try allBatches(of: reopened).map(\.baseOffset) == [0, 1, 2])
+        #expect(try append(reopened, "after") == 3, "the failed appends took no offsets")
+        _ = try reopened.flush()
+        #expect(try allBatches(of: reopened).map(\.baseOffset) == [0, 1, 2, 3])
+    }
+
+    @Test func noRoomForANewSegmentFailsTheAppendAndKeepsTheLog() throws {
+        let log = try open()
+        var offset: Int64 = 0
+        // Fill the first 8 KiB segment.
+        while log.segmentBaseOffsets.count == 1, offset < 100 {
+            fileSystem.failOpens(under: "/data/full-0/", kind: .noSpace)
+            do {
+                offset = try append(log, "fill-\(offset)") + 1
+            } catch {
+                #expect(error.kafkaErrorCode == .kafkaStorageError)
+                break
+            }
+        }
+        #expect(log.offlineReason == nil && log.segmentBaseOffsets.count == 1)
+        fileSystem.clearFaults()
+        #expect(try append(log, "rolled") == offset)
+        #expect(log.segmentBaseOffsets.count == 2)
+    }
+}
