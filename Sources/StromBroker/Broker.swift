@@ -363,12 +363,15 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Periodic work: flushes by policy, one retention round and one compaction round (the
-    /// dirtiest compacted log, `__consumer_offsets` among them). Called by the server's timer.
-    public func runMaintenance() throws {
+    /// Periodic work: flushes by policy, one retention round, one compaction round (the
+    /// dirtiest compacted log, `__consumer_offsets` among them) and a slice of the background
+    /// integrity check. Called by the server's timer; returns the partitions found damaged.
+    @discardableResult
+    public func runMaintenance() throws -> [(TopicPartition, String)] {
         try logs.flushDueLogs(nowMs: Self.nowMs())
         try logs.applyRetention(nowMs: Self.nowMs())
         _ = try logs.compact(nowMs: Self.nowMs())
+        return logs.scrubRound()
     }
 
     /// Answers parked group requests, stops group commit and closes every log cleanly (writes the

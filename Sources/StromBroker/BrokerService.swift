@@ -62,7 +62,9 @@ struct MaintenanceService: Service {
                 try? await Task.sleep(for: .seconds(1))
                 if Task.isCancelled { break }
                 do {
-                    try broker.runMaintenance()
+                    for (partition, corruption) in try broker.runMaintenance() {
+                        logger.error("partition \(partition) is offline: \(corruption)")
+                    }
                 } catch {
                     logger.error("maintenance failed: \(error)")
                 }

@@ -19,6 +19,8 @@ public final class LogManager: Sendable {
     /// Internal, not private: the cleaner checkpoint (LogCleaner.swift) is written beside the others.
     let fileSystem: any StorageFileSystem
     private let logs: Mutex<[TopicPartition: PartitionLog]>
+    /// Where the background scrub continues (LogManager+Scrub.swift).
+    let scrubCursor = ScrubCursor()
 
     /// What opening the directory found, for the broker's start-up log line.
     public struct OpenReport: Sendable {

@@ -3,6 +3,7 @@ extension PartitionLog {
     public struct ScrubReport: Sendable, Equatable {
         public var segmentsChecked: Int
         public var batchesChecked: Int
+        public var bytesChecked: Int64 = 0
         /// Where the first corrupt batch is, when one was found; the log is then offline.
         public var corruption: String?
     }
@@ -33,6 +34,7 @@ extension PartitionLog {
                     expectedOffset = header.lastOffset + 1
                     position += Int64(header.totalSizeBytes)
                     report.batchesChecked += 1
+                    report.bytesChecked += Int64(header.totalSizeBytes)
                     continue
                 case .checksumMismatch(let header):
                     problem = "CRC mismatch in batch \(header.baseOffset)...\(header.lastOffset)"

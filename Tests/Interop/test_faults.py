@@ -122,3 +122,44 @@ def test_a_full_disk_fails_produces_keeps_the_broker_up_and_recovers(small_disk)
         assert {m.offset(): m.value() for m in stored} == acked
     finally:
         assert server.stop() == 0
+
+
+@requires_strom_binary
+def test_damaged_flushed_data_is_found_and_not_served(data_dir):
+    """A flipped byte in a flushed segment between restarts: the background check takes that
+    partition offline (KAFKA_STORAGE_ERROR, a log line), the broker and other partitions go on."""
+    import subprocess
+    import time
+    from confluent_kafka import Producer
+    from strom_server import StromServer, confluent_consume, create_topic, unique_topic
+    damaged, healthy = unique_topic(), unique_topic()
+    server = StromServer(data_dir).start()
+    try:
+        for topic in (damaged, healthy):
+            create_topic(server.bootstrap, topic, partitions=1, config={"segment.bytes": "65536"})
+        producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all", "log_level": 2})
+        for i in range(2_000):
+            for topic in (damaged, healthy):
+                producer.produce(topic, value=f"{topic} {i} ".encode() + b"y" * 200, partition=0)
+        assert producer.flush(30) == 0
+    finally:
+        assert server.stop() == 0
+    first_segment = sorted((data_dir / f"{damaged}-0").glob("*.log"))[0]
+    content = bytearray(first_segment.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    first_segment.write_bytes(bytes(content))
+
+    server = StromServer(data_dir).start()
+    try:
+        deadline = time.monotonic() + 30
+        while f"partition {damaged}-0 is offline" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert f"partition {damaged}-0 is offline" in server.log(), server.log()[-2000:]
+        consumed = subprocess.run(
+            [STROM_BINARY, "consume", damaged, "--from-beginning", "--timeout-ms", "3000", "--bootstrap", server.bootstrap],
+            capture_output=True, text=True, timeout=60)
+        assert consumed.returncode == 1 and "KAFKA_STORAGE_ERROR" in consumed.stderr, (consumed.returncode, consumed.stderr[-500:])
+        assert len(confluent_consume(server.bootstrap, healthy, 2_000)) == 2_000
+        assert server.is_running()
+    finally:
+        assert server.stop() == 0
