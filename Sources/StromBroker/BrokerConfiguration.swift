@@ -21,6 +21,11 @@ public struct BrokerConfiguration: Sendable {
     public var autoCreateTopicsEnable = true
     /// `socket.request.max.bytes`: the largest request frame.
     public var requestSizeBytesMax = 104_857_600
+    /// `max.connections` (Strom's default is finite: each connection costs a descriptor and
+    /// buffers), `max.connections.per.ip` (Kafka's default: unlimited), `connections.max.idle.ms`.
+    public var connectionsMax = 10_000
+    public var connectionsPerAddressMax = Int(Int32.max)
+    public var connectionIdleTimeMaxMs: Int64 = 600_000
     /// The most a compressed batch may inflate to while it is validated (no Kafka name: Kafka
     /// bounds it by `message.max.bytes` per record; Strom bounds the whole batch).
     public var decompressedBatchSizeBytesMax = 64 << 20

@@ -19,6 +19,7 @@ public enum BrokerProperties {
     static let brokerKeys: [String] = [
         "node.id", "broker.id", "num.partitions", "default.replication.factor", "auto.create.topics.enable",
         "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name", "produce.batch.validation",
+        "max.connections", "max.connections.per.ip", "connections.max.idle.ms",
         "offsets.topic.num.partitions", "offsets.topic.segment.bytes", "offsets.retention.minutes",
         "offsets.retention.check.interval.ms", "offset.metadata.max.bytes", "group.initial.rebalance.delay.ms",
         "group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.max.size",
@@ -44,6 +45,9 @@ public enum BrokerProperties {
                 guard let flag = Bool(value.lowercased()) else { throw InvalidProperty(key: key, reason: "not true or false: \(value)") }
                 configuration.autoCreateTopicsEnable = flag
             case "socket.request.max.bytes": configuration.requestSizeBytesMax = try integer(Int.self)
+            case "max.connections": configuration.connectionsMax = max(1, try integer(Int.self))
+            case "max.connections.per.ip": configuration.connectionsPerAddressMax = max(1, try integer(Int.self))
+            case "connections.max.idle.ms": configuration.connectionIdleTimeMaxMs = max(1, try integer(Int64.self))
             case "log.dirs", "log.dir": configuration.dataDirectory = value
             case "advertised.host.name": configuration.advertisedHost = value
             case "offsets.topic.num.partitions":

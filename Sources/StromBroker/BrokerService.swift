@@ -28,6 +28,9 @@ public enum BrokerService {
         let processor = BrokerRequestProcessor()
         var serverConfiguration = KafkaServerConfiguration(host: configuration.listenHost, port: configuration.listenPort)
         serverConfiguration.frameSizeBytesMax = configuration.requestSizeBytesMax
+        serverConfiguration.connectionsMax = configuration.connectionsMax
+        serverConfiguration.connectionsPerAddressMax = configuration.connectionsPerAddressMax
+        serverConfiguration.connectionIdleTimeMax = .milliseconds(configuration.connectionIdleTimeMaxMs)
         let server = KafkaServer(configuration: serverConfiguration, processor: processor, logger: logger)
         let address = try await server.start()
         let port = address.port ?? configuration.listenPort

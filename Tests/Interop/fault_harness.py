@@ -296,8 +296,10 @@ def main():
     data_dir = Path(tempfile.mkdtemp(prefix="strom-faults-"))
     try:
         summary = run(args.binary, args.rounds, args.seed, args.seconds_per_round, data_dir)
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    except Exception:
+        print(f"fault harness stopped; the data directory is kept for inspection: {data_dir}", file=sys.stderr)
+        raise
+    shutil.rmtree(data_dir, ignore_errors=True)
     print(summary.line() + f" (seed {args.seed})")
     for problem in summary.problems[:20]:
         print("  " + problem)

@@ -52,7 +52,7 @@ class StromServer:
             if self.process.poll() is not None:
                 break
         self.stop()
-        raise RuntimeError(f"strom serve did not start: {line!r}")
+        raise RuntimeError(f"strom serve did not start: {line!r}; its log ends:\n{self.log()[-3000:]}")
 
     @property
     def bootstrap(self) -> str:

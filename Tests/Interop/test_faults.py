@@ -163,3 +163,111 @@ def test_damaged_flushed_data_is_found_and_not_served(data_dir):
         assert server.is_running()
     finally:
         assert server.stop() == 0
+
+
+def broker_rss_mb(server) -> float:
+    with open(f"/proc/{server.process.pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def api_versions_request(correlation_id: int) -> bytes:
+    # ApiVersions v0: api key 18, version 0, correlation id, null client id.
+    import struct
+    body = struct.pack(">hhih", 18, 0, correlation_id, -1)
+    return struct.pack(">i", len(body)) + body
+
+
+@requires_strom_binary
+def test_idle_connections_a_connection_flood_and_a_client_that_never_reads(data_dir):
+    """1,200 idle connections, 3,000 connections opened and dropped, and one client pipelining
+    requests without ever reading a response: the broker's memory stays bounded and a normal
+    client is served throughout."""
+    import resource
+    import socket
+    import time
+    from confluent_kafka import Producer
+    from strom_server import StromServer, confluent_consume, create_topic, unique_topic
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4_000:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8_000), hard))
+    server = StromServer(data_dir).start()
+    sockets: list[socket.socket] = []
+    try:
+        topic = unique_topic()
+        create_topic(server.bootstrap, topic)
+        before = broker_rss_mb(server)
+        started = time.monotonic()
+        for _ in range(1_200):
+            sockets.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        for _ in range(3_000):
+            socket.create_connection(("127.0.0.1", server.port), timeout=10).close()
+        print(f"\n{len(sockets)} idle connections and a 3,000-connection flood in {time.monotonic() - started:.1f} s")
+        # A client that sends and never reads: the broker stops reading it at its in-flight
+        # bound (TCP back-pressure), so this send runs into a full socket buffer.
+        greedy = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        greedy.setblocking(False)
+        sent = 0
+        batch = b"".join(api_versions_request(i) for i in range(10_000))
+        cap = 400 << 20
+        while sent < cap:
+            try:
+                sent += greedy.send(batch)
+            except BlockingIOError:
+                break
+        # Kernel socket buffers take a few MB of requests and responses; then the broker stops
+        # reading this client.
+        assert sent < cap, "the broker kept reading a client that never reads"
+        sockets.append(greedy)
+
+        producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all", "log_level": 2})
+        for i in range(100):
+            producer.produce(topic, value=f"served {i}".encode())
+        assert producer.flush(30) == 0
+        assert [m.value() for m in confluent_consume(server.bootstrap, topic, 100)] == [f"served {i}".encode() for i in range(100)]
+        after = broker_rss_mb(server)
+        print(f"\nhostile clients: broker RSS {before:.1f} MB before, {after:.1f} MB with 1,200 idle connections, "
+              f"a 3,000-connection flood and {sent} bytes from a client that never reads")
+        assert after < before + 150, f"RSS grew from {before:.1f} to {after:.1f} MB"
+    finally:
+        for sock in sockets:
+            sock.close()
+        assert server.stop() == 0
+
+
+@requires_strom_binary
+def test_max_connections_per_ip_refuses_the_excess_with_a_log_line(data_dir):
+    import socket
+    import struct
+    from strom_server import StromServer
+    server = StromServer(data_dir, {"max.connections.per.ip": "20"}).start()
+    sockets = []
+    try:
+        for _ in range(20):
+            sockets.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        # Each of the 20 is served.
+        for index, sock in enumerate(sockets):
+            sock.sendall(api_versions_request(index))
+            size = struct.unpack(">i", sock.recv(4, socket.MSG_WAITALL))[0]
+            assert size > 0
+            sock.recv(size, socket.MSG_WAITALL)
+        extra = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        assert extra.recv(1) == b"", "the 21st connection from one address was not closed"
+        extra.close()
+        assert "max.connections.per.ip (20) reached" in server.log()
+        sockets.pop().close()
+        # Room again: a new connection is served.
+        deadline_sock = None
+        for _ in range(50):
+            candidate = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            candidate.sendall(api_versions_request(99))
+            header = candidate.recv(4, socket.MSG_WAITALL)
+            if len(header) == 4:
+                deadline_sock = candidate
+                break
+            candidate.close()
+        assert deadline_sock is not None, "no connection admitted after one closed"
+        deadline_sock.close()
+    finally:
+        for sock in sockets:
+            sock.close()
+        assert server.stop() == 0

@@ -27,6 +27,15 @@ extension BrokerConfiguration {
                 name: "socket.request.max.bytes", value: String(requestSizeBytesMax), type: .int,
                 documentation: "The largest request frame the broker reads."),
             BrokerConfigEntry(
+                name: "max.connections", value: String(connectionsMax), type: .int,
+                documentation: "The most client connections the broker keeps open; more are closed at once with a log line."),
+            BrokerConfigEntry(
+                name: "max.connections.per.ip", value: String(connectionsPerAddressMax), type: .int,
+                documentation: "The most connections from one client address."),
+            BrokerConfigEntry(
+                name: "connections.max.idle.ms", value: String(connectionIdleTimeMaxMs), type: .long,
+                documentation: "A connection without traffic or requests for this long is closed."),
+            BrokerConfigEntry(
                 name: "produce.batch.validation", value: produceValidation.rawValue, type: .string,
                 documentation: "strict: check every record of a produced batch, decompressing it (Kafka's checks); relaxed: check compressed batches for non-compacted topics by CRC and header only."),
             BrokerConfigEntry(

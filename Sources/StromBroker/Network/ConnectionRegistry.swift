@@ -1,7 +1,7 @@
 internal import Logging
 internal import NIOCore
 
-/// The server's open connections: enforces `max.connections`, and drives graceful shutdown
+/// The server's open connections: enforces `max.connections` and `max.connections.per.ip`, and drives graceful shutdown
 /// (quiesce every connection, report when the last one closed, force-close at the deadline).
 ///
 /// Confined to the server channel's event loop, where accepted channels arrive; a connection's
@@ -9,14 +9,18 @@ internal import NIOCore
 final class ConnectionRegistry {
     let eventLoop: any EventLoop
     private let connectionsMax: Int
+    private let connectionsPerAddressMax: Int
     private let logger: Logger
     private var connections: [ObjectIdentifier: any Channel] = [:]
+    /// Open connections by client address (without port).
+    private var connectionsByAddress: [String: Int] = [:]
     private var quiescing = false
     private var drained: (promise: EventLoopPromise<Void>?, future: EventLoopFuture<Void>)?
 
-    init(eventLoop: any EventLoop, connectionsMax: Int, logger: Logger) {
+    init(eventLoop: any EventLoop, connectionsMax: Int, connectionsPerAddressMax: Int = .max, logger: Logger) {
         self.eventLoop = eventLoop
         self.connectionsMax = connectionsMax
+        self.connectionsPerAddressMax = connectionsPerAddressMax
         self.logger = logger
     }
 
@@ -41,16 +45,27 @@ final class ConnectionRegistry {
             connection.close(promise: nil)
             return false
         }
+        let address = connection.remoteAddress?.ipAddress ?? ""
+        guard self.connectionsByAddress[address, default: 0] < self.connectionsPerAddressMax else {
+            self.logger.warning(
+                "refusing connection: max.connections.per.ip (\(self.connectionsPerAddressMax)) reached",
+                metadata: ["peer": "\(Self.peer(connection))"])
+            connection.close(promise: nil)
+            return false
+        }
         let id = ObjectIdentifier(connection)
         self.connections[id] = connection
+        self.connectionsByAddress[address, default: 0] += 1
         connection.closeFuture.hop(to: self.eventLoop).assumeIsolated().whenComplete { _ in
-            self.remove(id)
+            self.remove(id, address: address)
         }
         return true
     }
 
-    private func remove(_ id: ObjectIdentifier) {
+    private func remove(_ id: ObjectIdentifier, address: String) {
         self.connections[id] = nil
+        self.connectionsByAddress[address, default: 1] -= 1
+        if self.connectionsByAddress[address] == 0 { self.connectionsByAddress[address] = nil }
         if self.quiescing && self.connections.isEmpty, let promise = self.drained?.promise {
             self.drained?.promise = nil
             promise.succeed()

@@ -74,7 +74,9 @@ public actor KafkaServer: Service {
         self.eventLoopGroup = eventLoopGroup
         self.serverLoop = eventLoopGroup.next()
         self.registry = NIOLoopBoundBox.makeBoxSendingValue(
-            ConnectionRegistry(eventLoop: self.serverLoop, connectionsMax: configuration.connectionsMax, logger: logger),
+            ConnectionRegistry(
+                eventLoop: self.serverLoop, connectionsMax: configuration.connectionsMax,
+                connectionsPerAddressMax: configuration.connectionsPerAddressMax, logger: logger),
             eventLoop: self.serverLoop)
         self.logger = logger
     }

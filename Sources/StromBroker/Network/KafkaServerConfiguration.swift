@@ -39,6 +39,9 @@ public struct KafkaServerConfiguration: Sendable {
     /// line. Kafka's default is unlimited (2147483647); ours is finite because every connection
     /// costs a file descriptor and up to ``frameSizeBytesMax`` of buffer.
     public var connectionsMax: Int
+    /// Kafka's `max.connections.per.ip` (default unlimited): one client address's share of
+    /// ``connectionsMax``, so that one host cannot take every descriptor.
+    public var connectionsPerAddressMax: Int = .max
     /// Kafka's `socket.listen.backlog.size`: pending connections the kernel queues before accept.
     public var listenBacklogSize: Int
     /// Graceful shutdown: how long open connections may take to finish their in-flight requests
@@ -77,6 +80,7 @@ public struct KafkaServerConfiguration: Sendable {
         try check((0...Int(Int32.max)).contains(self.frameSizeBytesMax), "frameSizeBytesMax (socket.request.max.bytes) must be in 0...\(Int32.max): \(self.frameSizeBytesMax)")
         try check(self.inFlightRequestsMax >= 1, "inFlightRequestsMax must be at least 1: \(self.inFlightRequestsMax)")
         try check(self.connectionIdleTimeMax > .zero, "connectionIdleTimeMax (connections.max.idle.ms) must be positive: \(self.connectionIdleTimeMax)")
+        try check(self.connectionsPerAddressMax >= 1, "connectionsPerAddressMax (max.connections.per.ip) must be at least 1: \(self.connectionsPerAddressMax)")
         try check(self.connectionsMax >= 1, "connectionsMax (max.connections) must be at least 1: \(self.connectionsMax)")
         try check((1...Int(Int32.max)).contains(self.listenBacklogSize), "listenBacklogSize (socket.listen.backlog.size) must be in 1...\(Int32.max): \(self.listenBacklogSize)")
         try check(self.shutdownDrainTimeMax >= .zero, "shutdownDrainTimeMax must not be negative: \(self.shutdownDrainTimeMax)")
