@@ -7,10 +7,10 @@ broker with SIGKILL at a random moment. Between rounds it may append garbage to 
 partition's newest segment, as a torn write would leave it. The topics exercise what a crash
 may interrupt:
 
-- `log`: 3 partitions, 64 KiB segments (many rolls);
-- `retained`: 2 partitions, 64 KiB segments, retention.bytes 256 KiB (retention deletes while it
+- `log`: 3 partitions, 256 KiB segments (many rolls);
+- `retained`: 2 partitions, 256 KiB segments, retention.bytes 1 MiB (retention deletes while it
   writes);
-- `compacted`: 2 partitions, 64 KiB segments, 40 keys, compaction as eager as allowed.
+- `compacted`: 2 partitions, 256 KiB segments, 40 keys, compaction as eager as allowed.
 
 After the last round one clean start reads every partition from its start and checks, against
 what the producers saw acknowledged:
@@ -43,7 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import strom_server  # noqa: E402
 from strom_server import StromServer  # noqa: E402
 
-SEGMENT_BYTES = 65_536
+# Small enough to roll every few hundred records, large enough that 100 rounds stay far below
+# the descriptor limit (one open descriptor per segment).
+SEGMENT_BYTES = 262_144
 TOPICS = {
     "log": (3, {"segment.bytes": str(SEGMENT_BYTES)}),
     "retained": (2, {"segment.bytes": str(SEGMENT_BYTES), "retention.bytes": str(4 * SEGMENT_BYTES)}),
@@ -52,12 +54,14 @@ TOPICS = {
 }
 COMPACTED_KEYS = 40
 PRODUCERS = 3
+# Records one producer sends per round at most: bounds the history (and the disk) of long runs.
+RECORDS_PER_PRODUCER_ROUND_MAX = 10_000
 
 
 @dataclass
 class History:
     """What producers sent and saw acknowledged, by (topic, partition)."""
-    sent: dict[bytes, tuple[bytes, list]] = field(default_factory=dict)        # value -> (key, headers)
+    sent: dict[bytes, bytes] = field(default_factory=dict)  # value -> key (the headers follow from the value)
     acked: dict[tuple[str, int], dict[int, bytes]] = field(default_factory=dict)  # -> offset -> value
     lock: threading.Lock = field(default_factory=threading.Lock)
     consumed_bad: list[str] = field(default_factory=list)
@@ -101,21 +105,24 @@ def produce_until(stop: threading.Event, bootstrap: str, round_: int, producer_i
 
     seq = 0
     names = list(TOPICS)
-    while not stop.is_set():
+    while not stop.is_set() and seq < RECORDS_PER_PRODUCER_ROUND_MAX:
         topic = names[seq % len(names)]
         partitions = TOPICS[topic][0]
-        value = f"r{round_}-p{producer_id}-s{seq}-{'x' * rng.randrange(0, 300)}".encode()
+        partition = (seq // len(names)) % partitions
+        value = f"r{round_}-p{producer_id}-s{seq}-{'x' * rng.randrange(0, 80)}".encode()
         key = (f"k{rng.randrange(COMPACTED_KEYS)}" if topic == "compacted" else f"p{producer_id}-{seq}").encode()
         # One producer (and sequence) per round and thread: its records are in order per partition.
         headers = [("producer", f"{round_}-{producer_id}".encode()), ("seq", str(seq).encode())]
         with history.lock:
-            history.sent[value] = (key, headers)
+            history.sent[value] = key
         try:
-            producer.produce(topic, key=key, value=value, headers=headers, partition=seq % partitions, on_delivery=on_delivery)
+            producer.produce(topic, key=key, value=value, headers=headers, partition=partition, on_delivery=on_delivery)
             seq += 1
         except BufferError:
             producer.poll(0.05)
         producer.poll(0)
+    while not stop.is_set():
+        producer.poll(0.05)
     producer.flush(6)
 
 
@@ -193,6 +200,12 @@ def read_everything(bootstrap: str) -> tuple[dict[tuple[str, int], list], dict[t
     return records, starts
 
 
+def expected_headers(value: bytes) -> list:
+    """The headers a producer put on `value` ("r<round>-p<producer>-s<seq>-...")."""
+    round_, producer, seq = value.split(b"-", 3)[:3]
+    return [("producer", round_[1:] + b"-" + producer[1:]), ("seq", seq[1:])]
+
+
 def verify(history: History, records, starts, summary: Summary):
     summary.acknowledged = history.acknowledged_count()
     seen_values: dict[bytes, int] = {}
@@ -201,8 +214,8 @@ def verify(history: History, records, starts, summary: Summary):
         last_seq: dict[bytes, int] = {}
         for offset, key, value, headers in got:
             seen_values[value] = seen_values.get(value, 0) + 1
-            sent = history.sent.get(value)
-            if sent is None or sent[0] != key or sorted(sent[1]) != sorted(headers):
+            sent_key = history.sent.get(value)
+            if sent_key is None or sent_key != key or sorted(headers) != sorted(expected_headers(value)):
                 summary.corrupted += 1
                 summary.problems.append(f"{topic}-{partition}@{offset}: a record nobody sent (or changed)")
                 continue
@@ -217,7 +230,7 @@ def verify(history: History, records, starts, summary: Summary):
             for offset, key, _, _ in got:
                 newest_present[key] = max(offset, newest_present.get(key, -1))
             for offset, value in acked.items():
-                key = history.sent[value][0]
+                key = history.sent[value]
                 if offset in present:
                     if present[offset][1] == value:
                         summary.verified += 1

@@ -13,14 +13,16 @@ def history_of(records: dict) -> History:
     history = History()
     for (topic, partition), entries in records.items():
         for offset, key, value, headers in entries:
-            history.sent[value] = (key, headers)
+            history.sent[value] = key
             history.acked.setdefault((topic, partition), {})[offset] = value
     return history
 
 
 def test_the_checker_finds_lost_duplicated_unknown_and_reordered_records():
     def record(seq, producer=b"0-0"):
-        return (seq, f"k{seq}".encode(), f"v{seq}".encode(), [("producer", producer), ("seq", str(seq).encode())])
+        round_, producer_id = producer.split(b"-")
+        value = b"r" + round_ + b"-p" + producer_id + f"-s{seq}-".encode()
+        return (seq, f"k{seq}".encode(), value, [("producer", producer), ("seq", str(seq).encode())])
 
     written = {("log", 0): [record(0), record(1), record(2)]}
     history = history_of(written)
@@ -33,7 +35,7 @@ def test_the_checker_finds_lost_duplicated_unknown_and_reordered_records():
     assert lost.lost == 1 and not lost.ok
 
     stranger = Summary()
-    verify(history, {("log", 0): written[("log", 0)] + [(3, b"k", b"never sent", [])]}, {("log", 0): 0}, stranger)
+    verify(history, {("log", 0): written[("log", 0)] + [(3, b"k", b"r9-p9-s9-never sent", [])]}, {("log", 0): 0}, stranger)
     assert stranger.corrupted == 1 and not stranger.ok
 
     twice = Summary()
