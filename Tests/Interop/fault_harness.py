@@ -54,7 +54,9 @@ TOPICS = {
 }
 COMPACTED_KEYS = 40
 PRODUCERS = 3
-# Records one producer sends per round at most: bounds the history (and the disk) of long runs.
+# Each producer is paced so that the kill always lands while it is sending (a round lasts up to
+# 3 s: at most 9,000 records), and capped, which bounds the history and the disk of long runs.
+RECORDS_PER_PRODUCER_PER_S = 3_000
 RECORDS_PER_PRODUCER_ROUND_MAX = 10_000
 
 
@@ -105,7 +107,12 @@ def produce_until(stop: threading.Event, bootstrap: str, round_: int, producer_i
 
     seq = 0
     names = list(TOPICS)
+    started = time.monotonic()
     while not stop.is_set() and seq < RECORDS_PER_PRODUCER_ROUND_MAX:
+        ahead = seq / RECORDS_PER_PRODUCER_PER_S - (time.monotonic() - started)
+        if ahead > 0:
+            producer.poll(ahead)
+            continue
         topic = names[seq % len(names)]
         partitions = TOPICS[topic][0]
         partition = (seq // len(names)) % partitions
