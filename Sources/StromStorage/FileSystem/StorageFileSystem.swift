@@ -1,5 +1,10 @@
 import Synchronization
 public import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The log's only way to the disk. Two implementations: ``PosixFileSystem`` (blocking syscalls on
 /// the caller's thread, which is the partition owner's) and ``SimulatedFileSystem`` (in memory,
@@ -94,5 +99,10 @@ public struct StorageIOError: Error, Equatable, Sendable, CustomStringConvertibl
         self.errno = errno
     }
 
-    public var description: String { "\(operation) \(path): \(kind) (errno \(errno))" }
+    /// With the system's words for the errno ("Too many open files"), so that an operator reading
+    /// the one line knows what to change.
+    public var description: String {
+        let reason = errno != 0 ? String(cString: strerror(errno)) : "\(kind)"
+        return "\(operation) \(path): \(reason) (errno \(errno))"
+    }
 }
