@@ -19,6 +19,8 @@ extension ConsumerGroup {
 
     mutating func heartbeat(_ input: HeartbeatInput, settings: GroupCoordinatorSettings) -> ConsumerGroupHeartbeatResponse {
         let request = input.request
+        // What the member says it owns (nil: unchanged since its last heartbeat).
+        let owned = Self.assignment(request.topicPartitions)
         func fail(_ code: KafkaErrorCode, _ message: String? = nil) -> ConsumerGroupHeartbeatResponse {
             ConsumerGroupHeartbeatResponse(errorCode: code.rawValue, errorMessage: message, memberId: request.memberId, memberEpoch: -1)
         }
@@ -67,7 +69,6 @@ extension ConsumerGroup {
             if request.memberEpoch != member.memberEpoch {
                 // A lost response: the member may still be on the previous epoch with nothing it
                 // should no longer own.
-                let owned = Self.assignment(request.topicPartitions)
                 guard request.memberEpoch == member.previousMemberEpoch, let owned, owned.subtracting(member.assigned).isEmpty else {
                     return fail(.fencedMemberEpoch, "the member epoch is \(member.memberEpoch)")
                 }
@@ -93,9 +94,9 @@ extension ConsumerGroup {
 
         refreshTargetAssignment(topics: input.topics)
         let before = members[memberId]!.assigned
-        reconcile(memberId, owned: Self.assignment(request.topicPartitions), nowMs: input.nowMs)
+        reconcile(memberId, owned: owned, nowMs: input.nowMs)
         let after = members[memberId]!
-        if after.assigned != before || (Self.assignment(request.topicPartitions).map { $0 != after.assigned } ?? false) {
+        if after.assigned != before || (owned.map { $0 != after.assigned } ?? false) {
             sendAssignment = true
         }
         return ConsumerGroupHeartbeatResponse(

@@ -59,7 +59,7 @@ extension ConsumerGroup {
         var changed: [CoordinatorRecord] = []
         for key in after.keys.sorted(by: Self.writeOrder) {
             let record = after[key]!
-            if let old = before[key], (try? old.encoded().value) == (try? record.encoded().value) { continue }
+            if before[key] == record { continue }
             changed.append(record)
         }
         for key in before.keys.sorted(by: Self.writeOrder) where after[key] == nil {

@@ -5,7 +5,7 @@ import NIOCore
 /// says which record it is (0-1 a committed offset, 2 a classic group's metadata, 3-8 the KIP-848
 /// records), the value with its schema version; a null value deletes the key (compaction keeps
 /// only the latest record per key).
-enum CoordinatorRecord: Sendable {
+enum CoordinatorRecord: Sendable, Hashable {
     case offsetCommit(OffsetCommitKey, OffsetCommitValue?)
     case groupMetadata(GroupMetadataKey, GroupMetadataValue?)
     /// KIP-848 groups: the group epoch, each member's subscription, the target assignment (per

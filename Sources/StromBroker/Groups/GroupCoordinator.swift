@@ -248,34 +248,44 @@ actor GroupCoordinator {
             deliver(effects.replies, failure: nil)
             return
         }
-        do {
-            let (log, lastOffset) = try storage.append(effects.records, partition: partition, nowMs: clock())
-            let groupCommit = storage.groupCommit
-            Task {
-                do {
-                    _ = try await groupCommit.waitUntilDurable(log, offset: lastOffset)
-                    self.deliver(effects.replies, failure: nil)
-                } catch {
-                    self.logger.error("\(GroupCoordinatorSettings.offsetsTopic)-\(partition) flush failed: \(error)")
-                    self.deliver(effects.replies, failure: .coordinatorNotAvailable)
-                }
-            }
-        } catch {
-            logger.error("appending to \(GroupCoordinatorSettings.offsetsTopic)-\(partition) failed: \(error)")
+        // Appended here, inside the actor, so records keep the order of the inputs; only the
+        // wait for durability runs outside.
+        guard let written = append(effects.records, partition: partition) else {
             deliver(effects.replies, failure: .coordinatorNotAvailable)
+            return
+        }
+        Task {
+            let durable = await self.waitUntilDurable(written, partition: partition)
+            self.deliver(effects.replies, failure: durable ? nil : .coordinatorNotAvailable)
         }
     }
 
     /// For inputs answered by value rather than through a parked request: true once durable.
     private func persist(_ effects: GroupEffects, partition: Int32) async -> Bool {
-        apply(GroupEffects(records: [], replies: effects.replies), partition: partition)
+        deliver(effects.replies, failure: nil)
+        rescheduleTimer()
         guard !effects.records.isEmpty else { return true }
+        guard let written = append(effects.records, partition: partition) else { return false }
+        return await waitUntilDurable(written, partition: partition)
+    }
+
+    /// Appends records to the shard's `__consumer_offsets` partition; nil (logged) on failure.
+    private func append(_ records: [CoordinatorRecord], partition: Int32) -> (log: PartitionLog, lastOffset: Int64)? {
         do {
-            let (log, lastOffset) = try storage.append(effects.records, partition: partition, nowMs: clock())
-            _ = try await storage.groupCommit.waitUntilDurable(log, offset: lastOffset)
+            return try storage.append(records, partition: partition, nowMs: clock())
+        } catch {
+            logger.error("appending to \(GroupCoordinatorSettings.offsetsTopic)-\(partition) failed: \(error)")
+            return nil
+        }
+    }
+
+    /// Waits for group commit to make an append durable; false (logged) when the flush failed.
+    private func waitUntilDurable(_ written: (log: PartitionLog, lastOffset: Int64), partition: Int32) async -> Bool {
+        do {
+            _ = try await storage.groupCommit.waitUntilDurable(written.log, offset: written.lastOffset)
             return true
         } catch {
-            logger.error("\(GroupCoordinatorSettings.offsetsTopic)-\(partition) write failed: \(error)")
+            logger.error("\(GroupCoordinatorSettings.offsetsTopic)-\(partition) flush failed: \(error)")
             return false
         }
     }
