@@ -60,8 +60,10 @@ public final class Broker: Sendable {
     /// crash) and registers this broker under `advertisedHost:advertisedPort`.
     public static func start(
         configuration: BrokerConfiguration, advertisedHost: String, advertisedPort: Int,
-        fileSystem: any StorageFileSystem = PosixFileSystem()
+        fileSystem baseFileSystem: any StorageFileSystem = PosixFileSystem()
     ) async throws -> Broker {
+        let fileSystem = ReopeningFileSystem(
+            base: baseFileSystem, openFilesMax: configuration.logFilesOpenMax ?? OpenFilesLimit.defaultLogFilesOpenMax)
         let metadata = try EmbeddedMetadataStore(
             dataDirectory: configuration.dataDirectory, nodeId: configuration.nodeId, fileSystem: fileSystem,
             configuration: MetadataConfiguration(

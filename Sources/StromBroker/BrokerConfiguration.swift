@@ -26,6 +26,10 @@ public struct BrokerConfiguration: Sendable {
     public var connectionsMax = 10_000
     public var connectionsPerAddressMax = Int(Int32.max)
     public var connectionIdleTimeMaxMs: Int64 = 600_000
+    /// `log.files.open.max` (Strom's; RocksDB's `max_open_files`): how many segment and index
+    /// files stay open at once; the least recently used are closed and reopened on use. Nil: half
+    /// the process's descriptor limit.
+    public var logFilesOpenMax: Int?
     /// The most a compressed batch may inflate to while it is validated (no Kafka name: Kafka
     /// bounds it by `message.max.bytes` per record; Strom bounds the whole batch).
     public var decompressedBatchSizeBytesMax = 64 << 20

@@ -19,7 +19,7 @@ public enum BrokerProperties {
     static let brokerKeys: [String] = [
         "node.id", "broker.id", "num.partitions", "default.replication.factor", "auto.create.topics.enable",
         "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name", "produce.batch.validation",
-        "max.connections", "max.connections.per.ip", "connections.max.idle.ms",
+        "max.connections", "max.connections.per.ip", "connections.max.idle.ms", "log.files.open.max",
         "offsets.topic.num.partitions", "offsets.topic.segment.bytes", "offsets.retention.minutes",
         "offsets.retention.check.interval.ms", "offset.metadata.max.bytes", "group.initial.rebalance.delay.ms",
         "group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.max.size",
@@ -48,6 +48,7 @@ public enum BrokerProperties {
             case "max.connections": configuration.connectionsMax = max(1, try integer(Int.self))
             case "max.connections.per.ip": configuration.connectionsPerAddressMax = max(1, try integer(Int.self))
             case "connections.max.idle.ms": configuration.connectionIdleTimeMaxMs = max(1, try integer(Int64.self))
+            case "log.files.open.max": configuration.logFilesOpenMax = max(1, try integer(Int.self))
             case "log.dirs", "log.dir": configuration.dataDirectory = value
             case "advertised.host.name": configuration.advertisedHost = value
             case "offsets.topic.num.partitions":

@@ -25,6 +25,8 @@ import ServiceLifecycle
 /// writes the clean-shutdown marker.
 public enum BrokerService {
     public static func run(configuration: BrokerConfiguration, logger: Logger) async throws {
+        let openFilesLimit = OpenFilesLimit.raiseToHardLimit()
+        logger.info("descriptor limit \(openFilesLimit), log files open at most \(configuration.logFilesOpenMax ?? OpenFilesLimit.defaultLogFilesOpenMax)")
         let processor = BrokerRequestProcessor()
         var serverConfiguration = KafkaServerConfiguration(host: configuration.listenHost, port: configuration.listenPort)
         serverConfiguration.frameSizeBytesMax = configuration.requestSizeBytesMax
@@ -38,6 +40,9 @@ public enum BrokerService {
             configuration: configuration, advertisedHost: configuration.advertisedHost ?? configuration.listenHost,
             advertisedPort: configuration.advertisedPort ?? port)
         processor.attach(broker)
+        for log in broker.logs.allLogs {
+            if let reason = log.offlineReason { logger.error("partition \(log.topicPartition) is offline: \(reason)") }
+        }
         // Tests and scripts read this line to learn the port.
         FileHandle.standardOutput.write(Data("strom listening on \(configuration.listenHost):\(port) data \(configuration.dataDirectory)\n".utf8))
         let group = ServiceGroup(

@@ -53,6 +53,8 @@ public final class PartitionLog: Sendable {
         public var recoveredSegmentCount: Int
         public var truncatedBytes: Int64
         public var removedSegmentCount: Int
+        /// Why the log opened offline: flushed (acknowledged) data is missing or damaged.
+        public var damage: String?
     }
 
     private init(topicPartition: TopicPartition, directory: String, fileSystem: any StorageFileSystem, state: State) {
@@ -90,6 +92,7 @@ public final class PartitionLog: Sendable {
         }
         baseOffsets.sort()
         var report = OpenReport(segmentCount: 0, recoveredSegmentCount: 0, truncatedBytes: 0, removedSegmentCount: 0)
+        var damage: String?
         var segments: [LogSegment] = []
         var previousRecovered = false
         for (index, base) in baseOffsets.enumerated() {
@@ -107,7 +110,13 @@ public final class PartitionLog: Sendable {
                 continue
             }
             if cleanShutdown || nextBase <= recoveryPoint {
-                try segment.loadIndexes()
+                let cut = try segment.loadIndexes()
+                // Only the newest segment may legitimately end in bytes that are not batches
+                // (a write cut short); any other flushed segment that needed cutting lost data.
+                if cut > 0 && index < baseOffsets.count - 1 {
+                    damage = "flushed segment \(base) was cut by \(cut) bytes at \(segment.sizeBytes): truncated or damaged file"
+                }
+                report.truncatedBytes += cut
                 segments.append(segment)
                 previousRecovered = false
                 continue
@@ -142,6 +151,10 @@ public final class PartitionLog: Sendable {
         report.segmentCount = segments.count
         let logEnd = segments[segments.count - 1].nextOffset
         let start = min(max(logStartOffset ?? segments[0].baseOffset, segments[0].baseOffset), logEnd)
+        if logEnd < recoveryPoint {
+            damage = "flushed data lost: the log ends at offset \(logEnd), below its recovery point \(recoveryPoint) (truncated or removed segment files)"
+        }
+        report.damage = damage
         // What survived the stop is on disk now (recovery read it back); sync it so the
         // recovery point and high watermark can start at the log end.
         if !cleanShutdown {
@@ -159,6 +172,9 @@ public final class PartitionLog: Sendable {
             config: config, segments: segments, offsets: offsets, recoveryPoint: logEnd,
             leaderEpoch: epochEntries.last?.epoch ?? 0, lastFlushMs: nowMs)
         state.epochEntries = epochEntries
+        // Served offline (KAFKA_STORAGE_ERROR) rather than with a silent hole; the files stay as
+        // they are for the operator.
+        state.offlineReason = damage
         if epochEntries.count != storedEntries.count { try? epochFile.write(epochEntries) }
         // Producer retries land within seconds of the original, so the active segment holds the
         // batches a retry can repeat; older producers start afresh (Kafka keeps snapshots instead).

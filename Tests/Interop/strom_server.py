@@ -29,9 +29,10 @@ class StromServer:
     that makes the broker log a lot (bad connections) must not block it on a full pipe.
     """
 
-    def __init__(self, data_dir: Path, overrides: dict | None = None):
+    def __init__(self, data_dir: Path, overrides: dict | None = None, descriptor_limit: int | None = None):
         self.data_dir = data_dir
         self.overrides = overrides or {}
+        self.descriptor_limit = descriptor_limit
         self.process: subprocess.Popen | None = None
         self.port = 0
         self.log_file = None
@@ -41,7 +42,7 @@ class StromServer:
         self.process = subprocess.Popen(
             [STROM_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
              *[arg for key, value in self.overrides.items() for arg in ("--override", f"{key}={value}")]],
-            stdout=subprocess.PIPE, stderr=self.log_file, text=True)
+            stdout=subprocess.PIPE, stderr=self.log_file, text=True, preexec_fn=self._limit_descriptors)
         deadline = time.monotonic() + START_TIMEOUT_S
         line = ""
         while time.monotonic() < deadline:
@@ -53,6 +54,11 @@ class StromServer:
                 break
         self.stop()
         raise RuntimeError(f"strom serve did not start: {line!r}; its log ends:\n{self.log()[-3000:]}")
+
+    def _limit_descriptors(self):
+        if self.descriptor_limit is not None:
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.descriptor_limit, self.descriptor_limit))
 
     @property
     def bootstrap(self) -> str:

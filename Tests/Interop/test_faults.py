@@ -167,6 +167,70 @@ def test_damaged_flushed_data_is_found_and_not_served(data_dir):
         assert server.stop() == 0
 
 
+@requires_strom_binary
+def test_many_more_segments_than_descriptors_restart_and_serve(data_dir):
+    """The fault harness's finding: a broker whose segments outnumber its descriptor limit could
+    not start (EMFILE). With a limit of 256, a partition of 500+ segments is written, the broker
+    killed, restarted under the same limit, and every record read back."""
+    from confluent_kafka import Producer
+    from strom_server import StromServer, confluent_consume, create_topic, unique_topic
+    topic = unique_topic()
+    server = StromServer(data_dir, descriptor_limit=256).start()
+    try:
+        create_topic(server.bootstrap, topic, partitions=1, config={"segment.bytes": "4096"})
+        producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all", "batch.size": 3000, "log_level": 2})
+        for i in range(10_000):
+            producer.produce(topic, value=f"{i:06d} ".encode() + b"s" * 200, partition=0)
+            if i % 500 == 0:
+                producer.poll(0)
+        assert producer.flush(60) == 0
+        server.kill()
+        assert len(list((data_dir / f"{topic}-0").glob("*.log"))) > 500
+        server = StromServer(data_dir, descriptor_limit=256).start()
+        values = [m.value() for m in confluent_consume(server.bootstrap, topic, 10_000, timeout_s=60)]
+        assert values == [f"{i:06d} ".encode() + b"s" * 200 for i in range(10_000)]
+    finally:
+        server.stop()
+
+
+@requires_strom_binary
+def test_a_truncated_segment_file_takes_its_partition_offline_at_start(data_dir):
+    """A segment file cut short between restarts (flushed, acknowledged data gone): the broker
+    starts, says so in its log, answers KAFKA_STORAGE_ERROR for that partition instead of serving
+    a silent hole, and serves the others."""
+    import subprocess
+    from confluent_kafka import Producer
+    from strom_server import StromServer, confluent_consume, create_topic, unique_topic
+    damaged, healthy = unique_topic(), unique_topic()
+    server = StromServer(data_dir).start()
+    try:
+        for topic in (damaged, healthy):
+            create_topic(server.bootstrap, topic, partitions=1, config={"segment.bytes": "65536"})
+        producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all", "batch.size": 16384, "log_level": 2})
+        for i in range(2_000):
+            for topic in (damaged, healthy):
+                producer.produce(topic, value=f"{topic} {i} ".encode() + b"t" * 200, partition=0)
+        assert producer.flush(30) == 0
+    finally:
+        assert server.stop() == 0
+    segments = sorted((data_dir / f"{damaged}-0").glob("*.log"))
+    assert len(segments) >= 3
+    middle = segments[len(segments) // 2]
+    with open(middle, "r+b") as file:
+        file.truncate(middle.stat().st_size - 100)
+
+    server = StromServer(data_dir).start()
+    try:
+        assert f"partition {damaged}-0 is offline" in server.log(), server.log()[-2000:]
+        consumed = subprocess.run(
+            [STROM_BINARY, "consume", damaged, "--from-beginning", "--timeout-ms", "3000", "--bootstrap", server.bootstrap],
+            capture_output=True, text=True, timeout=60)
+        assert consumed.returncode == 1 and "KAFKA_STORAGE_ERROR" in consumed.stderr, (consumed.returncode, consumed.stderr[-500:])
+        assert len(confluent_consume(server.bootstrap, healthy, 2_000)) == 2_000
+    finally:
+        assert server.stop() == 0
+
+
 def broker_rss_mb(server) -> float:
     with open(f"/proc/{server.process.pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024

@@ -93,6 +93,60 @@ import Testing
         }
     }
 
+    @Test func aTruncatedFlushedSegmentTakesThePartitionOffline() throws {
+        let bases = try writeLog(batches: 60)
+        #expect(bases.count >= 3)
+        try mutate(segmentPath(bases[1])) { $0.removeLast(37) }
+        let (log, report) = try reopen(cleanShutdown: true, recoveryPoint: 300)
+        #expect(report.damage != nil && log.offlineReason != nil)
+        #expect(throws: LogReadError.self) { try log.read(from: 0, maxBytes: 1 << 20) }
+        #expect(throws: LogAppendError.self) { try log.append(try producedBatch(keys: ["x"]), nowMs: 0) }
+    }
+
+    @Test(arguments: [true, false])
+    func aTruncatedNewestSegmentBelowTheRecoveryPointTakesThePartitionOffline(cleanShutdown: Bool) throws {
+        let bases = try writeLog(batches: 30)
+        try mutate(segmentPath(bases.last!)) { $0.removeLast(37) }
+        let (log, report) = try reopen(cleanShutdown: cleanShutdown, recoveryPoint: 150)
+        #expect(report.damage?.contains("below its recovery point 150") == true, "\(report)")
+        #expect(throws: LogReadError.self) { try log.read(from: 0, maxBytes: 1 << 20) }
+    }
+
+    @Test func aRemovedSegmentFileBelowTheRecoveryPointTakesThePartitionOffline() throws {
+        let bases = try writeLog(batches: 30)
+        try FileManager.default.removeItem(atPath: segmentPath(bases.last!))
+        let (log, report) = try reopen(cleanShutdown: true, recoveryPoint: 150)
+        #expect(report.damage != nil && log.offlineReason != nil)
+    }
+
+    @Test func garbageAfterACleanShutdownIsCutAndTheLogServed() throws {
+        let bases = try writeLog(batches: 30)
+        try mutate(segmentPath(bases.last!)) { $0.append(Data(repeating: 0xA5, count: 3_000)) }
+        let (log, report) = try reopen(cleanShutdown: true, recoveryPoint: 150)
+        #expect(report.damage == nil && log.offlineReason == nil)
+        #expect(report.truncatedBytes == 3_000)
+        #expect(try allBatches(of: log).count == 30)
+        try log.close()
+    }
+
+    /// Damage inside an unflushed segment that is not the newest: everything from the damaged
+    /// batch on was written after it, so it all goes (never acknowledged under acks=all), and the
+    /// log serves what precedes it.
+    @Test func damageInAnUnflushedOlderSegmentCutsEverythingAfterIt() throws {
+        let bases = try writeLog(batches: 60)
+        #expect(bases.count >= 4)
+        try mutate(segmentPath(bases[2])) { $0[$0.count / 2] ^= 0x10 }
+        let (log, report) = try reopen(cleanShutdown: false, recoveryPoint: bases[1])
+        #expect(report.damage == nil && log.offlineReason == nil)
+        #expect(report.removedSegmentCount == bases.count - 3)
+        let batches = try allBatches(of: log)
+        #expect(log.offsets.logEndOffset > bases[2] && log.offsets.logEndOffset < bases[3])
+        #expect(batches.map(\.baseOffset) == stride(from: Int64(0), to: log.offsets.logEndOffset, by: 5).map { $0 })
+        let info = try log.append(try producedBatch(keys: ["after"]), nowMs: 0)
+        #expect(info.firstOffset == log.offsets.logEndOffset - 1)
+        try log.close()
+    }
+
     @Test func scrubFindsNothingInAHealthyLog() throws {
         _ = try writeLog(batches: 60)
         let (log, _) = try reopen(cleanShutdown: true)

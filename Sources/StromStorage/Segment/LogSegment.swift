@@ -310,7 +310,9 @@ final class LogSegment: @unchecked Sendable {
     /// After a clean shutdown: trusts the log and loads the index files, falling back to a
     /// rebuild when they are missing or inconsistent. Scans only the tail after the last index
     /// entry to learn the next offset and the largest timestamp.
-    func loadIndexes() throws(StorageIOError) {
+    /// - Returns: the bytes a rebuild cut off (a torn or damaged file); 0 when the log was whole.
+    @discardableResult
+    func loadIndexes() throws(StorageIOError) -> Int64 {
         let (offsetIndexFile, timeIndexFile) = try openIndexFiles()
         let offsetBytes = try offsetIndexFile.read(at: 0, count: Int(try offsetIndexFile.size()))
         let timeBytes = try timeIndexFile.read(at: 0, count: Int(try timeIndexFile.size()))
@@ -319,8 +321,7 @@ final class LogSegment: @unchecked Sendable {
         guard let offsets = OffsetIndex.decode(offsetBytes, baseOffset: baseOffset, logSizeBytes: sizeBytes),
               offsets.count > 0 || sizeBytes <= Int64(indexIntervalBytes) * 2
         else {
-            try recover(expectedFirstOffset: baseOffset)
-            return
+            return try recover(expectedFirstOffset: baseOffset)
         }
         offsetIndex = offsets
         offsetIndexBytesWritten = Int64(offsetBytes.readableBytes)
@@ -340,8 +341,7 @@ final class LogSegment: @unchecked Sendable {
             position += Int64(header.totalSizeBytes)
         }
         guard position == sizeBytes, let times = TimeIndex.decode(timeBytes, baseOffset: baseOffset, logEndOffset: nextOffset) else {
-            try recover(expectedFirstOffset: baseOffset)
-            return
+            return try recover(expectedFirstOffset: baseOffset)
         }
         timeIndex = times
         timeIndexBytesWritten = Int64(timeBytes.readableBytes)
@@ -349,6 +349,7 @@ final class LogSegment: @unchecked Sendable {
             largestTimestampMs = last
         }
         if offsets.count > 0, let first = try batchHeader(at: 0), first.maxTimestamp >= 0 { rollingTimestampMs = first.maxTimestamp }
+        return 0
     }
 
     private func rewriteIndexes() throws(StorageIOError) {
