@@ -20,5 +20,23 @@ let package = Package(
             dependencies: [.product(name: "KafkaProtocol", package: "strom"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])]
         ),
+        // Request sequences through a whole in-process broker (handlers, groups, logs on a simulated disk).
+        .executableTarget(
+            name: "FuzzBrokerRequests",
+            dependencies: [
+                .product(name: "StromBroker", package: "strom"), .product(name: "StromStorage", package: "strom"),
+                .product(name: "KafkaProtocol", package: "strom"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])]
+        ),
+        // Arbitrary segment and index files through recovery, reads, appends and compaction.
+        .executableTarget(
+            name: "FuzzLogRecovery",
+            dependencies: [
+                .product(name: "StromStorage", package: "strom"), .product(name: "KafkaProtocol", package: "strom"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])]
+        ),
     ]
 )

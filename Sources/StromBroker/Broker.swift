@@ -246,6 +246,10 @@ public final class Broker: Sendable {
             }
             return .unsupported("\(request.apiKey) v\(request.apiVersion) is not served")
         }
+        let namedItems = request.body.namedItemCount
+        if namedItems > configuration.requestPartitionsMax {
+            return .unsupported("\(request.apiKey) names \(namedItems) topics/partitions/groups, more than request.max.partitions (\(configuration.requestPartitionsMax))")
+        }
         if case .fetch(let body) = request.body {
             return await fetch(body, request: request, sendsFiles: sendsFiles)
         }
@@ -274,7 +278,7 @@ public final class Broker: Sendable {
             let handler = ProduceHandler(
                 partitions: partitions, groupCommit: groupCommit,
                 decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax,
-                validation: configuration.produceValidation)
+                validation: configuration.produceValidation, recordsPerBatchMax: configuration.batchRecordsMax)
             guard let response = await handler.handle(body, nowMs: Self.nowMs()) else { return .success(nil) }
             return encode(response, version: version, for: request)
         case .fetch:
@@ -332,7 +336,7 @@ public final class Broker: Sendable {
     }
 
     private func fetch(_ body: FetchRequest, request: KafkaRequest, sendsFiles: Bool) async -> Reply {
-        let result = await FetchHandler(partitions: partitions, waiters: waiters).fetch(body, version: request.apiVersion)
+        let result = await FetchHandler(partitions: partitions, waiters: waiters, responseBytesMax: configuration.fetchResponseBytesMax).fetch(body, version: request.apiVersion)
         do {
             if sendsFiles, !result.records.isEmpty,
                let spliced = try FetchResponseSplicer.encode(result, version: request.apiVersion, correlationId: request.correlationId) {

@@ -30,9 +30,19 @@ public struct BrokerConfiguration: Sendable {
     /// files stay open at once; the least recently used are closed and reopened on use. Nil: half
     /// the process's descriptor limit.
     public var logFilesOpenMax: Int?
-    /// The most a compressed batch may inflate to while it is validated (no Kafka name: Kafka
-    /// bounds it by `message.max.bytes` per record; Strom bounds the whole batch).
+    /// `produce.batch.max.decompressed.bytes` (Strom's; Kafka bounds each record by
+    /// `message.max.bytes`, Strom the whole batch): the most a compressed batch may inflate to
+    /// while it is validated; a batch past it is refused with MESSAGE_TOO_LARGE.
     public var decompressedBatchSizeBytesMax = 64 << 20
+    /// `produce.batch.max.records` (Strom's): the most records one produced batch may hold;
+    /// more is refused with INVALID_RECORD. Clients batch at most 1,000,000 (librdkafka's bound).
+    public var batchRecordsMax = 1_000_000
+    /// `request.max.partitions` (Strom's): the most topics, partitions, groups or config entries
+    /// one request may name; a request naming more closes its connection with a log line.
+    public var requestPartitionsMax = 100_000
+    /// `fetch.max.bytes` (Kafka's broker key, same default, 55 MiB): the most record bytes one
+    /// Fetch response carries, whatever the client asks (the first batch still goes whole).
+    public var fetchResponseBytesMax = 57_671_680
     /// `produce.batch.validation` (Strom's; Redpanda has the same choice): how much of a produced
     /// batch is checked before it is stored.
     public var produceValidation: ProduceValidation = .strict

@@ -18,8 +18,9 @@ public enum BrokerProperties {
     /// The broker's own keys; every key of ``logDefaultKeys`` is accepted too.
     static let brokerKeys: [String] = [
         "node.id", "broker.id", "num.partitions", "default.replication.factor", "auto.create.topics.enable",
-        "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name", "produce.batch.validation",
+        "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name", "advertised.port", "produce.batch.validation",
         "max.connections", "max.connections.per.ip", "connections.max.idle.ms", "log.files.open.max",
+        "produce.batch.max.records", "produce.batch.max.decompressed.bytes", "request.max.partitions", "fetch.max.bytes",
         "offsets.topic.num.partitions", "offsets.topic.segment.bytes", "offsets.retention.minutes",
         "offsets.retention.check.interval.ms", "offset.metadata.max.bytes", "group.initial.rebalance.delay.ms",
         "group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.max.size",
@@ -48,9 +49,14 @@ public enum BrokerProperties {
             case "max.connections": configuration.connectionsMax = max(1, try integer(Int.self))
             case "max.connections.per.ip": configuration.connectionsPerAddressMax = max(1, try integer(Int.self))
             case "connections.max.idle.ms": configuration.connectionIdleTimeMaxMs = max(1, try integer(Int64.self))
+            case "produce.batch.max.records": configuration.batchRecordsMax = max(1, try integer(Int.self))
+            case "produce.batch.max.decompressed.bytes": configuration.decompressedBatchSizeBytesMax = max(1_024, try integer(Int.self))
+            case "request.max.partitions": configuration.requestPartitionsMax = max(1, try integer(Int.self))
+            case "fetch.max.bytes": configuration.fetchResponseBytesMax = max(1_024, try integer(Int.self))
             case "log.files.open.max": configuration.logFilesOpenMax = max(1, try integer(Int.self))
             case "log.dirs", "log.dir": configuration.dataDirectory = value
             case "advertised.host.name": configuration.advertisedHost = value
+            case "advertised.port": configuration.advertisedPort = try integer(Int.self)
             case "offsets.topic.num.partitions":
                 configuration.groups.offsetsTopicPartitionCount = try integer(Int32.self)
                 guard configuration.groups.offsetsTopicPartitionCount > 0 else { throw InvalidProperty(key: key, reason: "must be at least 1") }

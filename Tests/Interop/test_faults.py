@@ -343,3 +343,59 @@ def test_max_connections_per_ip_refuses_the_excess_with_a_log_line(data_dir):
         for sock in sockets:
             sock.close()
         assert server.stop() == 0
+
+
+def metadata_request(correlation_id: int, topics: list[str]) -> bytes:
+    # Metadata v1: api key 3, version 1, correlation id, null client id, then the topic names.
+    import struct
+    body = struct.pack(">hhih", 3, 1, correlation_id, -1) + struct.pack(">i", len(topics))
+    for topic in topics:
+        body += struct.pack(">h", len(topic)) + topic.encode()
+    return struct.pack(">i", len(body)) + body
+
+
+@requires_strom_binary
+def test_request_and_batch_limits_answer_with_kafka_errors_or_a_logged_close(data_dir):
+    """request.max.partitions closes a connection that names too many (with a log line) while a
+    request within it is answered; produce.batch.max.records and
+    produce.batch.max.decompressed.bytes refuse a real client's batches with INVALID_RECORD and
+    MSG_SIZE_TOO_LARGE, and smaller batches still go through."""
+    import socket
+    import struct
+    from confluent_kafka import KafkaError, Producer
+    from strom_server import StromServer, confluent_consume, create_topic, unique_topic
+    server = StromServer(data_dir, {
+        "request.max.partitions": "10", "produce.batch.max.records": "100",
+        "produce.batch.max.decompressed.bytes": "65536", "auto.create.topics.enable": "false"}).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(metadata_request(1, [f"topic-{i}" for i in range(10)]))
+            size = struct.unpack(">i", sock.recv(4, socket.MSG_WAITALL))[0]
+            assert struct.unpack(">i", sock.recv(size, socket.MSG_WAITALL)[:4])[0] == 1
+            sock.sendall(metadata_request(2, [f"topic-{i}" for i in range(11)]))
+            assert sock.recv(1) == b"", "a request naming 11 topics was answered"
+        assert "more than request.max.partitions (10)" in server.log()
+
+        topic = unique_topic()
+        create_topic(server.bootstrap, topic, partitions=1)
+        errors = []
+
+        def send(config: dict, values: list[bytes]) -> list:
+            errors.clear()
+            producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all", "linger.ms": 200,
+                                 "retries": 0, "log_level": 2, **config})
+            for value in values:
+                producer.produce(topic, value=value, partition=0,
+                                 on_delivery=lambda error, message: errors.append(error.code() if error else None))
+            assert producer.flush(30) == 0
+            return list(errors)
+
+        too_many = send({"batch.num.messages": 500}, [b"m%d" % i for i in range(300)])
+        assert set(too_many) == {KafkaError.INVALID_RECORD}, set(too_many)
+        within = send({"batch.num.messages": 50}, [b"n%d" % i for i in range(300)])
+        assert set(within) == {None}
+        inflating = send({"compression.type": "gzip", "batch.num.messages": 1000}, [b"z" * 1000 for _ in range(90)])
+        assert set(inflating) == {KafkaError.MSG_SIZE_TOO_LARGE}, set(inflating)
+        assert len(confluent_consume(server.bootstrap, topic, 300)) == 300
+    finally:
+        assert server.stop() == 0

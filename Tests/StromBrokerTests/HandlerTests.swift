@@ -156,6 +156,39 @@ final class TestPartitions: PartitionDirectory {
         #expect(refusedCount.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.invalidRecord.rawValue)
     }
 
+    /// The limits a hostile producer or consumer cannot pass: records per batch
+    /// (`produce.batch.max.records`), decompressed size (`produce.batch.max.decompressed.bytes`)
+    /// and the bytes of one Fetch response (`fetch.max.bytes`).
+    @Test func batchAndFetchResponseLimits() async throws {
+        for validation in ProduceValidation.allCases {
+            var limited = produce(validation: validation)
+            limited.recordsPerBatchMax = 3
+            let four = try #require(await limited.handle(produceRequest(acks: 1, records: try Self.batch(["1", "2", "3", "4"], codec: .lz4)), nowMs: 0))
+            #expect(four.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.invalidRecord.rawValue)
+            #expect(four.responses[0].partitionResponses[0].errorMessage?.contains("produce.batch.max.records (3)") == true)
+            let three = try #require(await limited.handle(produceRequest(acks: 1, records: try Self.batch(["1", "2", "3"], codec: .lz4)), nowMs: 0))
+            #expect(three.responses[0].partitionResponses[0].errorCode == 0)
+        }
+        let inflating = ProduceHandler(partitions: partitions, groupCommit: groupCommit, decompressedSizeBytesMax: 10_000, validation: .strict)
+        let bomb = try Self.batch((0..<100).map { _ in String(repeating: "z", count: 1_000) }, codec: .gzip)
+        #expect(bomb.readableBytes < 10_000)
+        let refused = try #require(await inflating.handle(produceRequest(acks: 1, records: bomb), nowMs: 0))
+        #expect(refused.responses[0].partitionResponses[0].errorCode == KafkaErrorCode.messageTooLarge.rawValue)
+
+        let before = partitions.log(topic: "orders", partition: 0)!.offsets.logEndOffset
+        for index in 0..<10 {
+            _ = await produce.handle(produceRequest(acks: -1, records: try Self.batch(["\(index)" + String(repeating: "f", count: 550)])), nowMs: 0)
+        }
+        var capped = fetch
+        capped.responseBytesMax = 1_024
+        let oneBatch = await capped.handle(fetchRequest(offset: before), version: 12)
+        #expect(try Self.values(in: oneBatch).map { $0.prefix(1) } == ["0"])
+        capped.responseBytesMax = 4_096
+        let several = await capped.handle(fetchRequest(offset: before), version: 12)
+        #expect(try Self.values(in: several).count == 6)
+        #expect(try Self.values(in: await fetch.handle(fetchRequest(offset: before), version: 12)).count == 10)
+    }
+
     @Test func outOfRangeFetchSaysSo() async throws {
         _ = await produce.handle(produceRequest(acks: -1, records: try Self.batch(["only"])), nowMs: 0)
         let response = await fetch.handle(fetchRequest(offset: 5), version: 12)

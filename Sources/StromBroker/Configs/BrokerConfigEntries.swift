@@ -39,6 +39,21 @@ extension BrokerConfiguration {
                 name: "produce.batch.validation", value: produceValidation.rawValue, type: .string,
                 documentation: "strict: check every record of a produced batch, decompressing it (Kafka's checks); relaxed: check compressed batches for non-compacted topics by CRC and header only."),
             BrokerConfigEntry(
+                name: "produce.batch.max.records", value: String(batchRecordsMax), type: .int,
+                documentation: "The most records one produced batch may hold; more is refused with INVALID_RECORD."),
+            BrokerConfigEntry(
+                name: "produce.batch.max.decompressed.bytes", value: String(decompressedBatchSizeBytesMax), type: .int,
+                documentation: "The most a compressed batch may inflate to while it is validated; more is refused with MESSAGE_TOO_LARGE."),
+            BrokerConfigEntry(
+                name: "request.max.partitions", value: String(requestPartitionsMax), type: .int,
+                documentation: "The most topics, partitions, groups or config entries one request may name; a request naming more closes its connection."),
+            BrokerConfigEntry(
+                name: "fetch.max.bytes", value: String(fetchResponseBytesMax), type: .int,
+                documentation: "The most record bytes one Fetch response carries (the first batch still goes whole)."),
+            BrokerConfigEntry(
+                name: "log.files.open.max", value: logFilesOpenMax.map(String.init) ?? String(OpenFilesLimit.defaultLogFilesOpenMax), type: .int,
+                documentation: "How many segment and index files stay open at once; the least recently used are closed and reopened on use."),
+            BrokerConfigEntry(
                 name: "offsets.topic.num.partitions", value: String(groups.offsetsTopicPartitionCount), type: .int,
                 documentation: "Partitions of __consumer_offsets (fixed once it exists)."),
             BrokerConfigEntry(

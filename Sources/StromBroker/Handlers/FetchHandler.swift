@@ -16,6 +16,8 @@ struct FetchHandler: Sendable {
     let waiters: HighWatermarkWaiters
     /// Upper bound on `maxWaitMs` a client may ask for.
     let maxWaitMsMax: Int32 = 30_000
+    /// `fetch.max.bytes`: the most record bytes in one response, whatever the request asks.
+    var responseBytesMax = 57_671_680
 
     /// The response with its records copied into it (tests, and connections that cannot send files).
     func handle(_ request: FetchRequest, version: Int16) async -> FetchResponse {
@@ -68,7 +70,7 @@ struct FetchHandler: Sendable {
         _ request: FetchRequest, targets: [(topicIndex: Int, partitionIndex: Int, topicPartition: TopicPartition?, log: PartitionLog?)],
         into response: inout FetchResponse, records: inout [FetchResult.PartitionRecords]
     ) -> [TopicPartition: Int64] {
-        var remaining = Int(request.maxBytes)
+        var remaining = min(Int(request.maxBytes), responseBytesMax)
         var seen: [TopicPartition: Int64] = [:]
         for target in targets {
             guard let log = target.log, let topicPartition = target.topicPartition else { continue }

@@ -12,6 +12,8 @@ struct ProduceHandler: Sendable {
     /// The most a compressed batch may inflate to while it is validated.
     let decompressedSizeBytesMax: Int
     let validation: ProduceValidation
+    /// `produce.batch.max.records`.
+    var recordsPerBatchMax = 1_000_000
 
     private struct Appended {
         var topicIndex: Int
@@ -81,6 +83,11 @@ struct ProduceHandler: Sendable {
             guard records.readableBytes == 0 else {
                 result.errorCode = KafkaErrorCode.invalidRecord.rawValue
                 result.errorMessage = "a produce request must carry one record batch per partition"
+                return nil
+            }
+            guard Int(batch.header.recordCount) <= recordsPerBatchMax else {
+                result.errorCode = KafkaErrorCode.invalidRecord.rawValue
+                result.errorMessage = "a batch of \(batch.header.recordCount) records is more than produce.batch.max.records (\(recordsPerBatchMax))"
                 return nil
             }
             if validation == .relaxed, batch.header.attributes.compressionCodecId != CompressionCodec.none.rawValue, !log.config.isCompacted {
