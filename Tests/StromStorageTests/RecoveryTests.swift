@@ -147,6 +147,25 @@ import Testing
         try log.close()
     }
 
+    /// Found by FuzzLogRecovery: after a clean shutdown a segment whose batches lie below its own
+    /// base offset was trusted, so the log ended before its newest segment began and a read from
+    /// the start served that segment's batches out of place, unchecked (the scrub skipped it).
+    @Test func batchesBelowTheirSegmentsBaseAreNotTrusted() throws {
+        let bases = try writeLog(batches: 30)
+        let last = bases.last!
+        for suffix in [".log", ".index"] {
+            try FileManager.default.moveItem(atPath: segmentPath(last, suffix), toPath: segmentPath(last + 500, suffix))
+        }
+        try FileManager.default.removeItem(atPath: segmentPath(last, ".timeindex"))
+        let (log, _) = try reopen(cleanShutdown: true)
+        #expect(log.offsets.logEndOffset == last + 500)
+        let served = try allBatches(of: log)
+        #expect(served.map(\.baseOffset) == stride(from: Int64(0), to: last, by: 5).map { $0 })
+        let (report, _) = try log.scrub()
+        #expect(report.corruption == nil && log.offlineReason == nil)
+        try log.close()
+    }
+
     @Test func scrubFindsNothingInAHealthyLog() throws {
         _ = try writeLog(batches: 60)
         let (log, _) = try reopen(cleanShutdown: true)

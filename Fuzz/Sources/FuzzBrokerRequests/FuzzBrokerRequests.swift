@@ -55,13 +55,7 @@ func handleSequence(_ requests: [KafkaRequest]) async {
     for request in requests {
         let task = Task { check(await broker.handle(request, sendsFiles: false, clientHost: "/127.0.0.1"), for: request) }
         pending.append(task)
-        _ = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await task.value; return true }
-            group.addTask { try? await Task.sleep(for: .milliseconds(20)); return false }
-            let first = await group.next()!
-            group.cancelAll()
-            return first
-        }
+        _ = await finishes(task, within: .milliseconds(5))
     }
     for task in pending { task.cancel() }
     do {
@@ -69,13 +63,9 @@ func handleSequence(_ requests: [KafkaRequest]) async {
     } catch {
         fatalError("shutdown failed on a simulated disk: \(error)")
     }
-    let stillRunning = pending
-    let finished = await withTaskGroup(of: Bool.self) { group in
-        group.addTask { for task in stillRunning { await task.value }; return true }
-        group.addTask { try? await Task.sleep(for: .seconds(10)); return false }
-        let first = await group.next()!
-        group.cancelAll()
-        return first
+    var finished = true
+    for task in pending {
+        if !(await finishes(task, within: .seconds(10))) { finished = false }
     }
     if !finished { fatalError("a request was still running 10 s after its broker shut down") }
 }
@@ -102,6 +92,21 @@ func check(_ reply: Broker.Reply, for request: KafkaRequest) {
     }
     if frame.readableBytes != 0 {
         fatalError("\(request.apiKey) v\(request.apiVersion): \(frame.readableBytes) bytes after the response body")
+    }
+}
+
+/// Whether `task` ends within `timeout`; it runs on either way. (A task group would wait for its
+/// child awaiting the task, which ignores cancellation.)
+func finishes(_ task: Task<Void, Never>, within timeout: Duration) async -> Bool {
+    final class Once: Sendable {
+        let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+        func resume(_ value: Bool) { continuation.withLock { $0.take() }?.resume(returning: value) }
+    }
+    let once = Once()
+    return await withCheckedContinuation { continuation in
+        once.continuation.withLock { $0 = continuation }
+        Task { await task.value; once.resume(true) }
+        Task { try? await Task.sleep(for: timeout); once.resume(false) }
     }
 }
 

@@ -330,7 +330,12 @@ final class LogSegment: @unchecked Sendable {
         nextOffset = baseOffset
         var scannedAny = false
         while let header = try batchHeader(at: position) {
-            guard header.batchLength >= 49, position + Int64(header.totalSizeBytes) <= sizeBytes else { break }
+            // Framing, and offsets that belong here and go forward: a batch below the segment's
+            // base or behind its predecessor means a damaged file, rebuilt (and checked) below.
+            guard header.batchLength >= 49, position + Int64(header.totalSizeBytes) <= sizeBytes,
+                  header.baseOffset >= max(baseOffset, nextOffset), header.lastOffsetDelta >= 0,
+                  header.lastOffset - baseOffset <= Int64(Int32.max)
+            else { break }
             if !scannedAny && position == 0, header.maxTimestamp >= 0 { rollingTimestampMs = header.maxTimestamp }
             scannedAny = true
             nextOffset = header.lastOffset + 1
