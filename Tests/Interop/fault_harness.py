@@ -7,10 +7,13 @@ broker with SIGKILL at a random moment. Between rounds it may append garbage to 
 partition's newest segment, as a torn write would leave it. The topics exercise what a crash
 may interrupt:
 
-- `log`: 3 partitions, 256 KiB segments (many rolls);
-- `retained`: 2 partitions, 256 KiB segments, retention.bytes 1 MiB (retention deletes while it
+- `log`: 3 partitions, 64 KiB segments (many rolls);
+- `retained`: 2 partitions, 64 KiB segments, retention.bytes 256 KiB (retention deletes while it
   writes);
-- `compacted`: 2 partitions, 256 KiB segments, 40 keys, compaction as eager as allowed.
+- `compacted`: 2 partitions, 64 KiB segments, 40 keys, compaction as eager as allowed.
+
+The broker runs with a descriptor limit of 1,024, so that over a long run its segments outnumber
+its descriptors many times (the open-file budget closes and reopens them).
 
 After the last round one clean start reads every partition from its start and checks, against
 what the producers saw acknowledged:
@@ -43,9 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import strom_server  # noqa: E402
 from strom_server import StromServer  # noqa: E402
 
-# Small enough to roll every few hundred records, large enough that 100 rounds stay far below
-# the descriptor limit (one open descriptor per segment).
-SEGMENT_BYTES = 262_144
+# Small enough to roll every few dozen records: 100 rounds leave over ten thousand segments.
+SEGMENT_BYTES = 65_536
+DESCRIPTOR_LIMIT = 1_024
 TOPICS = {
     "log": (3, {"segment.bytes": str(SEGMENT_BYTES)}),
     "retained": (2, {"segment.bytes": str(SEGMENT_BYTES), "retention.bytes": str(4 * SEGMENT_BYTES)}),
@@ -275,7 +278,7 @@ def run(binary: str, rounds: int, seed: int, seconds_per_round: float, data_dir:
     summary = Summary()
     overrides = {"group.initial.rebalance.delay.ms": "0"}
     for round_ in range(rounds):
-        server = StromServer(data_dir, overrides).start()
+        server = StromServer(data_dir, overrides, descriptor_limit=DESCRIPTOR_LIMIT).start()
         try:
             if round_ == 0:
                 create_topics(server.bootstrap)
@@ -296,7 +299,7 @@ def run(binary: str, rounds: int, seed: int, seconds_per_round: float, data_dir:
         summary.rounds += 1
         if round_ % 2 == 1 and tear_tail(data_dir, rng):
             summary.torn_tails += 1
-    server = StromServer(data_dir, overrides).start()
+    server = StromServer(data_dir, overrides, descriptor_limit=DESCRIPTOR_LIMIT).start()
     try:
         records, starts = read_everything(server.bootstrap)
     finally:

@@ -397,5 +397,119 @@ def test_request_and_batch_limits_answer_with_kafka_errors_or_a_logged_close(dat
         inflating = send({"compression.type": "gzip", "batch.num.messages": 1000}, [b"z" * 1000 for _ in range(90)])
         assert set(inflating) == {KafkaError.MSG_SIZE_TOO_LARGE}, set(inflating)
         assert len(confluent_consume(server.bootstrap, topic, 300)) == 300
+
+        # Kafka's bound on partitions created by one request: 10,000 in all, POLICY_VIOLATION.
+        from confluent_kafka.admin import AdminClient, NewTopic
+        admin = AdminClient({"bootstrap.servers": server.bootstrap})
+        huge = [NewTopic(unique_topic(), 6_000, 1), NewTopic(unique_topic(), 6_000, 1)]
+        for future in admin.create_topics(huge, request_timeout=30).values():
+            try:
+                future.result(30)
+                raise AssertionError("12,000 partitions in one request were created")
+            except Exception as error:
+                assert error.args[0].code() == KafkaError.POLICY_VIOLATION, error
+        assert not (data_dir / f"{huge[0].topic}-0").exists()
     finally:
+        assert server.stop() == 0
+
+
+def fetch_request(correlation_id: int, topic: str, offset: int, max_bytes: int) -> bytes:
+    # Fetch v4: replica -1, max wait 100 ms, min bytes 1, max bytes, read_uncommitted, one partition.
+    import struct
+    name = topic.encode()
+    body = struct.pack(">hhih", 1, 4, correlation_id, -1)
+    body += struct.pack(">iiiib", -1, 100, 1, max_bytes, 0)
+    body += struct.pack(">ih", 1, len(name)) + name + struct.pack(">iiqi", 1, 0, offset, max_bytes)
+    return struct.pack(">i", len(body)) + body
+
+
+@requires_strom_binary
+def test_a_slow_then_stalled_reader_gets_whole_responses_and_holds_up_nobody(data_dir):
+    """A consumer reading its socket slowly (a 4 KiB receive buffer, 4 KiB every 10 ms), then not
+    at all, with up to 8 MiB of fetch responses owed: other producers and consumers are served at full
+    speed meanwhile, the broker's memory does not grow by what it owes, and when the reader
+    resumes every response arrives whole and in order."""
+    import socket
+    import struct
+    import threading
+    import time
+    from confluent_kafka import Producer
+    from strom_server import StromServer, confluent_consume, create_topic, unique_topic
+    server = StromServer(data_dir).start()
+    slow = None
+    try:
+        big, other = unique_topic(), unique_topic()
+        create_topic(server.bootstrap, big)
+        create_topic(server.bootstrap, other)
+        producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all", "log_level": 2})
+        for i in range(8_192):
+            producer.produce(big, value=f"{i:08d}".encode() + b"b" * 1016)
+        assert producer.flush(60) == 0
+        before = broker_rss_mb(server)
+
+        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", server.port))
+        # Eight fetches of 1 MiB each, pipelined: 8 MiB owed to a reader that barely reads.
+        offsets = [i * 1_000 for i in range(8)]
+        slow.sendall(b"".join(fetch_request(i + 1, big, offset, 1 << 20) for i, offset in enumerate(offsets)))
+        received = bytearray()
+        phase = {"reading": True}
+
+        def read_slowly():
+            while phase["reading"]:
+                chunk = slow.recv(4096)
+                if not chunk:
+                    return
+                received.extend(chunk)
+                time.sleep(0.01)
+
+        reader = threading.Thread(target=read_slowly)
+        reader.start()
+        started = time.monotonic()
+        for i in range(2_000):
+            producer.produce(other, value=f"other {i}".encode())
+        assert producer.flush(30) == 0
+        assert len(confluent_consume(server.bootstrap, other, 2_000)) == 2_000
+        assert len(confluent_consume(server.bootstrap, big, 8_192, timeout_s=60)) == 8_192
+        served_in = time.monotonic() - started
+        phase["reading"] = False          # now stalled
+        reader.join(timeout=10)
+        stalled_at = len(received)
+        for i in range(500):
+            producer.produce(other, value=f"while stalled {i}".encode())
+        assert producer.flush(30) == 0
+        during = broker_rss_mb(server)
+        print(f"\nslow reader: others served in {served_in:.1f} s while it had read {stalled_at} bytes of 8 responses of up to 1 MiB; "
+              f"broker RSS {before:.1f} MB before, {during:.1f} MB while it stalls")
+        assert stalled_at < 1 << 20, "the reader was not slow enough to owe anything"
+        assert during < before + 64, f"RSS grew from {before:.1f} to {during:.1f} MB with 8 MiB owed"
+
+        slow.settimeout(30)
+        responses = []
+        buffer = bytes(received)
+        while len(responses) < 8:
+            while len(buffer) < 4 or len(buffer) < 4 + struct.unpack(">i", buffer[:4])[0]:
+                chunk = slow.recv(1 << 20)
+                assert chunk, "the broker closed the slow reader"
+                buffer += chunk
+            size = struct.unpack(">i", buffer[:4])[0]
+            responses.append(buffer[4:4 + size])
+            buffer = buffer[4 + size:]
+        assert [struct.unpack(">i", r[:4])[0] for r in responses] == list(range(1, 9))
+        for response, offset in zip(responses, offsets):
+            # Fetch v4: correlation, throttle, [topic, [partition, error, hw, lso, aborted, records]].
+            at = 8 + 4
+            at += 2 + struct.unpack(">h", response[at:at + 2])[0] + 4
+            error = struct.unpack(">h", response[at + 4:at + 6])[0]
+            aborted = struct.unpack(">i", response[at + 22:at + 26])[0]
+            at += 26 + 16 * max(aborted, 0)
+            records_size = struct.unpack(">i", response[at:at + 4])[0]
+            base = struct.unpack(">q", response[at + 4:at + 12])[0]
+            last = base + struct.unpack(">i", response[at + 4 + 23:at + 4 + 27])[0]
+            assert error == 0 and base <= offset <= last and records_size > 100_000, (error, base, offset, last, records_size)
+            assert len(response) == at + 4 + records_size
+    finally:
+        if slow is not None:
+            slow.close()
         assert server.stop() == 0

@@ -63,11 +63,9 @@ func handleSequence(_ requests: [KafkaRequest]) async {
     } catch {
         fatalError("shutdown failed on a simulated disk: \(error)")
     }
-    var finished = true
-    for task in pending {
-        if !(await finishes(task, within: .seconds(10))) { finished = false }
+    for (task, request) in zip(pending, requests) where !(await finishes(task, within: .seconds(10))) {
+        fatalError("\(request.apiKey) v\(request.apiVersion) was still running 10 s after its broker shut down: \(request.body)")
     }
-    if !finished { fatalError("a request was still running 10 s after its broker shut down") }
 }
 
 /// The oracle: an answer decodes as the response of the request's API at its version, whole,

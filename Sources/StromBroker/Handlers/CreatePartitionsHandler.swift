@@ -8,6 +8,16 @@ struct CreatePartitionsHandler: Sendable {
     func handle(_ request: CreatePartitionsRequest) async -> CreatePartitionsResponse {
         var response = CreatePartitionsResponse(results: [])
         let counts = Dictionary(request.topics.map { ($0.name, 1) }, uniquingKeysWith: +)
+        let current = broker.partitions.current
+        let newPartitions = request.topics.reduce(0) { $0 + max(0, Int($1.count) - Int(current.topic(named: $1.name)?.partitionCount ?? 0)) }
+        if newPartitions > CreateTopicsHandler.newPartitionsPerRequestMax {
+            response.results = request.topics.map {
+                CreatePartitionsResponse.CreatePartitionsTopicResult(
+                    name: $0.name, errorCode: KafkaErrorCode.policyViolation.rawValue,
+                    errorMessage: CreateTopicsHandler.tooManyPartitionsMessage)
+            }
+            return response
+        }
         for topic in request.topics {
             var result = CreatePartitionsResponse.CreatePartitionsTopicResult(name: topic.name)
             if counts[topic.name, default: 0] > 1 {

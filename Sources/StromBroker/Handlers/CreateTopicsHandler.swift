@@ -5,8 +5,25 @@ import StromCluster
 struct CreateTopicsHandler: Sendable {
     let broker: Broker
 
+    /// Kafka's controller refuses a request that would create more than 10,000 partitions in all
+    /// (`MAX_PARTITIONS_PER_BATCH`), failing every topic in it with this message.
+    static let newPartitionsPerRequestMax = 10_000
+    static let tooManyPartitionsMessage = "Excessively large number of partitions per request."
+
     func handle(_ request: CreateTopicsRequest) async -> CreateTopicsResponse {
         var response = CreateTopicsResponse(topics: [])
+        let newPartitions = request.topics.reduce(0) {
+            $0 + Int($1.numPartitions == -1 ? broker.configuration.defaultPartitionCount : max($1.numPartitions, 0))
+        }
+        if newPartitions > Self.newPartitionsPerRequestMax {
+            response.topics = request.topics.map {
+                var result = CreateTopicsResponse.CreatableTopicResult(name: $0.name, numPartitions: -1, replicationFactor: -1, configs: nil)
+                result.errorCode = KafkaErrorCode.policyViolation.rawValue
+                result.errorMessage = Self.tooManyPartitionsMessage
+                return result
+            }
+            return response
+        }
         var seen = Set<String>()
         for topic in request.topics {
             var result = CreateTopicsResponse.CreatableTopicResult(name: topic.name, numPartitions: -1, replicationFactor: -1, configs: nil)

@@ -348,19 +348,56 @@ enum DirectoryChange: Sendable {
     }
 
     /// Applies the change; callers checked it against the tree it follows, so it cannot fail.
-    func apply(to names: inout [String: SimulatedNode]) {
+    func apply(to tree: inout SimulatedTree) {
         switch self {
         case .create(let path, let node):
-            names[path] = node
+            tree.set(path, node)
         case .remove(let path):
-            names[path] = nil
+            tree.set(path, nil)
         case .rename(let source, let destination):
             guard source != destination else { return }
             // The destination, if any, is a file or an empty directory: replaced.
-            names[destination] = nil
-            let moved = names.filter { SimulatedPath.isWithin($0.key, source) }
-            for path in moved.keys { names[path] = nil }
-            for (path, node) in moved { names[destination + path.dropFirst(source.count)] = node }
+            tree.set(destination, nil)
+            let moved = tree.subtree(source).map { ($0, tree[$0]!) }
+            for (path, _) in moved.reversed() { tree.set(path, nil) }
+            for (path, node) in moved { tree.set(destination + path.dropFirst(source.count), node) }
+        }
+    }
+}
+
+/// A directory tree by normalized path, each directory's entries indexed, so that listing,
+/// renaming or removing a directory costs its size and not the whole tree's (a broker creating
+/// thousands of partitions lists each new directory).
+struct SimulatedTree: Sendable {
+    private(set) var nodes: [String: SimulatedNode] = [SimulatedPath.root: .directory]
+    private var entries: [String: Set<String>] = [:]
+
+    subscript(path: String) -> SimulatedNode? { nodes[path] }
+
+    /// The paths directly inside `directory`.
+    func children(of directory: String) -> [String] { Array(entries[directory] ?? []) }
+
+    /// `path` and everything under it, parents before children.
+    func subtree(_ path: String) -> [String] {
+        guard nodes[path] != nil else { return [] }
+        var paths = [path]
+        var index = 0
+        while index < paths.count {
+            paths += (entries[paths[index]] ?? []).sorted()
+            index += 1
+        }
+        return paths
+    }
+
+    mutating func set(_ path: String, _ node: SimulatedNode?) {
+        let parent = SimulatedPath.parent(path)
+        if let node {
+            nodes[path] = node
+            if path != SimulatedPath.root { entries[parent, default: []].insert(path) }
+        } else {
+            nodes[path] = nil
+            entries[parent]?.remove(path)
+            entries[path] = nil
         }
     }
 }
@@ -414,9 +451,9 @@ struct SyncFault: Sendable {
 
 struct SimulatedState: Sendable {
     /// The tree as the running system sees it: `durableNames` with the journal applied.
-    var volatileNames: [String: SimulatedNode] = [SimulatedPath.root: .directory]
+    var volatileNames = SimulatedTree()
     /// The tree on disk.
-    var durableNames: [String: SimulatedNode] = [SimulatedPath.root: .directory]
+    var durableNames = SimulatedTree()
     /// Directory changes not yet durable, oldest first.
     var journal: [DirectoryChange] = []
     var inodes: [Int: Inode] = [:]
@@ -448,7 +485,7 @@ struct SimulatedState: Sendable {
     }
 
     func children(of directory: String) -> [String] {
-        volatileNames.keys.filter { $0 != directory && SimulatedPath.parent($0) == directory }
+        volatileNames.children(of: directory)
     }
 
     mutating func open(
@@ -539,7 +576,7 @@ struct SimulatedState: Sendable {
         }
         // Deepest first, so each removal finds its directory empty, as rmdir needs; then by name,
         // so the journal's order (and a crash's outcome) does not depend on hashing.
-        let doomed = volatileNames.keys.filter { SimulatedPath.isWithin($0, path) }.sorted { left, right in
+        let doomed = volatileNames.subtree(path).sorted { left, right in
             let (leftDepth, rightDepth) = (left.count(where: { $0 == "/" }), right.count(where: { $0 == "/" }))
             return leftDepth != rightDepth ? leftDepth > rightDepth : left < right
         }
@@ -572,7 +609,7 @@ struct SimulatedState: Sendable {
 
         // Files no name refers to are gone with their open handles.
         var pathByInodeID: [Int: String] = [:]
-        for (path, node) in durableNames {
+        for (path, node) in durableNames.nodes {
             if case .file(let inodeID) = node { pathByInodeID[inodeID] = path }
         }
         inodes = inodes.filter { pathByInodeID[$0.key] != nil }
