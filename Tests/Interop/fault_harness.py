@@ -86,6 +86,10 @@ class Summary:
     corrupted: int = 0
     unordered: int = 0
     torn_tails: int = 0
+    # Segment files on disk at the end, and the most at once after any round (against the
+    # broker's descriptor limit).
+    segments: int = 0
+    segments_max: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -93,7 +97,8 @@ class Summary:
         return self.lost == 0 and self.duplicated == 0 and self.corrupted == 0 and self.unordered == 0 and not self.problems
 
     def line(self) -> str:
-        return (f"faults: {self.rounds} kill -9 rounds, {self.torn_tails} torn tails, {self.acknowledged} records acknowledged, "
+        return (f"faults: {self.rounds} kill -9 rounds, {self.torn_tails} torn tails, up to {self.segments_max} segments "
+                f"(descriptor limit {DESCRIPTOR_LIMIT}), {self.acknowledged} records acknowledged, "
                 f"{self.verified} verified, {self.removed} removed by retention or compaction as configured, {self.lost} lost, {self.duplicated} duplicated, {self.corrupted} corrupted, "
                 f"{self.unordered} out of order: {'PASS' if self.ok else 'FAIL'}")
 
@@ -297,6 +302,8 @@ def run(binary: str, rounds: int, seed: int, seconds_per_round: float, data_dir:
             if server.is_running():
                 server.kill()
         summary.rounds += 1
+        summary.segments = sum(1 for _ in data_dir.glob("*/*.log"))
+        summary.segments_max = max(summary.segments_max, summary.segments)
         if round_ % 2 == 1 and tear_tail(data_dir, rng):
             summary.torn_tails += 1
     server = StromServer(data_dir, overrides, descriptor_limit=DESCRIPTOR_LIMIT).start()
