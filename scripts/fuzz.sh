@@ -55,7 +55,7 @@ for b in json.loads((fixtures / "record-batches.json").read_text()):
 PY
 
 run_target() {
-    local target=$1 log="$work/$1.log"
+    local target=$1 log="$work/$1.log" started=$SECONDS
     # The first directory collects what the run finds; the repo's corpus only seeds it.
     .build-fuzz/release/"$target" "$work/$target" "Fuzz/Corpus/$target" -max_total_time="$seconds" -max_len=65536 \
         -malloc_limit_mb=256 -rss_limit_mb=2048 -timeout=30 -artifact_prefix="fuzz-artifacts/$target-" \
@@ -65,7 +65,7 @@ run_target() {
     findings=$(ls fuzz-artifacts/ 2>/dev/null | grep -c "^$target-" || true)
     corpus=$(ls "$work/$target" | wc -l)
     grep -E '^(==[0-9]+==ERROR|SUMMARY|.*Fatal error)' "$log" | head -5 || true
-    echo "$target: $executions executions in ${seconds}s, corpus $corpus inputs, findings so far $findings"
+    echo "$target: $executions executions in $((SECONDS - started)) s, corpus $corpus inputs, findings so far $findings"
 }
 
 running=0
@@ -80,7 +80,8 @@ if [ "$save" = 1 ]; then
     for target in "${targets[@]}"; do
         mkdir -p "$work/merged-$target"
         .build-fuzz/release/"$target" -merge=1 "$work/merged-$target" "Fuzz/Corpus/$target" "$work/$target" >/dev/null 2>&1 || true
-        rm -f "Fuzz/Corpus/$target"/*
+        # Named inputs (seeds from real clients, past findings) stay; the merge replaces the rest.
+        find "Fuzz/Corpus/$target" -regextype posix-extended -regex '.*/[0-9a-f]{40}' -delete
         cp "$work/merged-$target"/* "Fuzz/Corpus/$target"/ 2>/dev/null || true
         echo "$target: corpus kept in Fuzz/Corpus/$target: $(ls "Fuzz/Corpus/$target" | wc -l) inputs"
     done

@@ -105,10 +105,10 @@ public final class ReopeningFileSystem: StorageFileSystem {
         }
     }
 
-    /// Pins every live file under the paths `matching` so they keep their contents across the change.
-    private func pinFiles(_ state: inout State, matching: (String) -> Bool) throws(StorageIOError) {
-        for (path, entries) in state.byPath where matching(path) {
-            for entry in entries {
+    /// Pins every live file at `paths` so that they keep their contents across the change.
+    private func pinFiles(_ state: inout State, at paths: [String]) throws(StorageIOError) {
+        for path in paths {
+            for entry in state.byPath[path] ?? [] {
                 try entry.file?.pin { () throws(StorageIOError) in try base.open(path, create: false) }
             }
             state.byPath[path] = nil
@@ -117,22 +117,23 @@ public final class ReopeningFileSystem: StorageFileSystem {
 
     public func rename(_ source: String, to destination: String) throws(StorageIOError) {
         try state.withLock { (state) throws(StorageIOError) in
-            try pinFiles(&state) { $0 == source || $0 == destination }
+            try pinFiles(&state, at: [source, destination])
             try base.rename(source, to: destination)
         }
     }
 
     public func remove(_ path: String) throws(StorageIOError) {
         try state.withLock { (state) throws(StorageIOError) in
-            try pinFiles(&state) { $0 == path }
+            try pinFiles(&state, at: [path])
             try base.remove(path)
         }
     }
 
+    /// Topic deletion: one scan of the open files for those under `path`.
     public func removeTree(_ path: String) throws(StorageIOError) {
         let prefix = path.hasSuffix("/") ? path : path + "/"
         try state.withLock { (state) throws(StorageIOError) in
-            try pinFiles(&state) { $0 == path || $0.hasPrefix(prefix) }
+            try pinFiles(&state, at: state.byPath.keys.filter { $0 == path || $0.hasPrefix(prefix) })
             try base.removeTree(path)
         }
     }
