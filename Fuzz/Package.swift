@@ -10,21 +10,23 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
+        // Hands each target's entry point to libFuzzer's driver.
+        .target(name: "FuzzDriver", swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(
             name: "FuzzRequestDecoder",
-            dependencies: [.product(name: "KafkaProtocol", package: "strom"), .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FuzzDriver", .product(name: "KafkaProtocol", package: "strom"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])]
         ),
         .executableTarget(
             name: "FuzzRecordBatch",
-            dependencies: [.product(name: "KafkaProtocol", package: "strom"), .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FuzzDriver", .product(name: "KafkaProtocol", package: "strom"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])]
         ),
         // Request sequences through a whole in-process broker (handlers, groups, logs on a simulated disk).
         .executableTarget(
             name: "FuzzBrokerRequests",
             dependencies: [
-                .product(name: "StromBroker", package: "strom"), .product(name: "StromStorage", package: "strom"),
+                "FuzzDriver", .product(name: "StromBroker", package: "strom"), .product(name: "StromStorage", package: "strom"),
                 .product(name: "KafkaProtocol", package: "strom"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])]
@@ -33,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzLogRecovery",
             dependencies: [
-                .product(name: "StromStorage", package: "strom"), .product(name: "KafkaProtocol", package: "strom"),
+                "FuzzDriver", .product(name: "StromStorage", package: "strom"), .product(name: "KafkaProtocol", package: "strom"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])]
