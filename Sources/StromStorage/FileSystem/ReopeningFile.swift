@@ -41,20 +41,17 @@ final class ReopeningFile: StorageFile {
     // MARK: The budget's side (called under the file system's lock)
 
     func closeForBudget() -> BudgetOutcome {
-        let evicted: (any StorageFile)? = state.withLock { state in
-            guard !state.isClosed, !state.isPinned, let inner = state.inner else { return nil }
+        let (outcome, evicted) = state.withLock { state -> (BudgetOutcome, (any StorageFile)?) in
+            guard !state.isClosed, !state.isPinned, let inner = state.inner else { return (.leftRing, nil) }
             if state.recentlyUsed {
                 state.recentlyUsed = false
-                return nil
+                return (.spared, nil)
             }
             state.inner = nil
-            return inner
+            return (.closed, inner)
         }
-        guard let evicted else {
-            return state.withLock { $0.isClosed || $0.isPinned || $0.inner == nil } ? .leftRing : .spared
-        }
-        try? evicted.close()
-        return .closed
+        try? evicted?.close()
+        return outcome
     }
 
     /// Puts a fresh descriptor in place unless one is there; returns the one in use and whether it is new.
