@@ -90,6 +90,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case writeShareGroupState = 85
     case deleteShareGroupState = 86
     case readShareGroupStateSummary = 87
+    case describeShareGroupOffsets = 90
+    case alterShareGroupOffsets = 91
+    case deleteShareGroupOffsets = 92
 
     /// Kafka's name for the API, e.g. "ApiVersions".
     public var name: String {
@@ -182,6 +185,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .writeShareGroupState: "WriteShareGroupState"
         case .deleteShareGroupState: "DeleteShareGroupState"
         case .readShareGroupStateSummary: "ReadShareGroupStateSummary"
+        case .describeShareGroupOffsets: "DescribeShareGroupOffsets"
+        case .alterShareGroupOffsets: "AlterShareGroupOffsets"
+        case .deleteShareGroupOffsets: "DeleteShareGroupOffsets"
         }
     }
 
@@ -278,6 +284,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .writeShareGroupState: WriteShareGroupStateRequest.self
         case .deleteShareGroupState: DeleteShareGroupStateRequest.self
         case .readShareGroupStateSummary: ReadShareGroupStateSummaryRequest.self
+        case .describeShareGroupOffsets: DescribeShareGroupOffsetsRequest.self
+        case .alterShareGroupOffsets: AlterShareGroupOffsetsRequest.self
+        case .deleteShareGroupOffsets: DeleteShareGroupOffsetsRequest.self
         }
     }
 
@@ -372,6 +381,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .writeShareGroupState: WriteShareGroupStateResponse.self
         case .deleteShareGroupState: DeleteShareGroupStateResponse.self
         case .readShareGroupStateSummary: ReadShareGroupStateSummaryResponse.self
+        case .describeShareGroupOffsets: DescribeShareGroupOffsetsResponse.self
+        case .alterShareGroupOffsets: AlterShareGroupOffsetsResponse.self
+        case .deleteShareGroupOffsets: DeleteShareGroupOffsetsResponse.self
         }
     }
 
@@ -454,18 +466,21 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .assignReplicasToDirs: 0...0
         case .listClientMetricsResources: 0...0
         case .describeTopicPartitions: 0...0
-        case .shareGroupHeartbeat: 0...0
-        case .shareGroupDescribe: 0...0
-        case .shareFetch: 0...0
-        case .shareAcknowledge: 0...0
+        case .shareGroupHeartbeat: 1...1
+        case .shareGroupDescribe: 1...1
+        case .shareFetch: 1...2
+        case .shareAcknowledge: 1...2
         case .addRaftVoter: 0...0
         case .removeRaftVoter: 0...0
         case .updateRaftVoter: 0...0
         case .initializeShareGroupState: 0...0
         case .readShareGroupState: 0...0
-        case .writeShareGroupState: 0...0
+        case .writeShareGroupState: 0...1
         case .deleteShareGroupState: 0...0
-        case .readShareGroupStateSummary: 0...0
+        case .readShareGroupStateSummary: 0...1
+        case .describeShareGroupOffsets: 0...1
+        case .alterShareGroupOffsets: 0...0
+        case .deleteShareGroupOffsets: 0...0
         }
     }
 
@@ -549,7 +564,7 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .listClientMetricsResources: 0
         case .describeTopicPartitions: 0
         case .shareGroupHeartbeat: 0
-        case .shareGroupDescribe: 0
+        case .shareGroupDescribe: 1
         case .shareFetch: 0
         case .shareAcknowledge: 0
         case .addRaftVoter: 0
@@ -560,6 +575,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .writeShareGroupState: 0
         case .deleteShareGroupState: 0
         case .readShareGroupStateSummary: 0
+        case .describeShareGroupOffsets: 0
+        case .alterShareGroupOffsets: 0
+        case .deleteShareGroupOffsets: 0
         }
     }
 
@@ -654,6 +672,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .writeShareGroupState: ["broker"]
         case .deleteShareGroupState: ["broker"]
         case .readShareGroupStateSummary: ["broker"]
+        case .describeShareGroupOffsets: ["broker"]
+        case .alterShareGroupOffsets: ["broker"]
+        case .deleteShareGroupOffsets: ["broker"]
         }
     }
 
@@ -736,18 +757,21 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .assignReplicasToDirs: false
         case .listClientMetricsResources: false
         case .describeTopicPartitions: false
-        case .shareGroupHeartbeat: true
-        case .shareGroupDescribe: true
-        case .shareFetch: true
-        case .shareAcknowledge: true
+        case .shareGroupHeartbeat: false
+        case .shareGroupDescribe: false
+        case .shareFetch: false
+        case .shareAcknowledge: false
         case .addRaftVoter: false
         case .removeRaftVoter: false
         case .updateRaftVoter: false
-        case .initializeShareGroupState: true
-        case .readShareGroupState: true
-        case .writeShareGroupState: true
-        case .deleteShareGroupState: true
-        case .readShareGroupStateSummary: true
+        case .initializeShareGroupState: false
+        case .readShareGroupState: false
+        case .writeShareGroupState: false
+        case .deleteShareGroupState: false
+        case .readShareGroupStateSummary: false
+        case .describeShareGroupOffsets: false
+        case .alterShareGroupOffsets: false
+        case .deleteShareGroupOffsets: false
         }
     }
 }

@@ -92,6 +92,9 @@ public enum KafkaRequestBody: Sendable, Hashable {
     case writeShareGroupState(WriteShareGroupStateRequest)
     case deleteShareGroupState(DeleteShareGroupStateRequest)
     case readShareGroupStateSummary(ReadShareGroupStateSummaryRequest)
+    case describeShareGroupOffsets(DescribeShareGroupOffsetsRequest)
+    case alterShareGroupOffsets(AlterShareGroupOffsetsRequest)
+    case deleteShareGroupOffsets(DeleteShareGroupOffsetsRequest)
 
     /// Decodes the body of `apiKey` at `version`; the caller has checked the version is valid.
     public init(apiKey: ApiKey, version: Int16, from buffer: inout ByteBuffer) throws(KafkaDecodingError) {
@@ -184,6 +187,9 @@ public enum KafkaRequestBody: Sendable, Hashable {
         case .writeShareGroupState: self = .writeShareGroupState(try WriteShareGroupStateRequest(from: &buffer, version: version))
         case .deleteShareGroupState: self = .deleteShareGroupState(try DeleteShareGroupStateRequest(from: &buffer, version: version))
         case .readShareGroupStateSummary: self = .readShareGroupStateSummary(try ReadShareGroupStateSummaryRequest(from: &buffer, version: version))
+        case .describeShareGroupOffsets: self = .describeShareGroupOffsets(try DescribeShareGroupOffsetsRequest(from: &buffer, version: version))
+        case .alterShareGroupOffsets: self = .alterShareGroupOffsets(try AlterShareGroupOffsetsRequest(from: &buffer, version: version))
+        case .deleteShareGroupOffsets: self = .deleteShareGroupOffsets(try DeleteShareGroupOffsetsRequest(from: &buffer, version: version))
         }
     }
 
@@ -277,6 +283,9 @@ public enum KafkaRequestBody: Sendable, Hashable {
         case .writeShareGroupState: .writeShareGroupState
         case .deleteShareGroupState: .deleteShareGroupState
         case .readShareGroupStateSummary: .readShareGroupStateSummary
+        case .describeShareGroupOffsets: .describeShareGroupOffsets
+        case .alterShareGroupOffsets: .alterShareGroupOffsets
+        case .deleteShareGroupOffsets: .deleteShareGroupOffsets
         }
     }
 
@@ -371,6 +380,9 @@ public enum KafkaRequestBody: Sendable, Hashable {
         case .writeShareGroupState(let message): message
         case .deleteShareGroupState(let message): message
         case .readShareGroupStateSummary(let message): message
+        case .describeShareGroupOffsets(let message): message
+        case .alterShareGroupOffsets(let message): message
+        case .deleteShareGroupOffsets(let message): message
         }
     }
 

@@ -11,10 +11,10 @@ public struct DeleteShareGroupStateRequest: KafkaRequestMessage {
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The group identifier.
+    /// Share group id.
     /// (versions 0)
     public var groupId: String
-    /// The data for the topics.
+    /// Per-topic data.
     /// (versions 0)
     public var topics: [DeleteStateData]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -64,7 +64,7 @@ public struct DeleteShareGroupStateRequest: KafkaRequestMessage {
     }
 
     public struct PartitionData: KafkaMessage {
-        /// The partition index.
+        /// Partition index.
         /// (versions 0)
         public var partition: Int32
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -98,10 +98,10 @@ public struct DeleteShareGroupStateRequest: KafkaRequestMessage {
     }
 
     public struct DeleteStateData: KafkaMessage {
-        /// The topic identifier.
+        /// Topic id.
         /// (versions 0)
         public var topicId: KafkaUUID
-        /// The data for the partitions.
+        /// Per-partition data.
         /// (versions 0)
         public var partitions: [PartitionData]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.

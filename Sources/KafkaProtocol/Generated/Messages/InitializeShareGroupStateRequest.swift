@@ -11,10 +11,10 @@ public struct InitializeShareGroupStateRequest: KafkaRequestMessage {
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The group identifier.
+    /// Share group id.
     /// (versions 0)
     public var groupId: String
-    /// The data for the topics.
+    /// Per-topic data.
     /// (versions 0)
     public var topics: [InitializeStateData]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -64,13 +64,13 @@ public struct InitializeShareGroupStateRequest: KafkaRequestMessage {
     }
 
     public struct PartitionData: KafkaMessage {
-        /// The partition index.
+        /// Partition index.
         /// (versions 0)
         public var partition: Int32
-        /// The state epoch for this share-partition.
+        /// New state epoch of the share-partition.
         /// (versions 0)
         public var stateEpoch: Int32
-        /// The share-partition start offset, or -1 if the start offset is not being initialized.
+        /// Initial share-partition start offset, or -1 to leave it to the leader (auto.offset.reset).
         /// (versions 0)
         public var startOffset: Int64
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -112,10 +112,10 @@ public struct InitializeShareGroupStateRequest: KafkaRequestMessage {
     }
 
     public struct InitializeStateData: KafkaMessage {
-        /// The topic identifier.
+        /// Topic id.
         /// (versions 0)
         public var topicId: KafkaUUID
-        /// The data for the partitions.
+        /// Per-partition data.
         /// (versions 0)
         public var partitions: [PartitionData]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.

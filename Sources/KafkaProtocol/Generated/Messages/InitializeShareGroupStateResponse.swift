@@ -10,7 +10,7 @@ public struct InitializeShareGroupStateResponse: KafkaResponseMessage {
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The initialization results
+    /// Per-topic results.
     /// (versions 0)
     public var results: [InitializeStateResult]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -56,13 +56,13 @@ public struct InitializeShareGroupStateResponse: KafkaResponseMessage {
     }
 
     public struct PartitionResult: KafkaMessage {
-        /// The partition index.
+        /// Partition index.
         /// (versions 0)
         public var partition: Int32
-        /// The error code, or 0 if there was no error.
+        /// Error code, or 0.
         /// (versions 0)
         public var errorCode: Int16
-        /// The error message, or null if there was no error.
+        /// Error message, or null.
         /// (versions 0; nullable 0+)
         public var errorMessage: String?
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -104,10 +104,10 @@ public struct InitializeShareGroupStateResponse: KafkaResponseMessage {
     }
 
     public struct InitializeStateResult: KafkaMessage {
-        /// The topic identifier
+        /// Topic id.
         /// (versions 0)
         public var topicId: KafkaUUID
-        /// The results for the partitions.
+        /// Per-partition results.
         /// (versions 0)
         public var partitions: [PartitionResult]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.

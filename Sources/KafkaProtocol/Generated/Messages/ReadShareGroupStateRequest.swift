@@ -11,10 +11,10 @@ public struct ReadShareGroupStateRequest: KafkaRequestMessage {
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The group identifier.
+    /// Share group id.
     /// (versions 0)
     public var groupId: String
-    /// The data for the topics.
+    /// Per-topic data.
     /// (versions 0)
     public var topics: [ReadStateData]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -64,10 +64,10 @@ public struct ReadShareGroupStateRequest: KafkaRequestMessage {
     }
 
     public struct PartitionData: KafkaMessage {
-        /// The partition index.
+        /// Partition index.
         /// (versions 0)
         public var partition: Int32
-        /// The leader epoch of the share-partition.
+        /// Leader epoch of the share-partition leader (fences stale leaders).
         /// (versions 0)
         public var leaderEpoch: Int32
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -105,10 +105,10 @@ public struct ReadShareGroupStateRequest: KafkaRequestMessage {
     }
 
     public struct ReadStateData: KafkaMessage {
-        /// The topic identifier.
+        /// Topic id.
         /// (versions 0)
         public var topicId: KafkaUUID
-        /// The data for the partitions.
+        /// Per-partition data.
         /// (versions 0)
         public var partitions: [PartitionData]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.

@@ -10,7 +10,7 @@ public struct ReadShareGroupStateResponse: KafkaResponseMessage {
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The read results
+    /// Per-topic results.
     /// (versions 0)
     public var results: [ReadStateResult]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -56,16 +56,16 @@ public struct ReadShareGroupStateResponse: KafkaResponseMessage {
     }
 
     public struct StateBatch: KafkaMessage {
-        /// The base offset of this state batch.
+        /// First offset of the range.
         /// (versions 0)
         public var firstOffset: Int64
-        /// The last offset of this state batch.
+        /// Last offset (inclusive).
         /// (versions 0)
         public var lastOffset: Int64
-        /// The state - 0:Available,2:Acked,4:Archived.
+        /// 0=Available, 2=Acknowledged, 4=Archived.
         /// (versions 0)
         public var deliveryState: Int8
-        /// The delivery count.
+        /// Delivery count.
         /// (versions 0)
         public var deliveryCount: Int16
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -111,21 +111,22 @@ public struct ReadShareGroupStateResponse: KafkaResponseMessage {
     }
 
     public struct PartitionResult: KafkaMessage {
-        /// The partition index.
+        /// Partition index.
         /// (versions 0)
         public var partition: Int32
-        /// The error code, or 0 if there was no error.
+        /// Error code, or 0.
         /// (versions 0)
         public var errorCode: Int16
-        /// The error message, or null if there was no error.
+        /// Error message, or null.
         /// (versions 0; nullable 0+)
         public var errorMessage: String?
-        /// The state epoch for this share-partition.
+        /// State epoch.
         /// (versions 0)
         public var stateEpoch: Int32
-        /// The share-partition start offset, which can be -1 if it is not yet initialized.
+        /// Share-partition start offset, or -1 if not initialized.
         /// (versions 0)
         public var startOffset: Int64
+        /// In-flight ranges with their state and delivery count.
         /// (versions 0)
         public var stateBatches: [StateBatch]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
@@ -192,10 +193,10 @@ public struct ReadShareGroupStateResponse: KafkaResponseMessage {
     }
 
     public struct ReadStateResult: KafkaMessage {
-        /// The topic identifier
+        /// Topic id.
         /// (versions 0)
         public var topicId: KafkaUUID
-        /// The results for the partitions.
+        /// Per-partition results.
         /// (versions 0)
         public var partitions: [PartitionResult]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.

@@ -3,19 +3,19 @@
 
 public import NIOCore
 
-/// Kafka's ReadShareGroupStateSummaryRequest (API key 87), versions 0, flexible from 0+.
+/// Kafka's ReadShareGroupStateSummaryRequest (API key 87), versions 0-1, flexible from 0+.
 public struct ReadShareGroupStateSummaryRequest: KafkaRequestMessage {
     public static let apiKey: ApiKey = .readShareGroupStateSummary
     public typealias Response = ReadShareGroupStateSummaryResponse
-    public static let validVersions: ClosedRange<Int16> = 0...0
+    public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The group identifier.
-    /// (versions 0)
+    /// Share group id.
+    /// (versions 0-1)
     public var groupId: String
-    /// The data for the topics.
-    /// (versions 0)
+    /// Per-topic data.
+    /// (versions 0-1)
     public var topics: [ReadStateSummaryData]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
     public var unknownTaggedFields: [KafkaTaggedField]
@@ -64,11 +64,11 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequestMessage {
     }
 
     public struct PartitionData: KafkaMessage {
-        /// The partition index.
-        /// (versions 0)
+        /// Partition index.
+        /// (versions 0-1)
         public var partition: Int32
-        /// The leader epoch of the share-partition.
-        /// (versions 0)
+        /// Leader epoch.
+        /// (versions 0-1)
         public var leaderEpoch: Int32
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -105,11 +105,11 @@ public struct ReadShareGroupStateSummaryRequest: KafkaRequestMessage {
     }
 
     public struct ReadStateSummaryData: KafkaMessage {
-        /// The topic identifier.
-        /// (versions 0)
+        /// Topic id.
+        /// (versions 0-1)
         public var topicId: KafkaUUID
-        /// The data for the partitions.
-        /// (versions 0)
+        /// Per-partition data.
+        /// (versions 0-1)
         public var partitions: [PartitionData]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]

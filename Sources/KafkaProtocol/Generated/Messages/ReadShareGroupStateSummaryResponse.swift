@@ -3,15 +3,15 @@
 
 public import NIOCore
 
-/// Kafka's ReadShareGroupStateSummaryResponse (API key 87), versions 0, flexible from 0+.
+/// Kafka's ReadShareGroupStateSummaryResponse (API key 87), versions 0-1, flexible from 0+.
 public struct ReadShareGroupStateSummaryResponse: KafkaResponseMessage {
     public static let apiKey: ApiKey = .readShareGroupStateSummary
-    public static let validVersions: ClosedRange<Int16> = 0...0
+    public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The read results
-    /// (versions 0)
+    /// Per-topic results.
+    /// (versions 0-1)
     public var results: [ReadStateSummaryResult]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
     public var unknownTaggedFields: [KafkaTaggedField]
@@ -56,21 +56,27 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponseMessage {
     }
 
     public struct PartitionResult: KafkaMessage {
-        /// The partition index.
-        /// (versions 0)
+        /// Partition index.
+        /// (versions 0-1)
         public var partition: Int32
-        /// The error code, or 0 if there was no error.
-        /// (versions 0)
+        /// Error code, or 0.
+        /// (versions 0-1)
         public var errorCode: Int16
-        /// The error message, or null if there was no error.
-        /// (versions 0; nullable 0+)
+        /// Error message, or null.
+        /// (versions 0-1; nullable 0+)
         public var errorMessage: String?
-        /// The state epoch of the share-partition.
-        /// (versions 0)
+        /// State epoch.
+        /// (versions 0-1)
         public var stateEpoch: Int32
-        /// The share-partition start offset.
-        /// (versions 0)
+        /// Leader epoch.
+        /// (versions 0-1)
+        public var leaderEpoch: Int32
+        /// Share-partition start offset.
+        /// (versions 0-1)
         public var startOffset: Int64
+        /// Offsets >= start offset whose delivery is complete, or -1.
+        /// (versions 1)
+        public var deliveryCompleteCount: Int32
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
 
@@ -79,14 +85,18 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponseMessage {
             errorCode: Int16 = 0,
             errorMessage: String? = nil,
             stateEpoch: Int32 = 0,
+            leaderEpoch: Int32 = 0,
             startOffset: Int64 = 0,
+            deliveryCompleteCount: Int32 = -1,
             unknownTaggedFields: [KafkaTaggedField] = []
         ) {
             self.partition = partition
             self.errorCode = errorCode
             self.errorMessage = errorMessage
             self.stateEpoch = stateEpoch
+            self.leaderEpoch = leaderEpoch
             self.startOffset = startOffset
+            self.deliveryCompleteCount = deliveryCompleteCount
             self.unknownTaggedFields = unknownTaggedFields
         }
 
@@ -96,7 +106,11 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponseMessage {
             self.errorCode = try buffer.readKafkaInt16()
             self.errorMessage = try buffer.readKafkaString(compact: true)
             self.stateEpoch = try buffer.readKafkaInt32()
+            self.leaderEpoch = try buffer.readKafkaInt32()
             self.startOffset = try buffer.readKafkaInt64()
+            if version >= 1 {
+                self.deliveryCompleteCount = try buffer.readKafkaInt32()
+            }
             if true {
                 for _ in 0..<(try buffer.readKafkaTaggedFieldCount()) {
                     let (tag, data) = try buffer.readKafkaTaggedField()
@@ -110,7 +124,14 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponseMessage {
             buffer.writeKafkaInt16(self.errorCode)
             try buffer.writeKafkaNullableString(self.errorMessage, compact: true, nullAllowed: true, field: "ErrorMessage", version: version)
             buffer.writeKafkaInt32(self.stateEpoch)
+            buffer.writeKafkaInt32(self.leaderEpoch)
             buffer.writeKafkaInt64(self.startOffset)
+            if version >= 1 {
+                buffer.writeKafkaInt32(self.deliveryCompleteCount)
+            }
+            if !(version >= 1) && self.deliveryCompleteCount != -1 {
+                throw KafkaEncodingError.fieldNotSupported(type: "PartitionResult", field: "DeliveryCompleteCount", version: version)
+            }
             if true {
                 try buffer.writeKafkaTaggedFields(self.unknownTaggedFields)
             }
@@ -118,11 +139,11 @@ public struct ReadShareGroupStateSummaryResponse: KafkaResponseMessage {
     }
 
     public struct ReadStateSummaryResult: KafkaMessage {
-        /// The topic identifier
-        /// (versions 0)
+        /// Topic id.
+        /// (versions 0-1)
         public var topicId: KafkaUUID
-        /// The results for the partitions.
-        /// (versions 0)
+        /// Per-partition results.
+        /// (versions 0-1)
         public var partitions: [PartitionResult]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]

@@ -3,25 +3,28 @@
 
 public import NIOCore
 
-/// Kafka's ShareAcknowledgeRequest (API key 79), versions 0, flexible from 0+.
+/// Kafka's ShareAcknowledgeRequest (API key 79), versions 1-2, flexible from 0+.
 public struct ShareAcknowledgeRequest: KafkaRequestMessage {
     public static let apiKey: ApiKey = .shareAcknowledge
     public typealias Response = ShareAcknowledgeResponse
-    public static let validVersions: ClosedRange<Int16> = 0...0
+    public static let validVersions: ClosedRange<Int16> = 1...2
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The group identifier.
-    /// (versions 0; nullable 0+; entity groupId)
+    /// Share group id.
+    /// (versions 1-2; nullable 0+; entity groupId)
     public var groupId: String?
-    /// The member ID.
-    /// (versions 0; nullable 0+)
+    /// Member id.
+    /// (versions 1-2; nullable 0+)
     public var memberId: String?
-    /// The current share session epoch: 0 to open a share session; -1 to close it; otherwise increments for consecutive requests.
-    /// (versions 0)
+    /// Share session epoch (never 0 here; -1 acknowledges and closes the session).
+    /// (versions 1-2)
     public var shareSessionEpoch: Int32
-    /// The topics containing records to acknowledge.
-    /// (versions 0)
+    /// True if AcknowledgementBatches contain Renew (4) types.
+    /// (versions 2)
+    public var isRenewAck: Bool
+    /// Topics with acknowledgements.
+    /// (versions 1-2)
     public var topics: [AcknowledgeTopic]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
     public var unknownTaggedFields: [KafkaTaggedField]
@@ -30,12 +33,14 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         groupId: String? = nil,
         memberId: String? = "",
         shareSessionEpoch: Int32 = 0,
+        isRenewAck: Bool = false,
         topics: [AcknowledgeTopic] = [],
         unknownTaggedFields: [KafkaTaggedField] = []
     ) {
         self.groupId = groupId
         self.memberId = memberId
         self.shareSessionEpoch = shareSessionEpoch
+        self.isRenewAck = isRenewAck
         self.topics = topics
         self.unknownTaggedFields = unknownTaggedFields
     }
@@ -45,6 +50,9 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         self.groupId = try buffer.readKafkaString(compact: true)
         self.memberId = try buffer.readKafkaString(compact: true)
         self.shareSessionEpoch = try buffer.readKafkaInt32()
+        if version >= 2 {
+            self.isRenewAck = try buffer.readKafkaBool()
+        }
         if let count = try buffer.readKafkaArrayCount(compact: true) {
             var elements: [AcknowledgeTopic] = []
             elements.reserveCapacity(Swift.min(count, kafkaArrayReserveMax))
@@ -65,6 +73,12 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
         try buffer.writeKafkaNullableString(self.groupId, compact: true, nullAllowed: true, field: "GroupId", version: version)
         try buffer.writeKafkaNullableString(self.memberId, compact: true, nullAllowed: true, field: "MemberId", version: version)
         buffer.writeKafkaInt32(self.shareSessionEpoch)
+        if version >= 2 {
+            buffer.writeKafkaBool(self.isRenewAck)
+        }
+        if !(version >= 2) && self.isRenewAck != false {
+            throw KafkaEncodingError.fieldNotSupported(type: "ShareAcknowledgeRequest", field: "IsRenewAck", version: version)
+        }
         do {
             let elements = self.topics
             try buffer.writeKafkaArrayCount(elements.count, compact: true)
@@ -78,14 +92,14 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
     }
 
     public struct AcknowledgementBatch: KafkaMessage {
-        /// First offset of batch of records to acknowledge.
-        /// (versions 0)
+        /// First offset of the acknowledged range.
+        /// (versions 1-2)
         public var firstOffset: Int64
-        /// Last offset (inclusive) of batch of records to acknowledge.
-        /// (versions 0)
+        /// Last offset (inclusive) of the acknowledged range.
+        /// (versions 1-2)
         public var lastOffset: Int64
-        /// Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject.
-        /// (versions 0)
+        /// One type for the whole range, or one per offset: 0=Gap, 1=Accept, 2=Release, 3=Reject, 4=Renew (4 only from v2 with IsRenewAck).
+        /// (versions 1-2)
         public var acknowledgeTypes: [Int8]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -139,11 +153,11 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
     }
 
     public struct AcknowledgePartition: KafkaMessage {
-        /// The partition index.
-        /// (versions 0)
+        /// Partition index.
+        /// (versions 1-2)
         public var partitionIndex: Int32
-        /// Record batches to acknowledge.
-        /// (versions 0)
+        /// Acknowledgements for previously acquired records.
+        /// (versions 1-2)
         public var acknowledgementBatches: [AcknowledgementBatch]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -193,11 +207,11 @@ public struct ShareAcknowledgeRequest: KafkaRequestMessage {
     }
 
     public struct AcknowledgeTopic: KafkaMessage {
-        /// The unique topic ID.
-        /// (versions 0)
+        /// Topic id.
+        /// (versions 1-2)
         public var topicId: KafkaUUID
-        /// The partitions containing records to acknowledge.
-        /// (versions 0)
+        /// Partitions with acknowledgements.
+        /// (versions 1-2)
         public var partitions: [AcknowledgePartition]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]

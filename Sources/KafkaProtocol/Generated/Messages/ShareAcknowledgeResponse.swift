@@ -3,27 +3,30 @@
 
 public import NIOCore
 
-/// Kafka's ShareAcknowledgeResponse (API key 79), versions 0, flexible from 0+.
+/// Kafka's ShareAcknowledgeResponse (API key 79), versions 1-2, flexible from 0+.
 public struct ShareAcknowledgeResponse: KafkaResponseMessage {
     public static let apiKey: ApiKey = .shareAcknowledge
-    public static let validVersions: ClosedRange<Int16> = 0...0
+    public static let validVersions: ClosedRange<Int16> = 1...2
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
-    /// (versions 0; ignorable)
+    /// Throttle time in ms due to quota violation, or 0.
+    /// (versions 1-2)
     public var throttleTimeMs: Int32
-    /// The top level response error code.
-    /// (versions 0; ignorable)
+    /// Top-level error code, or 0.
+    /// (versions 1-2)
     public var errorCode: Int16
-    /// The top-level error message, or null if there was no error.
-    /// (versions 0; nullable 0+)
+    /// Top-level error message, or null.
+    /// (versions 1-2; nullable 0+)
     public var errorMessage: String?
-    /// The response topics.
-    /// (versions 0)
+    /// Lock duration in ms applied to renewed records.
+    /// (versions 2; ignorable)
+    public var acquisitionLockTimeoutMs: Int32
+    /// Per-topic results.
+    /// (versions 1-2)
     public var responses: [ShareAcknowledgeTopicResponse]
-    /// Endpoints for all current leaders enumerated in PartitionData with error NOT_LEADER_OR_FOLLOWER.
-    /// (versions 0)
+    /// Endpoints of the leaders named in NOT_LEADER_OR_FOLLOWER partition errors.
+    /// (versions 1-2)
     public var nodeEndpoints: [NodeEndpoint]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
     public var unknownTaggedFields: [KafkaTaggedField]
@@ -32,6 +35,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         throttleTimeMs: Int32 = 0,
         errorCode: Int16 = 0,
         errorMessage: String? = nil,
+        acquisitionLockTimeoutMs: Int32 = 0,
         responses: [ShareAcknowledgeTopicResponse] = [],
         nodeEndpoints: [NodeEndpoint] = [],
         unknownTaggedFields: [KafkaTaggedField] = []
@@ -39,6 +43,7 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         self.throttleTimeMs = throttleTimeMs
         self.errorCode = errorCode
         self.errorMessage = errorMessage
+        self.acquisitionLockTimeoutMs = acquisitionLockTimeoutMs
         self.responses = responses
         self.nodeEndpoints = nodeEndpoints
         self.unknownTaggedFields = unknownTaggedFields
@@ -49,6 +54,9 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         self.throttleTimeMs = try buffer.readKafkaInt32()
         self.errorCode = try buffer.readKafkaInt16()
         self.errorMessage = try buffer.readKafkaString(compact: true)
+        if version >= 2 {
+            self.acquisitionLockTimeoutMs = try buffer.readKafkaInt32()
+        }
         if let count = try buffer.readKafkaArrayCount(compact: true) {
             var elements: [ShareAcknowledgeTopicResponse] = []
             elements.reserveCapacity(Swift.min(count, kafkaArrayReserveMax))
@@ -77,6 +85,9 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
         buffer.writeKafkaInt32(self.throttleTimeMs)
         buffer.writeKafkaInt16(self.errorCode)
         try buffer.writeKafkaNullableString(self.errorMessage, compact: true, nullAllowed: true, field: "ErrorMessage", version: version)
+        if version >= 2 {
+            buffer.writeKafkaInt32(self.acquisitionLockTimeoutMs)
+        }
         do {
             let elements = self.responses
             try buffer.writeKafkaArrayCount(elements.count, compact: true)
@@ -97,11 +108,11 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
     }
 
     public struct LeaderIdAndEpoch: KafkaMessage {
-        /// The ID of the current leader or -1 if the leader is unknown.
-        /// (versions 0)
+        /// Leader broker id, or -1 if unknown.
+        /// (versions 1-2)
         public var leaderId: Int32
-        /// The latest known leader epoch.
-        /// (versions 0)
+        /// Latest known leader epoch.
+        /// (versions 1-2)
         public var leaderEpoch: Int32
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -138,16 +149,17 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
     }
 
     public struct PartitionData: KafkaMessage {
-        /// The partition index.
-        /// (versions 0)
+        /// Partition index.
+        /// (versions 1-2)
         public var partitionIndex: Int32
-        /// The error code, or 0 if there was no error.
-        /// (versions 0)
+        /// Error code, or 0.
+        /// (versions 1-2)
         public var errorCode: Int16
-        /// The error message, or null if there was no error.
-        /// (versions 0; nullable 0+)
+        /// Error message, or null.
+        /// (versions 1-2; nullable 0+)
         public var errorMessage: String?
-        /// (versions 0)
+        /// Current leader of the partition.
+        /// (versions 1-2)
         public var currentLeader: LeaderIdAndEpoch
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -192,11 +204,11 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
     }
 
     public struct ShareAcknowledgeTopicResponse: KafkaMessage {
-        /// The unique topic ID.
-        /// (versions 0; ignorable)
+        /// Topic id.
+        /// (versions 1-2)
         public var topicId: KafkaUUID
-        /// The topic partitions.
-        /// (versions 0)
+        /// Per-partition results.
+        /// (versions 1-2)
         public var partitions: [PartitionData]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -246,17 +258,17 @@ public struct ShareAcknowledgeResponse: KafkaResponseMessage {
     }
 
     public struct NodeEndpoint: KafkaMessage {
-        /// The ID of the associated node.
-        /// (versions 0; entity brokerId)
+        /// Broker id.
+        /// (versions 1-2; entity brokerId)
         public var nodeId: Int32
-        /// The node's hostname.
-        /// (versions 0)
+        /// Broker host name.
+        /// (versions 1-2)
         public var host: String
-        /// The node's port.
-        /// (versions 0)
+        /// Broker port.
+        /// (versions 1-2)
         public var port: Int32
-        /// The rack of the node, or null if it has not been assigned to a rack.
-        /// (versions 0; nullable 0+)
+        /// Broker rack, or null.
+        /// (versions 1-2; nullable 0+)
         public var rack: String?
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]

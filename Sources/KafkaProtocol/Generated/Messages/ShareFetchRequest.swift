@@ -3,37 +3,49 @@
 
 public import NIOCore
 
-/// Kafka's ShareFetchRequest (API key 78), versions 0, flexible from 0+.
+/// Kafka's ShareFetchRequest (API key 78), versions 1-2, flexible from 0+.
 public struct ShareFetchRequest: KafkaRequestMessage {
     public static let apiKey: ApiKey = .shareFetch
     public typealias Response = ShareFetchResponse
-    public static let validVersions: ClosedRange<Int16> = 0...0
+    public static let validVersions: ClosedRange<Int16> = 1...2
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The group identifier.
-    /// (versions 0; nullable 0+; entity groupId)
+    /// Share group id.
+    /// (versions 1-2; nullable 0+; entity groupId)
     public var groupId: String?
-    /// The member ID.
-    /// (versions 0; nullable 0+)
+    /// Member id.
+    /// (versions 1-2; nullable 0+)
     public var memberId: String?
-    /// The current share session epoch: 0 to open a share session; -1 to close it; otherwise increments for consecutive requests.
-    /// (versions 0)
+    /// Share session epoch: 0 opens a session, -1 closes it, otherwise the next epoch.
+    /// (versions 1-2)
     public var shareSessionEpoch: Int32
-    /// The maximum time in milliseconds to wait for the response.
-    /// (versions 0)
+    /// Maximum time to wait for records, in ms.
+    /// (versions 1-2)
     public var maxWaitMs: Int32
-    /// The minimum bytes to accumulate in the response.
-    /// (versions 0)
+    /// Minimum bytes to accumulate before answering.
+    /// (versions 1-2)
     public var minBytes: Int32
-    /// The maximum bytes to fetch.  See KIP-74 for cases where this limit may not be honored.
-    /// (versions 0)
+    /// Maximum bytes to return (KIP-74 semantics).
+    /// (versions 1-2)
     public var maxBytes: Int32
-    /// The topics to fetch.
-    /// (versions 0)
+    /// Maximum number of records to acquire; may be exceeded to keep batch boundaries (mode 0).
+    /// (versions 1-2)
+    public var maxRecords: Int32
+    /// Preferred number of records per acquired batch.
+    /// (versions 1-2)
+    public var batchSize: Int32
+    /// Acquire mode: 0=batch-optimized (default), 1=record-limit (MaxRecords is strict).
+    /// (versions 2)
+    public var shareAcquireMode: Int8
+    /// True if AcknowledgementBatches contain Renew (4) types; then no records are fetched.
+    /// (versions 2)
+    public var isRenewAck: Bool
+    /// Topics to add to the session and/or acknowledge.
+    /// (versions 1-2)
     public var topics: [FetchTopic]
-    /// The partitions to remove from this share session.
-    /// (versions 0)
+    /// Partitions to remove from the share session.
+    /// (versions 1-2)
     public var forgottenTopicsData: [ForgottenTopic]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
     public var unknownTaggedFields: [KafkaTaggedField]
@@ -45,6 +57,10 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         maxWaitMs: Int32 = 0,
         minBytes: Int32 = 0,
         maxBytes: Int32 = 0x7fffffff,
+        maxRecords: Int32 = 0,
+        batchSize: Int32 = 0,
+        shareAcquireMode: Int8 = 0,
+        isRenewAck: Bool = false,
         topics: [FetchTopic] = [],
         forgottenTopicsData: [ForgottenTopic] = [],
         unknownTaggedFields: [KafkaTaggedField] = []
@@ -55,6 +71,10 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         self.maxWaitMs = maxWaitMs
         self.minBytes = minBytes
         self.maxBytes = maxBytes
+        self.maxRecords = maxRecords
+        self.batchSize = batchSize
+        self.shareAcquireMode = shareAcquireMode
+        self.isRenewAck = isRenewAck
         self.topics = topics
         self.forgottenTopicsData = forgottenTopicsData
         self.unknownTaggedFields = unknownTaggedFields
@@ -68,6 +88,14 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         self.maxWaitMs = try buffer.readKafkaInt32()
         self.minBytes = try buffer.readKafkaInt32()
         self.maxBytes = try buffer.readKafkaInt32()
+        self.maxRecords = try buffer.readKafkaInt32()
+        self.batchSize = try buffer.readKafkaInt32()
+        if version >= 2 {
+            self.shareAcquireMode = try buffer.readKafkaInt8()
+        }
+        if version >= 2 {
+            self.isRenewAck = try buffer.readKafkaBool()
+        }
         if let count = try buffer.readKafkaArrayCount(compact: true) {
             var elements: [FetchTopic] = []
             elements.reserveCapacity(Swift.min(count, kafkaArrayReserveMax))
@@ -99,6 +127,20 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         buffer.writeKafkaInt32(self.maxWaitMs)
         buffer.writeKafkaInt32(self.minBytes)
         buffer.writeKafkaInt32(self.maxBytes)
+        buffer.writeKafkaInt32(self.maxRecords)
+        buffer.writeKafkaInt32(self.batchSize)
+        if version >= 2 {
+            buffer.writeKafkaInt8(self.shareAcquireMode)
+        }
+        if !(version >= 2) && self.shareAcquireMode != 0 {
+            throw KafkaEncodingError.fieldNotSupported(type: "ShareFetchRequest", field: "ShareAcquireMode", version: version)
+        }
+        if version >= 2 {
+            buffer.writeKafkaBool(self.isRenewAck)
+        }
+        if !(version >= 2) && self.isRenewAck != false {
+            throw KafkaEncodingError.fieldNotSupported(type: "ShareFetchRequest", field: "IsRenewAck", version: version)
+        }
         do {
             let elements = self.topics
             try buffer.writeKafkaArrayCount(elements.count, compact: true)
@@ -119,14 +161,14 @@ public struct ShareFetchRequest: KafkaRequestMessage {
     }
 
     public struct AcknowledgementBatch: KafkaMessage {
-        /// First offset of batch of records to acknowledge.
-        /// (versions 0)
+        /// First offset of the acknowledged range.
+        /// (versions 1-2)
         public var firstOffset: Int64
-        /// Last offset (inclusive) of batch of records to acknowledge.
-        /// (versions 0)
+        /// Last offset (inclusive) of the acknowledged range.
+        /// (versions 1-2)
         public var lastOffset: Int64
-        /// Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject.
-        /// (versions 0)
+        /// One type for the whole range, or one per offset: 0=Gap, 1=Accept, 2=Release, 3=Reject, 4=Renew (4 only from v2 with IsRenewAck).
+        /// (versions 1-2)
         public var acknowledgeTypes: [Int8]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -180,14 +222,14 @@ public struct ShareFetchRequest: KafkaRequestMessage {
     }
 
     public struct FetchPartition: KafkaMessage {
-        /// The partition index.
-        /// (versions 0)
+        /// Partition index.
+        /// (versions 1-2)
         public var partitionIndex: Int32
-        /// The maximum bytes to fetch from this partition. 0 when only acknowledgement with no fetching is required. See KIP-74 for cases where this limit may not be honored.
-        /// (versions 0)
+        /// v0 only: per-partition byte limit.
+        /// (versions none)
         public var partitionMaxBytes: Int32
-        /// Record batches to acknowledge.
-        /// (versions 0)
+        /// Acknowledgements for previously acquired records.
+        /// (versions 1-2)
         public var acknowledgementBatches: [AcknowledgementBatch]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -207,7 +249,6 @@ public struct ShareFetchRequest: KafkaRequestMessage {
         public init(from buffer: inout ByteBuffer, version: Int16) throws(KafkaDecodingError) {
             self.init()
             self.partitionIndex = try buffer.readKafkaInt32()
-            self.partitionMaxBytes = try buffer.readKafkaInt32()
             if let count = try buffer.readKafkaArrayCount(compact: true) {
                 var elements: [AcknowledgementBatch] = []
                 elements.reserveCapacity(Swift.min(count, kafkaArrayReserveMax))
@@ -226,7 +267,9 @@ public struct ShareFetchRequest: KafkaRequestMessage {
 
         public func write(into buffer: inout ByteBuffer, version: Int16) throws(KafkaEncodingError) {
             buffer.writeKafkaInt32(self.partitionIndex)
-            buffer.writeKafkaInt32(self.partitionMaxBytes)
+            if self.partitionMaxBytes != 0 {
+                throw KafkaEncodingError.fieldNotSupported(type: "FetchPartition", field: "PartitionMaxBytes", version: version)
+            }
             do {
                 let elements = self.acknowledgementBatches
                 try buffer.writeKafkaArrayCount(elements.count, compact: true)
@@ -241,11 +284,11 @@ public struct ShareFetchRequest: KafkaRequestMessage {
     }
 
     public struct FetchTopic: KafkaMessage {
-        /// The unique topic ID.
-        /// (versions 0)
+        /// Topic id.
+        /// (versions 1-2)
         public var topicId: KafkaUUID
-        /// The partitions to fetch.
-        /// (versions 0)
+        /// Partitions.
+        /// (versions 1-2)
         public var partitions: [FetchPartition]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -295,11 +338,11 @@ public struct ShareFetchRequest: KafkaRequestMessage {
     }
 
     public struct ForgottenTopic: KafkaMessage {
-        /// The unique topic ID.
-        /// (versions 0)
+        /// Topic id.
+        /// (versions 1-2)
         public var topicId: KafkaUUID
-        /// The partitions indexes to forget.
-        /// (versions 0)
+        /// Partition indexes to forget.
+        /// (versions 1-2)
         public var partitions: [Int32]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]

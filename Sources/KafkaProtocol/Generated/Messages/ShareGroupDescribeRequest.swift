@@ -3,19 +3,19 @@
 
 public import NIOCore
 
-/// Kafka's ShareGroupDescribeRequest (API key 77), versions 0, flexible from 0+.
+/// Kafka's ShareGroupDescribeRequest (API key 77), versions 1, flexible from 1+.
 public struct ShareGroupDescribeRequest: KafkaRequestMessage {
     public static let apiKey: ApiKey = .shareGroupDescribe
     public typealias Response = ShareGroupDescribeResponse
-    public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersionsLowest: Int16? = 0
+    public static let validVersions: ClosedRange<Int16> = 1...1
+    public static let flexibleVersionsLowest: Int16? = 1
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The ids of the groups to describe
-    /// (versions 0; entity groupId)
+    /// Groups to describe.
+    /// (versions 1; entity groupId)
     public var groupIds: [String]
-    /// Whether to include authorized operations.
-    /// (versions 0)
+    /// Whether to return the authorized operations bitfield.
+    /// (versions 1)
     public var includeAuthorizedOperations: Bool
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
     public var unknownTaggedFields: [KafkaTaggedField]

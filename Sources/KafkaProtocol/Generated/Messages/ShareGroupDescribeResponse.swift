@@ -3,18 +3,18 @@
 
 public import NIOCore
 
-/// Kafka's ShareGroupDescribeResponse (API key 77), versions 0, flexible from 0+.
+/// Kafka's ShareGroupDescribeResponse (API key 77), versions 1, flexible from 1+.
 public struct ShareGroupDescribeResponse: KafkaResponseMessage {
     public static let apiKey: ApiKey = .shareGroupDescribe
-    public static let validVersions: ClosedRange<Int16> = 0...0
-    public static let flexibleVersionsLowest: Int16? = 0
+    public static let validVersions: ClosedRange<Int16> = 1...1
+    public static let flexibleVersionsLowest: Int16? = 1
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
-    /// (versions 0)
+    /// Throttle time in ms due to quota violation, or 0.
+    /// (versions 1)
     public var throttleTimeMs: Int32
-    /// Each described group.
-    /// (versions 0)
+    /// One entry per requested group.
+    /// (versions 1)
     public var groups: [DescribedGroup]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
     public var unknownTaggedFields: [KafkaTaggedField]
@@ -63,14 +63,14 @@ public struct ShareGroupDescribeResponse: KafkaResponseMessage {
     }
 
     public struct TopicPartitions: KafkaMessage {
-        /// The topic ID.
-        /// (versions 0)
+        /// Topic id.
+        /// (versions 1)
         public var topicId: KafkaUUID
-        /// The topic name.
-        /// (versions 0; entity topicName)
+        /// Topic name.
+        /// (versions 1; entity topicName)
         public var topicName: String
-        /// The partitions.
-        /// (versions 0)
+        /// Partition indexes.
+        /// (versions 1)
         public var partitions: [Int32]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -124,8 +124,8 @@ public struct ShareGroupDescribeResponse: KafkaResponseMessage {
     }
 
     public struct Assignment: KafkaMessage {
-        /// The assigned topic-partitions to the member.
-        /// (versions 0)
+        /// Assigned topic partitions.
+        /// (versions 1)
         public var topicPartitions: [TopicPartitions]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -171,26 +171,26 @@ public struct ShareGroupDescribeResponse: KafkaResponseMessage {
     }
 
     public struct Member: KafkaMessage {
-        /// The member ID.
-        /// (versions 0)
+        /// Member id.
+        /// (versions 1)
         public var memberId: String
-        /// The member rack ID.
-        /// (versions 0; nullable 0+)
+        /// Member rack, or null.
+        /// (versions 1; nullable 1+)
         public var rackId: String?
-        /// The current member epoch.
-        /// (versions 0)
+        /// Member epoch.
+        /// (versions 1)
         public var memberEpoch: Int32
-        /// The client ID.
-        /// (versions 0)
+        /// Client id.
+        /// (versions 1)
         public var clientId: String
-        /// The client host.
-        /// (versions 0)
+        /// Client host.
+        /// (versions 1)
         public var clientHost: String
-        /// The subscribed topic names.
-        /// (versions 0; entity topicName)
+        /// Subscribed topic names.
+        /// (versions 1; entity topicName)
         public var subscribedTopicNames: [String]
-        /// The current assignment.
-        /// (versions 0)
+        /// Current assignment of the member.
+        /// (versions 1)
         public var assignment: Assignment
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -260,32 +260,32 @@ public struct ShareGroupDescribeResponse: KafkaResponseMessage {
     }
 
     public struct DescribedGroup: KafkaMessage {
-        /// The describe error, or 0 if there was no error.
-        /// (versions 0)
+        /// Group error code, or 0.
+        /// (versions 1)
         public var errorCode: Int16
-        /// The top-level error message, or null if there was no error.
-        /// (versions 0; nullable 0+)
+        /// Group error message, or null.
+        /// (versions 1; nullable 1+)
         public var errorMessage: String?
-        /// The group ID string.
-        /// (versions 0; entity groupId)
+        /// Group id.
+        /// (versions 1; entity groupId)
         public var groupId: String
-        /// The group state string, or the empty string.
-        /// (versions 0)
+        /// Group state (Empty, Stable, Dead, ...), or empty string.
+        /// (versions 1)
         public var groupState: String
-        /// The group epoch.
-        /// (versions 0)
+        /// Group epoch.
+        /// (versions 1)
         public var groupEpoch: Int32
-        /// The assignment epoch.
-        /// (versions 0)
+        /// Target assignment epoch.
+        /// (versions 1)
         public var assignmentEpoch: Int32
-        /// The selected assignor.
-        /// (versions 0)
+        /// Name of the server-side assignor in use.
+        /// (versions 1)
         public var assignorName: String
-        /// The members.
-        /// (versions 0)
+        /// Group members.
+        /// (versions 1)
         public var members: [Member]
-        /// 32-bit bitfield to represent authorized operations for this group.
-        /// (versions 0)
+        /// Authorized-operations bitfield (INT32_MIN if not requested).
+        /// (versions 1)
         public var authorizedOperations: Int32
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]

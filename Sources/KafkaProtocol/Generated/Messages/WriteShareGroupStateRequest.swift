@@ -3,19 +3,19 @@
 
 public import NIOCore
 
-/// Kafka's WriteShareGroupStateRequest (API key 85), versions 0, flexible from 0+.
+/// Kafka's WriteShareGroupStateRequest (API key 85), versions 0-1, flexible from 0+.
 public struct WriteShareGroupStateRequest: KafkaRequestMessage {
     public static let apiKey: ApiKey = .writeShareGroupState
     public typealias Response = WriteShareGroupStateResponse
-    public static let validVersions: ClosedRange<Int16> = 0...0
+    public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The group identifier.
-    /// (versions 0)
+    /// Share group id.
+    /// (versions 0-1)
     public var groupId: String
-    /// The data for the topics.
-    /// (versions 0)
+    /// Per-topic data.
+    /// (versions 0-1)
     public var topics: [WriteStateData]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
     public var unknownTaggedFields: [KafkaTaggedField]
@@ -64,17 +64,17 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
     }
 
     public struct StateBatch: KafkaMessage {
-        /// The base offset of this state batch.
-        /// (versions 0)
+        /// First offset of the range.
+        /// (versions 0-1)
         public var firstOffset: Int64
-        /// The last offset of this state batch.
-        /// (versions 0)
+        /// Last offset (inclusive).
+        /// (versions 0-1)
         public var lastOffset: Int64
-        /// The state - 0:Available,2:Acked,4:Archived
-        /// (versions 0)
+        /// 0=Available, 2=Acknowledged, 4=Archived.
+        /// (versions 0-1)
         public var deliveryState: Int8
-        /// The delivery count.
-        /// (versions 0)
+        /// Delivery count.
+        /// (versions 0-1)
         public var deliveryCount: Int16
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -119,19 +119,23 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
     }
 
     public struct PartitionData: KafkaMessage {
-        /// The partition index.
-        /// (versions 0)
+        /// Partition index.
+        /// (versions 0-1)
         public var partition: Int32
-        /// The state epoch for this share-partition.
-        /// (versions 0)
+        /// State epoch.
+        /// (versions 0-1)
         public var stateEpoch: Int32
-        /// The leader epoch of the share-partition.
-        /// (versions 0)
+        /// Leader epoch of the writer.
+        /// (versions 0-1)
         public var leaderEpoch: Int32
-        /// The share-partition start offset, or -1 if the start offset is not being written.
-        /// (versions 0)
+        /// Share-partition start offset, or -1 if not changed by this write.
+        /// (versions 0-1)
         public var startOffset: Int64
-        /// (versions 0)
+        /// Number of offsets >= start offset whose delivery is complete, or -1.
+        /// (versions 1)
+        public var deliveryCompleteCount: Int32
+        /// In-flight ranges with their state and delivery count.
+        /// (versions 0-1)
         public var stateBatches: [StateBatch]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -141,6 +145,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
             stateEpoch: Int32 = 0,
             leaderEpoch: Int32 = 0,
             startOffset: Int64 = 0,
+            deliveryCompleteCount: Int32 = -1,
             stateBatches: [StateBatch] = [],
             unknownTaggedFields: [KafkaTaggedField] = []
         ) {
@@ -148,6 +153,7 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
             self.stateEpoch = stateEpoch
             self.leaderEpoch = leaderEpoch
             self.startOffset = startOffset
+            self.deliveryCompleteCount = deliveryCompleteCount
             self.stateBatches = stateBatches
             self.unknownTaggedFields = unknownTaggedFields
         }
@@ -158,6 +164,9 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
             self.stateEpoch = try buffer.readKafkaInt32()
             self.leaderEpoch = try buffer.readKafkaInt32()
             self.startOffset = try buffer.readKafkaInt64()
+            if version >= 1 {
+                self.deliveryCompleteCount = try buffer.readKafkaInt32()
+            }
             if let count = try buffer.readKafkaArrayCount(compact: true) {
                 var elements: [StateBatch] = []
                 elements.reserveCapacity(Swift.min(count, kafkaArrayReserveMax))
@@ -179,6 +188,12 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
             buffer.writeKafkaInt32(self.stateEpoch)
             buffer.writeKafkaInt32(self.leaderEpoch)
             buffer.writeKafkaInt64(self.startOffset)
+            if version >= 1 {
+                buffer.writeKafkaInt32(self.deliveryCompleteCount)
+            }
+            if !(version >= 1) && self.deliveryCompleteCount != -1 {
+                throw KafkaEncodingError.fieldNotSupported(type: "PartitionData", field: "DeliveryCompleteCount", version: version)
+            }
             do {
                 let elements = self.stateBatches
                 try buffer.writeKafkaArrayCount(elements.count, compact: true)
@@ -193,11 +208,11 @@ public struct WriteShareGroupStateRequest: KafkaRequestMessage {
     }
 
     public struct WriteStateData: KafkaMessage {
-        /// The topic identifier.
-        /// (versions 0)
+        /// Topic id.
+        /// (versions 0-1)
         public var topicId: KafkaUUID
-        /// The data for the partitions.
-        /// (versions 0)
+        /// Per-partition data.
+        /// (versions 0-1)
         public var partitions: [PartitionData]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]

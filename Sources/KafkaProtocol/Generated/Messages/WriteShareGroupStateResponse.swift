@@ -3,15 +3,15 @@
 
 public import NIOCore
 
-/// Kafka's WriteShareGroupStateResponse (API key 85), versions 0, flexible from 0+.
+/// Kafka's WriteShareGroupStateResponse (API key 85), versions 0-1, flexible from 0+.
 public struct WriteShareGroupStateResponse: KafkaResponseMessage {
     public static let apiKey: ApiKey = .writeShareGroupState
-    public static let validVersions: ClosedRange<Int16> = 0...0
+    public static let validVersions: ClosedRange<Int16> = 0...1
     public static let flexibleVersionsLowest: Int16? = 0
     public static let deprecatedVersions: ClosedRange<Int16>? = nil
 
-    /// The write results
-    /// (versions 0)
+    /// Per-topic results.
+    /// (versions 0-1)
     public var results: [WriteStateResult]
     /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
     public var unknownTaggedFields: [KafkaTaggedField]
@@ -56,14 +56,14 @@ public struct WriteShareGroupStateResponse: KafkaResponseMessage {
     }
 
     public struct PartitionResult: KafkaMessage {
-        /// The partition index.
-        /// (versions 0)
+        /// Partition index.
+        /// (versions 0-1)
         public var partition: Int32
-        /// The error code, or 0 if there was no error.
-        /// (versions 0)
+        /// Error code, or 0.
+        /// (versions 0-1)
         public var errorCode: Int16
-        /// The error message, or null if there was no error.
-        /// (versions 0; nullable 0+)
+        /// Error message, or null.
+        /// (versions 0-1; nullable 0+)
         public var errorMessage: String?
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]
@@ -104,11 +104,11 @@ public struct WriteShareGroupStateResponse: KafkaResponseMessage {
     }
 
     public struct WriteStateResult: KafkaMessage {
-        /// The topic identifier
-        /// (versions 0)
+        /// Topic id.
+        /// (versions 0-1)
         public var topicId: KafkaUUID
-        /// The results for the partitions.
-        /// (versions 0)
+        /// Per-partition results.
+        /// (versions 0-1)
         public var partitions: [PartitionResult]
         /// Tagged fields this version of Strom does not know, kept so they survive a round trip.
         public var unknownTaggedFields: [KafkaTaggedField]

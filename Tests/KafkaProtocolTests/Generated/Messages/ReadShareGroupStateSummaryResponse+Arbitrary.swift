@@ -26,13 +26,19 @@ extension ReadShareGroupStateSummaryResponse.PartitionResult {
         if !rng.oneIn(4) { value.errorCode = rng.arbitraryInteger(Int16.self) }
         if !rng.oneIn(4) { value.errorMessage = rng.oneIn(5) ? nil : rng.arbitraryString() }
         if !rng.oneIn(4) { value.stateEpoch = rng.arbitraryInteger(Int32.self) }
+        if !rng.oneIn(4) { value.leaderEpoch = rng.arbitraryInteger(Int32.self) }
         if !rng.oneIn(4) { value.startOffset = rng.arbitraryInteger(Int64.self) }
+        if version >= 1 {
+            if !rng.oneIn(4) { value.deliveryCompleteCount = rng.arbitraryInteger(Int32.self) }
+        }
         value.unknownTaggedFields = rng.arbitraryUnknownTaggedFields()
         return value
     }
 
     func projected(version: Int16) -> Self {
-        self
+        var value = self
+        if !(version >= 1) { value.deliveryCompleteCount = -1 }
+        return value
     }
 }
 

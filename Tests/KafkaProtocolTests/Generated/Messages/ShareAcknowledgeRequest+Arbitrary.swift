@@ -10,6 +10,9 @@ extension ShareAcknowledgeRequest: ArbitraryKafkaMessage {
         if !rng.oneIn(4) { value.groupId = rng.oneIn(5) ? nil : rng.arbitraryString() }
         if !rng.oneIn(4) { value.memberId = rng.oneIn(5) ? nil : rng.arbitraryString() }
         if !rng.oneIn(4) { value.shareSessionEpoch = rng.arbitraryInteger(Int32.self) }
+        if version >= 2 {
+            if !rng.oneIn(4) { value.isRenewAck = rng.arbitraryBool() }
+        }
         if !rng.oneIn(4) { value.topics = rng.arbitraryArray { (rng: inout SplitMix64) in ShareAcknowledgeRequest.AcknowledgeTopic.arbitrary(version: version, using: &rng) } }
         value.unknownTaggedFields = rng.arbitraryUnknownTaggedFields()
         return value
@@ -17,6 +20,7 @@ extension ShareAcknowledgeRequest: ArbitraryKafkaMessage {
 
     func projected(version: Int16) -> Self {
         var value = self
+        if !(version >= 2) { value.isRenewAck = false }
         value.topics = value.topics.map { $0.projected(version: version) }
         return value
     }

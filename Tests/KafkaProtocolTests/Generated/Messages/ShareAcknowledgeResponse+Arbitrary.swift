@@ -10,6 +10,11 @@ extension ShareAcknowledgeResponse: ArbitraryKafkaMessage {
         if !rng.oneIn(4) { value.throttleTimeMs = rng.arbitraryInteger(Int32.self) }
         if !rng.oneIn(4) { value.errorCode = rng.arbitraryInteger(Int16.self) }
         if !rng.oneIn(4) { value.errorMessage = rng.oneIn(5) ? nil : rng.arbitraryString() }
+        if version >= 2 {
+            if !rng.oneIn(4) { value.acquisitionLockTimeoutMs = rng.arbitraryInteger(Int32.self) }
+        } else {
+            value.acquisitionLockTimeoutMs = rng.arbitraryInteger(Int32.self)
+        }
         if !rng.oneIn(4) { value.responses = rng.arbitraryArray { (rng: inout SplitMix64) in ShareAcknowledgeResponse.ShareAcknowledgeTopicResponse.arbitrary(version: version, using: &rng) } }
         if !rng.oneIn(4) { value.nodeEndpoints = rng.arbitraryArray { (rng: inout SplitMix64) in ShareAcknowledgeResponse.NodeEndpoint.arbitrary(version: version, using: &rng) } }
         value.unknownTaggedFields = rng.arbitraryUnknownTaggedFields()
@@ -18,6 +23,7 @@ extension ShareAcknowledgeResponse: ArbitraryKafkaMessage {
 
     func projected(version: Int16) -> Self {
         var value = self
+        if !(version >= 2) { value.acquisitionLockTimeoutMs = 0 }
         value.responses = value.responses.map { $0.projected(version: version) }
         value.nodeEndpoints = value.nodeEndpoints.map { $0.projected(version: version) }
         return value

@@ -13,6 +13,14 @@ extension ShareFetchRequest: ArbitraryKafkaMessage {
         if !rng.oneIn(4) { value.maxWaitMs = rng.arbitraryInteger(Int32.self) }
         if !rng.oneIn(4) { value.minBytes = rng.arbitraryInteger(Int32.self) }
         if !rng.oneIn(4) { value.maxBytes = rng.arbitraryInteger(Int32.self) }
+        if !rng.oneIn(4) { value.maxRecords = rng.arbitraryInteger(Int32.self) }
+        if !rng.oneIn(4) { value.batchSize = rng.arbitraryInteger(Int32.self) }
+        if version >= 2 {
+            if !rng.oneIn(4) { value.shareAcquireMode = rng.arbitraryInteger(Int8.self) }
+        }
+        if version >= 2 {
+            if !rng.oneIn(4) { value.isRenewAck = rng.arbitraryBool() }
+        }
         if !rng.oneIn(4) { value.topics = rng.arbitraryArray { (rng: inout SplitMix64) in ShareFetchRequest.FetchTopic.arbitrary(version: version, using: &rng) } }
         if !rng.oneIn(4) { value.forgottenTopicsData = rng.arbitraryArray { (rng: inout SplitMix64) in ShareFetchRequest.ForgottenTopic.arbitrary(version: version, using: &rng) } }
         value.unknownTaggedFields = rng.arbitraryUnknownTaggedFields()
@@ -21,6 +29,8 @@ extension ShareFetchRequest: ArbitraryKafkaMessage {
 
     func projected(version: Int16) -> Self {
         var value = self
+        if !(version >= 2) { value.shareAcquireMode = 0 }
+        if !(version >= 2) { value.isRenewAck = false }
         value.topics = value.topics.map { $0.projected(version: version) }
         value.forgottenTopicsData = value.forgottenTopicsData.map { $0.projected(version: version) }
         return value
@@ -46,7 +56,6 @@ extension ShareFetchRequest.FetchPartition {
     static func arbitrary(version: Int16, using rng: inout SplitMix64) -> Self {
         var value = Self()
         if !rng.oneIn(4) { value.partitionIndex = rng.arbitraryInteger(Int32.self) }
-        if !rng.oneIn(4) { value.partitionMaxBytes = rng.arbitraryInteger(Int32.self) }
         if !rng.oneIn(4) { value.acknowledgementBatches = rng.arbitraryArray { (rng: inout SplitMix64) in ShareFetchRequest.AcknowledgementBatch.arbitrary(version: version, using: &rng) } }
         value.unknownTaggedFields = rng.arbitraryUnknownTaggedFields()
         return value
@@ -54,6 +63,7 @@ extension ShareFetchRequest.FetchPartition {
 
     func projected(version: Int16) -> Self {
         var value = self
+        if !(false) { value.partitionMaxBytes = 0 }
         value.acknowledgementBatches = value.acknowledgementBatches.map { $0.projected(version: version) }
         return value
     }

@@ -10,6 +10,7 @@ extension ShareFetchResponse: ArbitraryKafkaMessage {
         if !rng.oneIn(4) { value.throttleTimeMs = rng.arbitraryInteger(Int32.self) }
         if !rng.oneIn(4) { value.errorCode = rng.arbitraryInteger(Int16.self) }
         if !rng.oneIn(4) { value.errorMessage = rng.oneIn(5) ? nil : rng.arbitraryString() }
+        if !rng.oneIn(4) { value.acquisitionLockTimeoutMs = rng.arbitraryInteger(Int32.self) }
         if !rng.oneIn(4) { value.responses = rng.arbitraryArray { (rng: inout SplitMix64) in ShareFetchResponse.ShareFetchableTopicResponse.arbitrary(version: version, using: &rng) } }
         if !rng.oneIn(4) { value.nodeEndpoints = rng.arbitraryArray { (rng: inout SplitMix64) in ShareFetchResponse.NodeEndpoint.arbitrary(version: version, using: &rng) } }
         value.unknownTaggedFields = rng.arbitraryUnknownTaggedFields()

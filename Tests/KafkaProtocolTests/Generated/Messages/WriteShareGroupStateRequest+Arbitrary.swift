@@ -43,6 +43,9 @@ extension WriteShareGroupStateRequest.PartitionData {
         if !rng.oneIn(4) { value.stateEpoch = rng.arbitraryInteger(Int32.self) }
         if !rng.oneIn(4) { value.leaderEpoch = rng.arbitraryInteger(Int32.self) }
         if !rng.oneIn(4) { value.startOffset = rng.arbitraryInteger(Int64.self) }
+        if version >= 1 {
+            if !rng.oneIn(4) { value.deliveryCompleteCount = rng.arbitraryInteger(Int32.self) }
+        }
         if !rng.oneIn(4) { value.stateBatches = rng.arbitraryArray { (rng: inout SplitMix64) in WriteShareGroupStateRequest.StateBatch.arbitrary(version: version, using: &rng) } }
         value.unknownTaggedFields = rng.arbitraryUnknownTaggedFields()
         return value
@@ -50,6 +53,7 @@ extension WriteShareGroupStateRequest.PartitionData {
 
     func projected(version: Int16) -> Self {
         var value = self
+        if !(version >= 1) { value.deliveryCompleteCount = -1 }
         value.stateBatches = value.stateBatches.map { $0.projected(version: version) }
         return value
     }
