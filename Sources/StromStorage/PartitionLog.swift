@@ -521,13 +521,14 @@ public final class PartitionLog: Sendable {
         return nil
     }
 
-    /// The largest timestamp in the log and the offset of its record (ListOffsets MAX_TIMESTAMP).
-    public func maxTimestamp() -> (offset: Int64, timestampMs: Int64)? {
-        state.withLock { state in
-            guard let segment = state.segments.max(by: { $0.largestTimestampMs < $1.largestTimestampMs }),
-                  segment.largestTimestampMs >= 0 else { return nil }
-            return (segment.offsetOfLargestTimestampForListing, segment.largestTimestampMs)
-        }
+    /// The largest timestamp below the high watermark and the offset of the first record that
+    /// holds it (ListOffsets MAX_TIMESTAMP, KIP-734): a record's own offset, not its batch's last
+    /// (Kafka's KAFKA-16310).
+    public func maxTimestamp(decompressedSizeBytesMax: Int = 64 << 20) throws(LogReadError) -> (offset: Int64, timestampMs: Int64)? {
+        let largest = state.withLock { $0.segments.map(\.largestTimestampMs).max() ?? -1 }
+        guard largest >= 0 else { return nil }
+        // No record is later than `largest`, so the first at or after it is the first that holds it.
+        return try offset(forTimestamp: largest, decompressedSizeBytesMax: decompressedSizeBytesMax)
     }
 
     // MARK: Start offset and truncation

@@ -398,6 +398,21 @@ def test_offsets_for_times_with_timestamps_out_of_order(server):
     assert summary == {1000: (0, 1000), 1200: (1, 3000), 2000: (1, 3000), 2500: (1, 3000), 3000: (1, 3000), 3001: None}
 
 
+def test_max_timestamp_offset_is_the_record_that_holds_it(server):
+    """ListOffsets MAX_TIMESTAMP (KIP-734) answers the first record holding the largest timestamp,
+    inside its batch, not the batch's last offset (Kafka's KAFKA-16310), as confluent's admin
+    client asks it."""
+    from confluent_kafka import TopicPartition as ConfluentPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+    topic = unique_topic()
+    create_topic(server.bootstrap, topic, config={"retention.ms": "-1"})
+    produce_at_timestamps(server.bootstrap, topic, [[1000], [2000, 9000, 3000, 9000, 4000]])
+    admin = AdminClient({"bootstrap.servers": server.bootstrap})
+    futures = admin.list_offsets({ConfluentPartition(topic, 0): OffsetSpec.max_timestamp()}, request_timeout=15)
+    [answer] = [future.result(timeout=30) for future in futures.values()]
+    assert (answer.offset, answer.timestamp) == (2, 9000)
+
+
 OUT_OF_RANGE_OFFSET = 100
 RECORDS_BEFORE_RESET = 5
 

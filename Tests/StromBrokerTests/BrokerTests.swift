@@ -84,6 +84,21 @@ import Testing
         try await broker.shutdown()
     }
 
+    @Test func metadataV0ListsEveryTopicForAnEmptyListAndCreatesNamedOnes() async throws {
+        // Old clients still send v0, where the topic list is not nullable: empty means every topic.
+        let broker = try await startBroker()
+        _ = try #require(try await call(broker, CreateTopicsRequest(topics: [.init(name: "a", numPartitions: 1, replicationFactor: 1)], timeoutMs: 1_000), version: 7))
+        let all = try #require(try await call(broker, MetadataRequest(topics: []), version: 0))
+        #expect(all.topics.map(\.name) == ["a"])
+        #expect(all.brokers.map(\.nodeId) == [0] && all.brokers[0].port == 9092)
+        let named = try #require(try await call(broker, MetadataRequest(topics: [.init(name: "b")]), version: 0))
+        #expect(named.topics.map(\.errorCode) == [0], "v0 always allowed auto-creation")
+        #expect(named.topics[0].partitions.map(\.leaderId) == [0, 0, 0])
+        let v1 = try #require(try await call(broker, MetadataRequest(topics: []), version: 1))
+        #expect(v1.topics.isEmpty, "from v1 an empty list asks for no topic")
+        try await broker.shutdown()
+    }
+
     @Test func initProducerIdNeverHandsOutAnIdTwice() async throws {
         var broker = try await startBroker()
         var ids: [Int64] = []

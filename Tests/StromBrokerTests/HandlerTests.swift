@@ -231,4 +231,22 @@ final class TestPartitions: PartitionDirectory {
         #expect(offset(2_000) == 1 && offset(2_500) == 2 && offset(9_000) == -1)
         #expect(offset(ListOffsetsHandler.maxTimestamp) == 2)
     }
+
+    @Test func listOffsetsMaxTimestampAnswersTheRecordThatHoldsIt() async throws {
+        // One compressed batch whose second record carries the largest timestamp, tied by the
+        // fourth: Kafka (KIP-734, KAFKA-16310) answers the first record holding it, not the
+        // batch's last offset.
+        var builder = RecordBatchBuilder(compressionCodec: .lz4)
+        for timestamp: Int64 in [1_000, 9_000, 2_000, 9_000, 3_000] {
+            builder.append(timestampMs: timestamp, key: nil, value: ByteBuffer(string: "t\(timestamp)"))
+        }
+        _ = await produce.handle(produceRequest(acks: -1, records: try Self.batch(["first"], timestampMs: 500)), nowMs: 0)
+        _ = await produce.handle(produceRequest(acks: -1, records: try builder.build()), nowMs: 0)
+        let request = ListOffsetsRequest(
+            replicaId: -1, topics: [.init(name: "orders", partitions: [.init(partitionIndex: 0, timestamp: ListOffsetsHandler.maxTimestamp)])])
+        let answer = ListOffsetsHandler(partitions: partitions).handle(request, version: 7).topics[0].partitions[0]
+        #expect(answer.errorCode == 0)
+        #expect(answer.offset == 2, "offset 0 is 'first', the batch holds 1...5 and 9,000 first at offset 2")
+        #expect(answer.timestamp == 9_000)
+    }
 }

@@ -208,7 +208,7 @@ import Testing
         #expect(try log.offset(forTimestamp: 12_000)?.offset == 40)
         #expect(try log.offset(forTimestamp: 12_050)?.offset == 42)
         #expect(try log.offset(forTimestamp: 99_999) == nil)
-        #expect(log.maxTimestamp()?.timestampMs == 14_900)
+        #expect(try log.maxTimestamp()?.timestampMs == 14_900)
         try log.close()
     }
 }

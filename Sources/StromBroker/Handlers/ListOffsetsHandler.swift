@@ -38,9 +38,13 @@ struct ListOffsetsHandler: Sendable {
         case Self.earliest:
             result.offset = offsets.logStartOffset
         case Self.maxTimestamp:
-            if let found = log.maxTimestamp(), found.offset < offsets.highWatermark {
-                result.offset = found.offset
-                result.timestamp = found.timestampMs
+            do {
+                if let found = try log.maxTimestamp() {
+                    result.offset = found.offset
+                    result.timestamp = found.timestampMs
+                }
+            } catch {
+                result.errorCode = error.kafkaErrorCode.rawValue
             }
         default:
             do {

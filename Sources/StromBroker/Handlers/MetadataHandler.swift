@@ -12,13 +12,15 @@ struct MetadataHandler: Sendable {
             brokers: image.brokers.map { .init(nodeId: $0.nodeId, host: $0.host, port: $0.port, rack: $0.rack) },
             clusterId: image.clusterId, controllerId: image.controllerId, topics: [])
         let requested: [(name: String?, id: KafkaUUID)]
-        if let topics = request.topics {
+        // v0 has no null topics: an empty list asks for every topic (v1 and later send null).
+        let namesTopics = request.topics.map { !$0.isEmpty || version > 0 } ?? false
+        if namesTopics, let topics = request.topics {
             requested = topics.map { ($0.name, $0.topicId) }
         } else {
             requested = image.topics.sorted { $0.name < $1.name }.map { ($0.name, $0.id) }
         }
         // Kafka always allowed auto-creation below v4, where the flag did not exist yet.
-        let mayCreate = broker.configuration.autoCreateTopicsEnable && (version < 4 || request.allowAutoTopicCreation) && request.topics != nil
+        let mayCreate = broker.configuration.autoCreateTopicsEnable && (version < 4 || request.allowAutoTopicCreation) && namesTopics
         for (name, id) in requested {
             var topic = name.flatMap { image.topic(named: $0) } ?? (id != .zero ? image.topic(id: id) : nil)
             var errorCode = KafkaErrorCode.none

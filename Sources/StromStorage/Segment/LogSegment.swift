@@ -28,8 +28,6 @@ final class LogSegment: @unchecked Sendable {
     private(set) var rollingTimestampMs: Int64
     private var bytesSinceLastIndexEntry = 0
     private var offsetOfLargestTimestamp: Int64 = -1
-    /// The last offset of the batch carrying the largest timestamp (ListOffsets MAX_TIMESTAMP).
-    var offsetOfLargestTimestampForListing: Int64 { offsetOfLargestTimestamp }
 
     static func fileName(baseOffset: Int64, suffix: String) -> String {
         let digits = String(baseOffset)
