@@ -1,7 +1,8 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Strom: a Kafka-compatible streaming platform. Module map and import rules: ../shared/DESIGN.md.
+// Strom: a Kafka-compatible streaming platform. Modules, import rules, data paths, the etcd key
+// layout and the replication protocol: docs/ARCHITECTURE.md.
 let strictSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .treatAllWarnings(as: .error),
@@ -28,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // No traits: Strom reads Kafka's properties format (its own snapshot), not JSON or YAML.
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: []),
+        // etcd's v3 JSON gateway (HTTP/1.1, streamed watches) without a gRPC/protobuf toolchain.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // C shims over the compression libraries Debian ships (zlib1g-dev, libsnappy-dev, liblz4-dev, libzstd-dev).
@@ -51,10 +55,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Cluster metadata behind one interface: embedded (one broker, persisted in the data
-        // directory) now, etcd later.
+        // directory) or etcd (a cluster); the controller's pure decisions.
         .target(
             name: "StromCluster",
-            dependencies: ["KafkaProtocol", "StromStorage", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "KafkaProtocol", "StromStorage", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -120,9 +130,13 @@ let package = Package(
             dependencies: ["StromStorage", "KafkaProtocol", "StromLogWriter", "StromTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
-            .testTarget(
+        .testTarget(
             name: "StromClusterTests",
-            dependencies: ["StromCluster", "StromStorage", "StromTestSupport"],
+            dependencies: [
+                "StromCluster", "StromStorage", "StromTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -135,6 +149,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),

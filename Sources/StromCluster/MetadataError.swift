@@ -33,6 +33,9 @@ public enum MetadataError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Reading or writing the metadata failed (`UNKNOWN_SERVER_ERROR`). A change that fails this way may or
     /// may not have reached the disk: the store's state is unchanged, but a restart can find the change.
     case storage(String)
+    /// The cluster's metadata store (etcd) could not be reached in time (`REQUEST_TIMED_OUT`, retriable).
+    /// The change may or may not have been committed.
+    case unavailable(String)
 
     /// The code the broker answers with.
     public var kafkaErrorCode: KafkaErrorCode {
@@ -47,6 +50,7 @@ public enum MetadataError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidConfig: .invalidConfig
         case .readOnlyConfig: .invalidRequest
         case .storage: .unknownServerError
+        case .unavailable: .requestTimedOut
         }
     }
 
@@ -71,6 +75,8 @@ public enum MetadataError: Error, Equatable, Sendable, CustomStringConvertible {
             "Cannot update these configs dynamically: \(key)"
         case .storage(let reason):
             "Cluster metadata storage failed: \(reason)"
+        case .unavailable(let reason):
+            "Cluster metadata store unavailable: \(reason)"
         }
     }
 }

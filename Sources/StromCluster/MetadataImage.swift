@@ -8,13 +8,14 @@ public import KafkaProtocol
 /// Reads from an image are plain dictionary lookups, which is why the request path uses an image rather
 /// than awaiting the store.
 public struct MetadataImage: Sendable, Equatable {
-    /// The number of changes committed so far: every change raises it by exactly one, like an etcd revision.
-    /// Persisted, so it keeps counting across restarts.
+    /// Where the image is in its store's history. The embedded store raises it by exactly one per change
+    /// and persists it; in a cluster it is etcd's revision, which counts every write to etcd (so it may
+    /// jump), and the changes of one etcd transaction share it. It never goes back.
     public private(set) var revision: Int64
     /// The cluster id, fixed when the cluster was created.
     public let clusterId: String
-    /// The node id of the active controller.
-    public let controllerId: Int32
+    /// The node id of the active controller; -1 while none is elected.
+    public private(set) var controllerId: Int32
     /// Registered brokers by node id.
     public private(set) var brokersById: [Int32: BrokerRegistration]
     /// Every topic by name.
@@ -82,22 +83,26 @@ public struct MetadataImage: Sendable, Equatable {
     // MARK: Applying changes
 
     /// Applies `change`, which must be the next one: a snapshot replaces the image, any other change must
-    /// have revision ``revision`` + 1.
+    /// have a revision at or after ``revision`` (the changes of one etcd transaction share a revision).
     ///
     /// Changes come from the store that made them from this image's state, so one that doesn't fit (a topic
-    /// created twice, a revision skipped) is a bug, and traps.
+    /// created twice, a revision older than the image's) is a bug, and traps.
     public mutating func apply(_ change: MetadataChange) {
         if case .snapshot(let image) = change.kind {
             precondition(image.revision == change.revision, "snapshot at \(image.revision) sent as \(change.revision)")
             self = image
             return
         }
-        precondition(change.revision == revision + 1, "change \(change.revision) applied at revision \(revision)")
+        precondition(change.revision >= revision, "change \(change.revision) applied at revision \(revision)")
         switch change.kind {
         case .snapshot:
             preconditionFailure("handled above")
         case .brokerRegistered(let broker):
             brokersById[broker.nodeId] = broker
+        case .brokerUnregistered(let nodeId):
+            brokersById[nodeId] = nil
+        case .controllerChanged(let nodeId):
+            controllerId = nodeId
         case .topicCreated(let topic):
             precondition(topicsByName[topic.name] == nil, "topic \(topic.name) created twice")
             precondition(topicNamesById[topic.id] == nil, "topic id \(topic.id) created twice")
@@ -114,11 +119,18 @@ public struct MetadataImage: Sendable, Equatable {
         case .producerIdsAllocated(let next):
             precondition(next > nextProducerId, "producer ids \(next) allocated below \(nextProducerId)")
             nextProducerId = next
-        case .partitionsCreated(let topic), .topicConfigsAltered(let topic):
+        case .partitionsCreated(let topic), .topicConfigsAltered(let topic), .partitionStatesChanged(let topic):
             precondition(topicsByName[topic.name]?.id == topic.id, "changed topic \(topic.name) \(topic.id) unknown")
             topicsByName[topic.name] = topic
         }
         revision = change.revision
+    }
+
+    /// Moves ``revision`` forward without a change: an etcd revision that touched nothing the image
+    /// holds.
+    mutating func advanceRevision(to newRevision: Int64) {
+        precondition(newRevision >= revision, "revision \(newRevision) is older than \(revision)")
+        revision = newRevision
     }
 
     /// This image with `change` applied (see ``apply(_:)``).
@@ -147,6 +159,10 @@ public struct MetadataChange: Sendable, Equatable {
         case snapshot(MetadataImage)
         /// A broker registered, or registered again with new details.
         case brokerRegistered(BrokerRegistration)
+        /// A broker's registration ended (its lease expired or it shut down): it is not alive.
+        case brokerUnregistered(nodeId: Int32)
+        /// Another broker is the controller (-1: none until the next election).
+        case controllerChanged(nodeId: Int32)
         /// A topic was created; its logs are to be created.
         case topicCreated(TopicMetadata)
         /// A topic was deleted; its logs are to be deleted.
@@ -156,6 +172,9 @@ public struct MetadataChange: Sendable, Equatable {
         case partitionsCreated(TopicMetadata)
         /// A topic's config overrides changed (the new ``TopicMetadata`` has the whole new set).
         case topicConfigsAltered(TopicMetadata)
+        /// Leaders, leader epochs or in-sync replicas of some of the topic's partitions changed (the new
+        /// ``TopicMetadata`` has every partition's state).
+        case partitionStatesChanged(TopicMetadata)
         /// The whole set of dynamic configs of a broker resource (`""`: the cluster-wide defaults).
         case brokerConfigsAltered(resource: String, configs: [String: String])
         /// Producer ids below `next` are handed out.

@@ -47,13 +47,20 @@ public struct PartitionAssignment: Sendable, Hashable {
     public var leaderEpoch: Int32
     /// The replicas caught up with the leader, which an `acks=all` produce waits for.
     public var inSyncReplicas: [Int32]
+    /// Raised by one with every change of this partition's state (leader or in-sync replicas):
+    /// a change is committed only by whoever read the current epoch (Kafka's AlterPartition rule).
+    public var partitionEpoch: Int32
 
-    public init(partition: Int32, replicas: [Int32], leader: Int32, leaderEpoch: Int32, inSyncReplicas: [Int32]) {
+    public init(
+        partition: Int32, replicas: [Int32], leader: Int32, leaderEpoch: Int32, inSyncReplicas: [Int32],
+        partitionEpoch: Int32 = 0
+    ) {
         self.partition = partition
         self.replicas = replicas
         self.leader = leader
         self.leaderEpoch = leaderEpoch
         self.inSyncReplicas = inSyncReplicas
+        self.partitionEpoch = partitionEpoch
     }
 }
 
