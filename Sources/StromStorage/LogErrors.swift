@@ -11,6 +11,9 @@ public enum LogAppendError: Error, Equatable, Sendable {
     case outOfOrderSequence(producerId: Int64, expected: Int32, received: Int32)
     /// An idempotent producer's epoch is older than one already seen: another instance took over.
     case invalidProducerEpoch(producerId: Int64, epoch: Int16, currentEpoch: Int16)
+    /// A follower's copy of a batch starts inside what the log has (the leader and this replica
+    /// disagree: truncate first).
+    case offsetOverlap(baseOffset: Int64, logEndOffset: Int64)
 
     public var kafkaErrorCode: KafkaErrorCode {
         switch self {
@@ -19,6 +22,7 @@ public enum LogAppendError: Error, Equatable, Sendable {
         case .outOfOrderSequence: .outOfOrderSequenceNumber
         case .invalidProducerEpoch: .invalidProducerEpoch
         case .storage, .offline: .kafkaStorageError
+        case .offsetOverlap: .unknownServerError
         }
     }
 }

@@ -12,10 +12,11 @@ public final class PartitionLog: Sendable {
     public let directory: String
     /// Internal, not private: the log cleaner (LogCleaner.swift) writes and swaps segment files.
     let fileSystem: any StorageFileSystem
-    private let state: Mutex<State>
+    /// Internal, not private: the replication methods (PartitionLog+Replication.swift) use it.
+    let state: Mutex<State>
     /// Serialises what writes to the active segment (appends, rolls, closing): an append holds
     /// it across its pwrite, while the state lock is held only around it. Taken before `state`.
-    private let appendOrder = Mutex(())
+    let appendOrder = Mutex(())
 
     struct State: Sendable {
         var config: LogConfig
@@ -44,6 +45,9 @@ public final class PartitionLog: Sendable {
         var cleaner = LogCleanerState()
         /// Idempotent producers' sequences, rebuilt from the active segment when the log opens.
         var producers = ProducerStates()
+        /// Whether replication decides the high watermark (a partition with replicas on other
+        /// brokers): then neither an append nor a flush moves it, ``updateHighWatermark(_:)`` does.
+        var replicated = false
         var activeSegment: LogSegment { segments[segments.count - 1] }
     }
 
@@ -320,7 +324,7 @@ public final class PartitionLog: Sendable {
         state.producers.record(header)
         state.unflushedRecordCount += Int64(header.recordCount)
         var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
-        if !state.config.flushesBeforeAcknowledging {
+        if !state.config.flushesBeforeAcknowledging && !state.replicated {
             // Kafka's default durability: visible once written, flushed by interval.
             state.offsets.highWatermark = state.offsets.logEndOffset
             state.offsets.lastStableOffset = state.offsets.logEndOffset
@@ -349,7 +353,7 @@ public final class PartitionLog: Sendable {
         header.crc = crc
     }
 
-    private func rollIfNeeded(_ state: inout State, header: RecordBatchHeader, sizeBytes: Int, nowMs: Int64) throws(StorageIOError) {
+    func rollIfNeeded(_ state: inout State, header: RecordBatchHeader, sizeBytes: Int, nowMs: Int64) throws(StorageIOError) {
         let active = state.activeSegment
         let config = state.config
         let full = !active.canHold(
@@ -412,7 +416,7 @@ public final class PartitionLog: Sendable {
             }
             state.lastFlushMs = nowMs
             var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
-            if state.config.flushesBeforeAcknowledging && target > state.offsets.highWatermark {
+            if state.config.flushesBeforeAcknowledging && !state.replicated && target > state.offsets.highWatermark {
                 state.offsets.highWatermark = target
                 state.offsets.lastStableOffset = target
                 listener = state.highWatermarkListener
