@@ -70,7 +70,8 @@ let package = Package(
         .target(
             name: "StromBroker",
             dependencies: [
-                "KafkaProtocol", "StromStorage", "StromCluster",
+                // StromClient: followers fetch from leaders with the client's connection.
+                "KafkaProtocol", "StromStorage", "StromCluster", "StromClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

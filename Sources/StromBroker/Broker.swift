@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 import Synchronization
 public import KafkaProtocol
 public import NIOCore
@@ -10,7 +10,8 @@ public import StromStorage
 /// code hands it decoded requests and sends back the frames it returns.
 public final class Broker: Sendable {
     public let configuration: BrokerConfiguration
-    let metadata: EmbeddedMetadataStore
+    /// The embedded store alone, the etcd store in a cluster.
+    let metadata: any MetadataStore
     let logs: LogManager
     let groupCommit: GroupCommit
     let waiters: HighWatermarkWaiters
@@ -19,9 +20,15 @@ public final class Broker: Sendable {
     private let currentLogDefaults: Mutex<LogConfig>
     let producerIds: ProducerIdBlock
     let groupCoordinator: GroupCoordinator
+    private let clusterRuntime = Mutex<ClusterRuntime?>(nil)
+
+    /// This broker's part in a cluster; nil when it runs alone.
+    var cluster: ClusterRuntime? { clusterRuntime.withLock { $0 } }
+    /// Leader and follower roles; nil when the broker runs alone (it leads everything).
+    var replicas: ReplicaManager? { cluster?.replicas }
 
     private init(
-        configuration: BrokerConfiguration, metadata: EmbeddedMetadataStore, logs: LogManager, groupCommit: GroupCommit,
+        configuration: BrokerConfiguration, metadata: any MetadataStore, logs: LogManager, groupCommit: GroupCommit,
         waiters: HighWatermarkWaiters, partitions: BrokerPartitions
     ) {
         self.configuration = configuration
@@ -57,20 +64,30 @@ public final class Broker: Sendable {
     static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// Opens the data directory (metadata first, then every partition log, recovering after a
-    /// crash) and registers this broker under `advertisedHost:advertisedPort`.
+    /// crash) and registers this broker under `advertisedHost:advertisedPort`: alone on the
+    /// embedded metadata, or, with ``BrokerConfiguration/cluster``, in the cluster whose metadata
+    /// is in etcd, where it takes up its replicas and joins the controller election.
     public static func start(
         configuration: BrokerConfiguration, advertisedHost: String, advertisedPort: Int,
-        fileSystem baseFileSystem: any StorageFileSystem = PosixFileSystem()
+        fileSystem baseFileSystem: any StorageFileSystem = PosixFileSystem(), logger: Logger = Logger(label: "strom")
     ) async throws -> Broker {
         let fileSystem = ReopeningFileSystem(
             base: baseFileSystem, openFilesMax: configuration.logFilesOpenMax ?? OpenFilesLimit.defaultLogFilesOpenMax)
-        let metadata = try EmbeddedMetadataStore(
-            dataDirectory: configuration.dataDirectory, nodeId: configuration.nodeId, fileSystem: fileSystem,
-            configuration: MetadataConfiguration(
-                defaultPartitionCount: configuration.defaultPartitionCount,
-                defaultReplicationFactor: configuration.defaultReplicationFactor,
-                logConfigDefaults: configuration.logDefaults))
-        try await metadata.registerBroker(BrokerRegistration(nodeId: configuration.nodeId, host: advertisedHost, port: Int32(advertisedPort)))
+        let metadataConfiguration = MetadataConfiguration(
+            defaultPartitionCount: configuration.defaultPartitionCount,
+            defaultReplicationFactor: configuration.defaultReplicationFactor,
+            logConfigDefaults: configuration.logDefaults)
+        let metadata: any MetadataStore
+        if let cluster = configuration.cluster {
+            let client = EtcdClient(endpoints: cluster.etcdEndpoints, logger: Logger(label: "strom.etcd"))
+            metadata = try await EtcdMetadataStore.open(
+                client: client, keys: EtcdKeyLayout(prefix: cluster.etcdPrefix), nodeId: configuration.nodeId,
+                sessionTimeoutMs: cluster.sessionTimeoutMs, configuration: metadataConfiguration, logger: Logger(label: "strom.metadata"))
+        } else {
+            metadata = try EmbeddedMetadataStore(
+                dataDirectory: configuration.dataDirectory, nodeId: configuration.nodeId, fileSystem: fileSystem,
+                configuration: metadataConfiguration)
+        }
         let image = await metadata.image()
         let defaults = Self.logDefaults(configuration: configuration, image: image)
         let (logs, _) = try LogManager.open(dataDirectory: configuration.dataDirectory, fileSystem: fileSystem, nowMs: nowMs()) { topic in
@@ -80,16 +97,43 @@ public final class Broker: Sendable {
         let broker = Broker(
             configuration: configuration, metadata: metadata, logs: logs, groupCommit: GroupCommit(), waiters: waiters,
             partitions: BrokerPartitions(image: image, logs: logs))
-        for topic in image.topics { try broker.openLogs(for: topic) }
-        try await broker.groupCoordinator.start(host: broker)
+        if let store = metadata as? EtcdMetadataStore, let settings = configuration.cluster {
+            // Logs first (recovered above), then the registration: a broker is live only once it
+            // can serve what it holds.
+            let runtime = ClusterRuntime(store: store, settings: settings, broker: broker, logger: logger)
+            broker.clusterRuntime.withLock { $0 = runtime }
+            try await metadata.registerBroker(BrokerRegistration(
+                nodeId: configuration.nodeId, host: advertisedHost, port: Int32(advertisedPort), rack: configuration.rack))
+            await runtime.start()
+        } else {
+            try await metadata.registerBroker(BrokerRegistration(
+                nodeId: configuration.nodeId, host: advertisedHost, port: Int32(advertisedPort), rack: configuration.rack))
+            for topic in await metadata.image().topics { try broker.openLogs(for: topic) }
+            broker.partitions.update(await metadata.image())
+        }
+        try await broker.groupCoordinator.start(host: broker, loadingEagerly: broker.cluster == nil)
         return broker
     }
 
-    /// Creates (or finds) the log of every partition of `topic` and wires its high watermark to
-    /// the waiting fetches.
-    func openLogs(for topic: TopicMetadata) throws {
+    /// The log config of `topic`: its overrides on the broker's defaults in force.
+    func logConfig(for topic: TopicMetadata) -> LogConfig {
         let defaults = logDefaults
-        let config = (try? LogConfig(properties: topic.configs, defaults: defaults)) ?? defaults
+        return (try? LogConfig(properties: topic.configs, defaults: defaults)) ?? defaults
+    }
+
+    /// Creates (or finds) one partition's log and wires its high watermark to the waiting fetches.
+    @discardableResult
+    func openLog(_ topicPartition: TopicPartition, config: LogConfig) throws -> PartitionLog {
+        if let existing = logs.log(for: topicPartition) { return existing }
+        let log = try logs.createLog(topicPartition, config: config, nowMs: Self.nowMs())
+        let waiters = self.waiters
+        log.setHighWatermarkListener { topicPartition, _ in waiters.notify(topicPartition) }
+        return log
+    }
+
+    /// Creates (or finds) the log of every partition of `topic` (a broker alone holds them all).
+    func openLogs(for topic: TopicMetadata) throws {
+        let config = logConfig(for: topic)
         for assignment in topic.partitions {
             let topicPartition = TopicPartition(topic: topic.name, partition: assignment.partition)
             let log = try logs.createLog(topicPartition, config: config, nowMs: Self.nowMs())
@@ -107,7 +151,10 @@ public final class Broker: Sendable {
                 name: name, partitionCount: partitionCount ?? configuration.defaultPartitionCount,
                 replicationFactor: replicationFactor ?? configuration.defaultReplicationFactor, configs: configs,
                 validateOnly: validateOnly)
-            if !validateOnly {
+            if !validateOnly, let cluster {
+                // The cluster runtime opens this broker's replicas, as every other broker's does.
+                await cluster.reconcile(to: await metadata.image())
+            } else if !validateOnly {
                 do {
                     try openLogs(for: topic)
                 } catch {
@@ -137,6 +184,10 @@ public final class Broker: Sendable {
             } else {
                 deleted = try await metadata.deleteTopic(id: id)
             }
+            if let cluster {
+                await cluster.reconcile(to: await metadata.image())
+                return .success(deleted)
+            }
             partitions.update(await metadata.image())
             for assignment in deleted.partitions {
                 try logs.deleteLog(TopicPartition(topic: deleted.name, partition: assignment.partition))
@@ -153,7 +204,9 @@ public final class Broker: Sendable {
     func createPartitions(topic: String, newTotalCount: Int32, validateOnly: Bool) async -> Result<TopicMetadata, MetadataError> {
         do {
             let grown = try await metadata.createPartitions(topic: topic, newTotalCount: newTotalCount, validateOnly: validateOnly)
-            if !validateOnly {
+            if !validateOnly, let cluster {
+                await cluster.reconcile(to: await metadata.image())
+            } else if !validateOnly {
                 try openLogs(for: grown)
                 partitions.update(await metadata.image())
             }
@@ -195,17 +248,23 @@ public final class Broker: Sendable {
             guard !validateOnly else { return .success(configs) }
             let image = await metadata.image()
             partitions.update(image)
-            let defaults = Self.logDefaults(configuration: configuration, image: image)
-            currentLogDefaults.withLock { $0 = defaults }
-            for topic in image.topics {
-                let config = (try? LogConfig(properties: topic.configs, defaults: defaults)) ?? defaults
-                for assignment in topic.partitions {
-                    logs.log(for: TopicPartition(topic: topic.name, partition: assignment.partition))?.updateConfig(config)
-                }
-            }
+            applyLogConfigs(image)
             return .success(configs)
         } catch {
             return .failure(error)
+        }
+    }
+
+    /// Re-applies the topic defaults in force (static, then dynamic broker configs) and every
+    /// topic's overrides to the open logs.
+    func applyLogConfigs(_ image: MetadataImage) {
+        let defaults = Self.logDefaults(configuration: configuration, image: image)
+        currentLogDefaults.withLock { $0 = defaults }
+        for topic in image.topics {
+            let config = (try? LogConfig(properties: topic.configs, defaults: defaults)) ?? defaults
+            for assignment in topic.partitions {
+                logs.log(for: TopicPartition(topic: topic.name, partition: assignment.partition))?.updateConfig(config)
+            }
         }
     }
 
@@ -275,16 +334,17 @@ public final class Broker: Sendable {
         case .deleteTopics(let body):
             return encode(await DeleteTopicsHandler(broker: self).handle(body, version: version), version: version, for: request)
         case .produce(let body):
-            let handler = ProduceHandler(
+            var handler = ProduceHandler(
                 partitions: partitions, groupCommit: groupCommit,
                 decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax,
                 validation: configuration.produceValidation, recordsPerBatchMax: configuration.batchRecordsMax)
+            if let replicas { handler.replication = ProduceReplication(replicas: replicas, waiters: waiters) }
             guard let response = await handler.handle(body, nowMs: Self.nowMs()) else { return .success(nil) }
             return encode(response, version: version, for: request)
         case .fetch:
             preconditionFailure("Fetch is answered by fetch(_:request:sendsFiles:)")
         case .listOffsets(let body):
-            return encode(ListOffsetsHandler(partitions: partitions).handle(body, version: version), version: version, for: request)
+            return encode(ListOffsetsHandler(partitions: partitions, replicas: replicas).handle(body, version: version), version: version, for: request)
         case .createPartitions(let body):
             return encode(await CreatePartitionsHandler(broker: self).handle(body), version: version, for: request)
         case .describeConfigs(let body):
@@ -336,7 +396,19 @@ public final class Broker: Sendable {
     }
 
     private func fetch(_ body: FetchRequest, request: KafkaRequest, sendsFiles: Bool) async -> Reply {
-        let result = await FetchHandler(partitions: partitions, waiters: waiters, responseBytesMax: configuration.fetchResponseBytesMax).fetch(body, version: request.apiVersion)
+        let replicaId = request.apiVersion >= 15 ? body.replicaState.replicaId : body.replicaId
+        let result: FetchResult
+        if replicaId >= 0, let cluster, let replicas {
+            result = await ReplicaFetchHandler(
+                partitions: partitions, replicas: replicas, waiters: waiters,
+                proposeInSyncReplicaChange: { topicPartition, change in Task { await cluster.commit(change, for: topicPartition) } },
+                responseBytesMax: configuration.fetchResponseBytesMax
+            ).fetch(body, version: request.apiVersion)
+        } else {
+            result = await FetchHandler(
+                partitions: partitions, waiters: waiters, responseBytesMax: configuration.fetchResponseBytesMax, replicas: replicas
+            ).fetch(body, version: request.apiVersion)
+        }
         do {
             if sendsFiles, !result.records.isEmpty,
                let spliced = try FetchResponseSplicer.encode(result, version: request.apiVersion, correlationId: request.correlationId) {
@@ -384,6 +456,12 @@ public final class Broker: Sendable {
     /// clean-shutdown marker).
     public func shutdown() async throws {
         await groupCoordinator.shutdown()
+        if let cluster {
+            await cluster.stop()
+            // Ends the registration at once: the controller moves this broker's leaderships now,
+            // not after the session timeout.
+            await cluster.store.close()
+        }
         groupCommit.shutdown()
         try logs.shutdown()
     }
@@ -397,15 +475,35 @@ extension Broker {
 }
 
 extension Broker: OffsetsTopicHost {
+    func leadsOffsetsPartition(_ partition: Int32) -> Bool {
+        guard let replicas else { return true }
+        if case .leader = replicas.role(of: TopicPartition(topic: GroupCoordinatorSettings.offsetsTopic, partition: partition)) { return true }
+        return false
+    }
+
+    func awaitDurable(_ log: PartitionLog, lastOffset: Int64) async -> Bool {
+        guard let replicas else {
+            return (try? await groupCommit.waitUntilDurable(log, offset: lastOffset)) != nil
+        }
+        // Kafka's offsets.commit.timeout.ms.
+        let deadline = ContinuousClock.now + .milliseconds(5_000)
+        let code = await ProduceReplication(replicas: replicas, waiters: waiters)
+            .awaitReplicated(log, lastOffset: lastOffset, groupCommit: groupCommit, deadline: deadline)
+        return code == .none
+    }
+
     func offsetsTopicPartitionCount() -> Int32? {
         partitions.current.topic(named: GroupCoordinatorSettings.offsetsTopic)?.partitionCount
     }
 
     func createOffsetsTopic(partitionCount: Int32) async throws {
         let configs = ["cleanup.policy": "compact", "segment.bytes": String(configuration.groups.offsetsTopicSegmentBytes)]
+        // Kafka's offsets.topic.replication.factor is 3; fewer brokers than that get one replica each.
+        let brokerCount = partitions.current.brokers.count
+        let replicationFactor = cluster == nil ? 1 : Int16(max(1, min(Int(configuration.groups.offsetsTopicReplicationFactor), brokerCount)))
         let result = await createTopic(
-            name: GroupCoordinatorSettings.offsetsTopic, partitionCount: partitionCount, replicationFactor: 1, configs: configs,
-            validateOnly: false)
+            name: GroupCoordinatorSettings.offsetsTopic, partitionCount: partitionCount, replicationFactor: replicationFactor,
+            configs: configs, validateOnly: false)
         if case .failure(let error) = result, error.kafkaErrorCode != .topicAlreadyExists { throw error }
     }
 }

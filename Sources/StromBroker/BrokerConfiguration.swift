@@ -48,6 +48,10 @@ public struct BrokerConfiguration: Sendable {
     public var produceValidation: ProduceValidation = .strict
     /// The group coordinator (`offsets.*`, `group.*`).
     public var groups = GroupCoordinatorSettings()
+    /// The cluster this broker joins (`etcd.endpoints` set); nil runs alone on the embedded store.
+    public var cluster: ClusterSettings?
+    /// `broker.rack`: where replicas are spread across when every broker has one.
+    public var rack: String?
     /// Topic-level defaults (`log.retention.ms` → `retention.ms`, ...).
     public var logDefaults: LogConfig = .defaults
     /// The broker keys set explicitly (config file or flags), with their values: DescribeConfigs
@@ -66,4 +70,30 @@ public enum ProduceValidation: String, Sendable, CaseIterable {
     /// topic is checked by its CRC and header only, and not decompressed — for trusted producers,
     /// where decompressing costs most of the broker's CPU (zstd: ~60 % of a produce).
     case relaxed
+}
+
+
+/// How a broker takes part in a cluster: where etcd is, how long its registration lives without
+/// renewal, and Kafka's replication timings.
+public struct ClusterSettings: Sendable, Equatable {
+    /// `etcd.endpoints`: `host:port` of each etcd member, tried in turn.
+    public var etcdEndpoints: [String]
+    /// `etcd.prefix`: every key of this cluster lives under it.
+    public var etcdPrefix = "/strom"
+    /// `broker.session.timeout.ms` (Kafka's, 9000): a broker not heard from for this long is dead.
+    public var sessionTimeoutMs: Int64 = 9_000
+    /// `replica.lag.time.max.ms` (Kafka's, 30000): a follower this far behind leaves the ISR.
+    public var replicaLagTimeMaxMs: Int64 = 30_000
+    /// `replica.fetch.wait.max.ms` (Kafka's, 500): how long a follower's fetch waits for data.
+    public var replicaFetchWaitMaxMs: Int32 = 500
+    /// `replica.fetch.max.bytes` (Kafka's, 1 MiB per partition) and `replica.fetch.response.max.bytes` (10 MiB).
+    public var replicaFetchMaxBytes: Int32 = 1_048_576
+    public var replicaFetchResponseMaxBytes: Int32 = 10_485_760
+    /// `controlled.shutdown.max.wait.ms` (Strom's): how long SIGTERM waits for this broker's
+    /// leaderships to move before it stops anyway.
+    public var controlledShutdownWaitMaxMs: Int64 = 10_000
+
+    public init(etcdEndpoints: [String]) {
+        self.etcdEndpoints = etcdEndpoints
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import StromStorage
 
 /// The broker settings Strom has, under Kafka's `server.properties` names, applied to a
@@ -21,10 +22,13 @@ public enum BrokerProperties {
         "socket.request.max.bytes", "log.dirs", "log.dir", "advertised.host.name", "advertised.port", "produce.batch.validation",
         "max.connections", "max.connections.per.ip", "connections.max.idle.ms", "log.files.open.max",
         "produce.batch.max.records", "produce.batch.max.decompressed.bytes", "request.max.partitions", "fetch.max.bytes",
-        "offsets.topic.num.partitions", "offsets.topic.segment.bytes", "offsets.retention.minutes",
+        "offsets.topic.num.partitions", "offsets.topic.replication.factor", "offsets.topic.segment.bytes", "offsets.retention.minutes",
         "offsets.retention.check.interval.ms", "offset.metadata.max.bytes", "group.initial.rebalance.delay.ms",
         "group.min.session.timeout.ms", "group.max.session.timeout.ms", "group.max.size",
         "group.consumer.session.timeout.ms", "group.consumer.heartbeat.interval.ms",
+        "etcd.endpoints", "etcd.prefix", "broker.rack", "broker.session.timeout.ms", "replica.lag.time.max.ms",
+        "replica.fetch.wait.max.ms", "replica.fetch.max.bytes", "replica.fetch.response.max.bytes",
+        "controlled.shutdown.max.wait.ms", "advertised.listeners",
     ]
 
     /// Every key ``apply(_:to:)`` accepts.
@@ -32,6 +36,7 @@ public enum BrokerProperties {
 
     public static func apply(_ properties: [String: String], to configuration: inout BrokerConfiguration) throws {
         var logProperties: [String: String] = [:]
+        var clusterProperties: [String: String] = [:]
         configuration.staticProperties.merge(properties) { _, new in new }
         for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
             func integer<T: FixedWidthInteger>(_: T.Type) throws -> T {
@@ -57,9 +62,30 @@ public enum BrokerProperties {
             case "log.dirs", "log.dir": configuration.dataDirectory = value
             case "advertised.host.name": configuration.advertisedHost = value
             case "advertised.port": configuration.advertisedPort = try integer(Int.self)
+            case "advertised.listeners":
+                // Kafka's form, one listener: PLAINTEXT://host:port (the scheme may be left out).
+                let address = value.split(separator: ",").first.map { $0.split(separator: "/").last.map(String.init) ?? "" } ?? ""
+                guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+                    throw InvalidProperty(key: key, reason: "not [PLAINTEXT://]HOST:PORT: \(value)")
+                }
+                configuration.advertisedHost = String(address[..<colon])
+                configuration.advertisedPort = port
+            case "broker.rack": configuration.rack = value.isEmpty ? nil : value
+            case "etcd.endpoints":
+                let endpoints = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                if endpoints.isEmpty {
+                    configuration.cluster = nil
+                } else {
+                    configuration.cluster = configuration.cluster ?? ClusterSettings(etcdEndpoints: endpoints)
+                    configuration.cluster?.etcdEndpoints = endpoints
+                }
+            case "etcd.prefix", "broker.session.timeout.ms", "replica.lag.time.max.ms", "replica.fetch.wait.max.ms",
+                 "replica.fetch.max.bytes", "replica.fetch.response.max.bytes", "controlled.shutdown.max.wait.ms":
+                clusterProperties[key] = value
             case "offsets.topic.num.partitions":
                 configuration.groups.offsetsTopicPartitionCount = try integer(Int32.self)
                 guard configuration.groups.offsetsTopicPartitionCount > 0 else { throw InvalidProperty(key: key, reason: "must be at least 1") }
+            case "offsets.topic.replication.factor": configuration.groups.offsetsTopicReplicationFactor = max(1, try integer(Int16.self))
             case "offsets.topic.segment.bytes": configuration.groups.offsetsTopicSegmentBytes = try integer(Int64.self)
             case "offsets.retention.minutes": configuration.groups.offsetsRetentionMs = try integer(Int64.self) * 60_000
             case "offsets.retention.check.interval.ms": configuration.groups.offsetsRetentionCheckIntervalMs = max(1, try integer(Int64.self))
@@ -78,6 +104,25 @@ public enum BrokerProperties {
             default:
                 guard let topicKey = logDefaultKeys[key] else { throw InvalidProperty(key: key, reason: "unknown or not supported yet") }
                 logProperties[topicKey] = value
+            }
+        }
+        // Replication settings mean something only in a cluster; alone they are accepted and unused.
+        for (key, value) in clusterProperties where configuration.cluster != nil {
+            func integer<T: FixedWidthInteger>(_: T.Type) throws -> T {
+                guard let parsed = T(value), parsed > 0 else { throw InvalidProperty(key: key, reason: "not a positive integer: \(value)") }
+                return parsed
+            }
+            switch key {
+            case "etcd.prefix":
+                guard value.hasPrefix("/") else { throw InvalidProperty(key: key, reason: "must start with /: \(value)") }
+                configuration.cluster?.etcdPrefix = value
+            case "broker.session.timeout.ms": configuration.cluster?.sessionTimeoutMs = try integer(Int64.self)
+            case "replica.lag.time.max.ms": configuration.cluster?.replicaLagTimeMaxMs = try integer(Int64.self)
+            case "replica.fetch.wait.max.ms": configuration.cluster?.replicaFetchWaitMaxMs = try integer(Int32.self)
+            case "replica.fetch.max.bytes": configuration.cluster?.replicaFetchMaxBytes = try integer(Int32.self)
+            case "replica.fetch.response.max.bytes": configuration.cluster?.replicaFetchResponseMaxBytes = try integer(Int32.self)
+            case "controlled.shutdown.max.wait.ms": configuration.cluster?.controlledShutdownWaitMaxMs = try integer(Int64.self)
+            default: continue
             }
         }
         if !logProperties.isEmpty {

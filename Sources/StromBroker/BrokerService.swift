@@ -38,7 +38,7 @@ public enum BrokerService {
         let port = address.port ?? configuration.listenPort
         let broker = try await Broker.start(
             configuration: configuration, advertisedHost: configuration.advertisedHost ?? configuration.listenHost,
-            advertisedPort: configuration.advertisedPort ?? port)
+            advertisedPort: configuration.advertisedPort ?? port, logger: logger)
         processor.attach(broker)
         for log in broker.logs.allLogs {
             if let reason = log.offlineReason { logger.error("partition \(log.topicPartition) is offline: \(reason)") }

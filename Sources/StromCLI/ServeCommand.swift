@@ -9,13 +9,22 @@ import StromBroker
 /// Kafka-style properties file, then defaults (``BrokerSettings``); the command only parses.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve", abstract: "Run a broker (single node, embedded metadata).")
+        commandName: "serve", abstract: "Run a broker: alone on its embedded metadata, or in a cluster on etcd (--etcd).")
 
     @Option(name: .long, help: "HOST:PORT to listen on; port 0 picks a free port (env STROM_LISTEN; default 127.0.0.1:9092).")
     var listen: String?
 
     @Option(name: [.customLong("data-dir"), .customLong("data")], help: "Data directory (env STROM_DATA_DIR; default ./strom-data).")
     var dataDirectory: String?
+
+    @Option(name: .customLong("node-id"), help: "This broker's node.id, unique in its cluster (default 0).")
+    var nodeId: Int32?
+
+    @Option(name: .long, help: "Join the cluster whose metadata is in etcd: HOST:PORT[,HOST:PORT...] (etcd.endpoints; env STROM_ETCD_ENDPOINTS). Without it the broker runs alone.")
+    var etcd: String?
+
+    @Option(name: .long, help: "HOST:PORT clients and other brokers connect to (advertised.listeners); default: the listen address.")
+    var advertise: String?
 
     @Option(name: .long, help: "A properties file with Kafka's broker names (node.id, num.partitions, log.retention.ms, ...) (env STROM_CONFIG).")
     var config: String?
@@ -36,6 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let listen { flags[BrokerSettings.listenKey] = listen }
         if let dataDirectory { flags[BrokerSettings.dataDirectoryKey] = dataDirectory }
         if let config { flags[BrokerSettings.configFileKey] = config }
+        if let nodeId { flags["node.id"] = String(nodeId) }
+        if let etcd { flags["etcd.endpoints"] = etcd }
+        if let advertise { flags["advertised.listeners"] = advertise }
         let configuration: BrokerConfiguration
         do {
             configuration = try await BrokerSettings.load(flags: flags)

@@ -13,6 +13,12 @@ extension PartitionLog {
 
     public var isReplicated: Bool { state.withLock { $0.replicated } }
 
+    /// Registers who to tell the durable offset after each flush of a replicated log (the
+    /// leader's high watermark counts its own end only once it is on disk).
+    public func setDurabilityListener(_ listener: (@Sendable (TopicPartition, Int64) -> Void)?) {
+        state.withLock { $0.durabilityListener = listener }
+    }
+
     /// Moves the high watermark forward to `offset`, never past the log end (a follower learns the
     /// leader's, which may be ahead of what it has), never back. Wakes long polls when it moves.
     /// - Returns: the high watermark after the call.

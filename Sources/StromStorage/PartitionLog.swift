@@ -48,6 +48,9 @@ public final class PartitionLog: Sendable {
         /// Whether replication decides the high watermark (a partition with replicas on other
         /// brokers): then neither an append nor a flush moves it, ``updateHighWatermark(_:)`` does.
         var replicated = false
+        /// Told, outside the lock, how far the log is durable after each flush of a replicated log
+        /// (a leader's own end counts toward the high watermark only once it is on its disk).
+        var durabilityListener: (@Sendable (TopicPartition, Int64) -> Void)?
         var activeSegment: LogSegment { segments[segments.count - 1] }
     }
 
@@ -324,6 +327,8 @@ public final class PartitionLog: Sendable {
         state.producers.record(header)
         state.unflushedRecordCount += Int64(header.recordCount)
         var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
+        // A replicated log's followers wait for new data in long polls: every append wakes them.
+        if state.replicated { listener = state.highWatermarkListener }
         if !state.config.flushesBeforeAcknowledging && !state.replicated {
             // Kafka's default durability: visible once written, flushed by interval.
             state.offsets.highWatermark = state.offsets.logEndOffset
@@ -409,21 +414,23 @@ public final class PartitionLog: Sendable {
             state.withLock { $0.offlineReason = "flush failed: \(error)" }
             throw error
         }
-        let (durable, listener, highWatermark) = state.withLock { state in
+        let (durable, listener, reported) = state.withLock { state in
             if target > state.recoveryPoint {
                 state.recoveryPoint = target
                 state.unflushedRecordCount = 0
             }
             state.lastFlushMs = nowMs
             var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
-            if state.config.flushesBeforeAcknowledging && !state.replicated && target > state.offsets.highWatermark {
+            if state.replicated {
+                listener = state.durabilityListener
+            } else if state.config.flushesBeforeAcknowledging && target > state.offsets.highWatermark {
                 state.offsets.highWatermark = target
                 state.offsets.lastStableOffset = target
                 listener = state.highWatermarkListener
             }
-            return (state.recoveryPoint, listener, state.offsets.highWatermark)
+            return (state.recoveryPoint, listener, state.replicated ? state.recoveryPoint : state.offsets.highWatermark)
         }
-        listener?(topicPartition, highWatermark)
+        listener?(topicPartition, reported)
         return durable
     }
 

@@ -29,18 +29,28 @@ class StromServer:
     that makes the broker log a lot (bad connections) must not block it on a full pipe.
     """
 
-    def __init__(self, data_dir: Path, overrides: dict | None = None, descriptor_limit: int | None = None):
+    def __init__(self, data_dir: Path, overrides: dict | None = None, descriptor_limit: int | None = None,
+                 node_id: int | None = None, etcd: str | None = None):
         self.data_dir = data_dir
         self.overrides = overrides or {}
         self.descriptor_limit = descriptor_limit
+        self.node_id = node_id
+        self.etcd = etcd
         self.process: subprocess.Popen | None = None
         self.port = 0
         self.log_file = None
 
     def start(self) -> "StromServer":
-        self.log_file = tempfile.TemporaryFile(prefix="strom-log-")
+        """Starts the broker; a restart listens on the port it had (other brokers know it)."""
+        if self.log_file is None:
+            self.log_file = tempfile.TemporaryFile(prefix="strom-log-")
+        cluster_args = []
+        if self.node_id is not None:
+            cluster_args += ["--node-id", str(self.node_id)]
+        if self.etcd is not None:
+            cluster_args += ["--etcd", self.etcd]
         self.process = subprocess.Popen(
-            [STROM_BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+            [STROM_BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir), *cluster_args,
              *[arg for key, value in self.overrides.items() for arg in ("--override", f"{key}={value}")]],
             stdout=subprocess.PIPE, stderr=self.log_file, text=True, preexec_fn=self._limit_descriptors)
         deadline = time.monotonic() + START_TIMEOUT_S

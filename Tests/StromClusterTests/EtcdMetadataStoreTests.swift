@@ -61,6 +61,30 @@ import Testing
         await second.close()
     }
 
+    @Test func topicsLargerThanOneEtcdTransactionAndConcurrentCreators() async throws {
+        let etcd = try await EtcdTestServer.start()
+        defer { etcd.stop() }
+        let stores = [try await open(etcd, node: 1), try await open(etcd, node: 2)]
+        for store in stores {
+            try await store.registerBroker(BrokerRegistration(nodeId: store.nodeId, host: "127.0.0.1", port: 9000 + store.nodeId))
+        }
+        #expect(await eventually(stores[0]) { $0.brokers.count == 2 })
+        // 1,000 partitions need 1,001 keys: more than etcd's 128 operations per transaction.
+        let big = try await stores[0].createTopic(name: "big", partitionCount: 1_000, replicationFactor: 2)
+        #expect(await eventually(stores[1]) { $0.topic(named: "big") == big })
+        let grown = try await stores[1].createPartitions(topic: "big", newTotalCount: 1_300)
+        #expect(await eventually(stores[0]) { $0.topic(named: "big") == grown })
+        // Two brokers create one name at once: exactly one wins, and nothing of the loser remains.
+        async let first = try? stores[0].createTopic(name: "race", partitionCount: 300, replicationFactor: 1)
+        async let second = try? stores[1].createTopic(name: "race", partitionCount: 300, replicationFactor: 1)
+        let winners = [await first, await second].compactMap { $0 }
+        #expect(winners.count == 1)
+        let partitionKeys = try await stores[0].client.range(stores[0].keys.root + "partitions/", prefix: true).keys
+        #expect(partitionKeys.count == 1_300 + 300, "the loser's partition keys were removed")
+        #expect(await eventually(stores[1]) { $0.topic(named: "race")?.id == winners.first?.id })
+        for store in stores { await store.close() }
+    }
+
     @Test func producerIdBlocksNeverOverlapAcrossBrokers() async throws {
         let etcd = try await EtcdTestServer.start()
         defer { etcd.stop() }
@@ -99,9 +123,9 @@ import Testing
         // The controller's election lands first; the leader's ISR change, made from what it read
         // before, is refused and changes nothing (Kafka's AlterPartition rule).
         let election = elected
-        #expect(try await controller.alterPartitions([(topic: "t", expected: before, new: election)]))
+        #expect(try await controller.alterPartitions([(topic: "t", expected: before, new: election)]) == [true])
         #expect(await eventually(leader) { $0.topic(named: "t")?.partitions[0] == election })
-        #expect(try await !leader.alterPartitions([(topic: "t", expected: before, new: shrunk)]))
+        #expect(try await leader.alterPartitions([(topic: "t", expected: before, new: shrunk)]) == [false])
         #expect(await leader.topic(named: "t")?.partitions[0] == elected)
         await leader.close()
         await controller.close()

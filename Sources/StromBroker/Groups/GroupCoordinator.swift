@@ -42,19 +42,33 @@ actor GroupCoordinator {
     // MARK: Lifecycle
 
     /// Loads every group and offset from `__consumer_offsets` if it exists.
-    func start(host: any OffsetsTopicHost) throws {
+    ///
+    /// - Parameter loadingEagerly: load every partition now (a broker alone leads them all); in a
+    ///   cluster a partition is loaded when a request for it first comes to its leader.
+    func start(host: any OffsetsTopicHost, loadingEagerly: Bool = true) throws {
         self.host = host
         guard let count = host.offsetsTopicPartitionCount() else { return }
-        let nowMs = clock()
-        var unreadable = 0
-        for partition in 0..<count {
-            var machine = GroupStateMachine(settings: settings, nowMs: nowMs)
-            unreadable += try storage.readAll(partition: partition) { machine.replay($0, nowMs: nowMs) }
-            shards[partition] = machine
-        }
         partitionCount = count
-        if unreadable > 0 { logger.warning("\(unreadable) unreadable records in \(GroupCoordinatorSettings.offsetsTopic) skipped") }
+        if loadingEagerly {
+            for partition in 0..<count { try load(partition) }
+        }
         rescheduleTimer()
+    }
+
+    /// Rebuilds one partition's groups from its records.
+    private func load(_ partition: Int32) throws {
+        let nowMs = clock()
+        var machine = GroupStateMachine(settings: settings, nowMs: nowMs)
+        let unreadable = try storage.readAll(partition: partition) { machine.replay($0, nowMs: nowMs) }
+        if unreadable > 0 { logger.warning("\(unreadable) unreadable records in \(GroupCoordinatorSettings.offsetsTopic)-\(partition) skipped") }
+        shards[partition] = machine
+    }
+
+    /// Forgets one partition's groups: this broker stopped (or started) leading it, so what it
+    /// holds may be stale; the partition is loaded again from its log when next led and asked.
+    func unload(_ partition: Int32) {
+        guard shards.removeValue(forKey: partition) != nil else { return }
+        logger.info("\(GroupCoordinatorSettings.offsetsTopic)-\(partition): groups unloaded (leadership moved)")
     }
 
     /// Answers every parked request (COORDINATOR_NOT_AVAILABLE: clients retry elsewhere) and stops the timer.
@@ -95,8 +109,6 @@ actor GroupCoordinator {
 
     private func initializeShards(count: Int32) {
         guard partitionCount == nil else { return }
-        let nowMs = clock()
-        for partition in 0..<count { shards[partition] = GroupStateMachine(settings: settings, nowMs: nowMs) }
         partitionCount = count
     }
 
@@ -106,10 +118,21 @@ actor GroupCoordinator {
         return await ensureTopic() != nil
     }
 
-    /// The shard of `groupId`, or nil when `__consumer_offsets` cannot be created.
+    /// The shard of `groupId`, loaded, or nil when `__consumer_offsets` cannot be created or this
+    /// broker does not lead the group's partition (the client asks FindCoordinator again).
     private func shard(for groupId: String) async -> Int32? {
         guard !isShutDown, let count = await ensureTopic() else { return nil }
-        return Self.partition(for: groupId, partitionCount: count)
+        let partition = Self.partition(for: groupId, partitionCount: count)
+        guard host?.leadsOffsetsPartition(partition) ?? false else { return nil }
+        if shards[partition] == nil {
+            do {
+                try load(partition)
+            } catch {
+                logger.warning("\(GroupCoordinatorSettings.offsetsTopic)-\(partition) cannot be loaded yet: \(error)")
+                return nil
+            }
+        }
+        return partition
     }
 
     // MARK: Requests
@@ -271,6 +294,8 @@ actor GroupCoordinator {
 
     /// Appends records to the shard's `__consumer_offsets` partition; nil (logged) on failure.
     private func append(_ records: [CoordinatorRecord], partition: Int32) -> (log: PartitionLog, lastOffset: Int64)? {
+        // Leadership may have moved since the request arrived: only the leader appends.
+        guard host?.leadsOffsetsPartition(partition) ?? false else { return nil }
         do {
             return try storage.append(records, partition: partition, nowMs: clock())
         } catch {
@@ -281,13 +306,11 @@ actor GroupCoordinator {
 
     /// Waits for group commit to make an append durable; false (logged) when the flush failed.
     private func waitUntilDurable(_ written: (log: PartitionLog, lastOffset: Int64), partition: Int32) async -> Bool {
-        do {
-            _ = try await storage.groupCommit.waitUntilDurable(written.log, offset: written.lastOffset)
-            return true
-        } catch {
-            logger.error("\(GroupCoordinatorSettings.offsetsTopic)-\(partition) flush failed: \(error)")
+        guard let host, await host.awaitDurable(written.log, lastOffset: written.lastOffset) else {
+            logger.error("\(GroupCoordinatorSettings.offsetsTopic)-\(partition): records not made durable")
             return false
         }
+        return true
     }
 
     private func deliver(_ replies: [(token: ReplyToken, reply: GroupReply)], failure: KafkaErrorCode?) {

@@ -8,6 +8,9 @@ public struct GroupCoordinatorSettings: Sendable, Hashable {
     public var offsetsRetentionMs: Int64 = 7 * 24 * 60 * 60 * 1000
     /// `offsets.retention.check.interval.ms`.
     public var offsetsRetentionCheckIntervalMs: Int64 = 600_000
+    /// `offsets.topic.replication.factor` (Kafka's 3): replicas of each `__consumer_offsets`
+    /// partition in a cluster, at most the number of brokers when the topic is created.
+    public var offsetsTopicReplicationFactor: Int16 = 3
     /// `offset.metadata.max.bytes`.
     public var offsetMetadataMaxBytes: Int = 4096
     /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty group waits

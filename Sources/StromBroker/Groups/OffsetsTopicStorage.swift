@@ -9,6 +9,12 @@ protocol OffsetsTopicHost: AnyObject, Sendable {
     func offsetsTopicPartitionCount() -> Int32?
     /// Creates `__consumer_offsets` (compacted) with this many partitions.
     func createOffsetsTopic(partitionCount: Int32) async throws
+    /// Whether this broker leads `__consumer_offsets` partition `partition`, and so coordinates
+    /// its groups (always, alone).
+    func leadsOffsetsPartition(_ partition: Int32) -> Bool
+    /// Waits until records up to `lastOffset` are as durable as an acks=all produce: on this
+    /// broker's disk alone, past the high watermark in a cluster. False if they cannot be.
+    func awaitDurable(_ log: PartitionLog, lastOffset: Int64) async -> Bool
 }
 
 /// The group coordinator's I/O: `__consumer_offsets` partitions to append records to (durably)

@@ -18,6 +18,8 @@ struct FetchHandler: Sendable {
     let maxWaitMsMax: Int32 = 30_000
     /// `fetch.max.bytes`: the most record bytes in one response, whatever the request asks.
     var responseBytesMax = 57_671_680
+    /// In a cluster: who leads what (only a partition's leader answers a consumer). Nil alone.
+    var replicas: ReplicaManager?
 
     /// The response with its records copied into it (tests, and connections that cannot send files).
     func handle(_ request: FetchRequest, version: Int16) async -> FetchResponse {
@@ -40,6 +42,12 @@ struct FetchHandler: Sendable {
             for (partitionIndex, partition) in topic.partitions.enumerated() {
                 let log = name.flatMap { partitions.log(topic: $0, partition: partition.partition) }
                 let topicPartition = name.map { TopicPartition(topic: $0, partition: partition.partition) }
+                if log != nil, let replicas, let topicPartition,
+                   let error = replicas.leaderError(topicPartition, currentLeaderEpoch: partition.currentLeaderEpoch) {
+                    response.responses[topicIndex].partitions[partitionIndex].errorCode = error.rawValue
+                    targets.append((topicIndex, partitionIndex, topicPartition, nil))
+                    continue
+                }
                 targets.append((topicIndex, partitionIndex, topicPartition, log))
                 if log == nil {
                     let code: KafkaErrorCode = usesTopicIds && name == nil ? .unknownTopicId : .unknownTopicOrPartition

@@ -5,6 +5,8 @@ import StromStorage
 /// a timestamp (offsets-for-times).
 struct ListOffsetsHandler: Sendable {
     let partitions: any PartitionDirectory
+    /// In a cluster, only a partition's leader answers. Nil alone.
+    var replicas: ReplicaManager? = nil
 
     static let latest: Int64 = -1
     static let earliest: Int64 = -2
@@ -27,6 +29,10 @@ struct ListOffsetsHandler: Sendable {
         var result = ListOffsetsResponse.ListOffsetsPartitionResponse(partitionIndex: partition.partitionIndex, timestamp: -1, offset: -1, leaderEpoch: -1)
         guard let log = partitions.log(topic: topic, partition: partition.partitionIndex) else {
             result.errorCode = KafkaErrorCode.unknownTopicOrPartition.rawValue
+            return result
+        }
+        if let replicas, let error = replicas.leaderError(log.topicPartition, currentLeaderEpoch: partition.currentLeaderEpoch) {
+            result.errorCode = error.rawValue
             return result
         }
         let offsets = log.offsets

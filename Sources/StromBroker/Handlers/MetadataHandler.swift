@@ -42,10 +42,13 @@ struct MetadataHandler: Sendable {
             response.topics.append(.init(
                 errorCode: 0, name: topic.name, topicId: topic.id, isInternal: topic.isInternal,
                 partitions: topic.partitions.map { partition in
-                    .init(
-                        errorCode: 0, partitionIndex: partition.partition, leaderId: partition.leader,
-                        leaderEpoch: partition.leaderEpoch, replicaNodes: partition.replicas, isrNodes: partition.inSyncReplicas,
-                        offlineReplicas: [])
+                    // A replica on a broker that is not registered (dead) is offline; a partition
+                    // without a live leader answers LEADER_NOT_AVAILABLE until one is elected.
+                    let leaderLive = image.brokersById[partition.leader] != nil
+                    return .init(
+                        errorCode: leaderLive ? 0 : KafkaErrorCode.leaderNotAvailable.rawValue, partitionIndex: partition.partition,
+                        leaderId: leaderLive ? partition.leader : -1, leaderEpoch: partition.leaderEpoch, replicaNodes: partition.replicas,
+                        isrNodes: partition.inSyncReplicas, offlineReplicas: partition.replicas.filter { image.brokersById[$0] == nil })
                 }))
         }
         return response

@@ -14,6 +14,9 @@ struct ProduceHandler: Sendable {
     let validation: ProduceValidation
     /// `produce.batch.max.records`.
     var recordsPerBatchMax = 1_000_000
+    /// In a cluster: only the leader appends, acks=all needs `min.insync.replicas` in sync and is
+    /// answered once the high watermark passes the batch. Nil alone.
+    var replication: ProduceReplication?
 
     private struct Appended {
         var topicIndex: Int
@@ -35,13 +38,28 @@ struct ProduceHandler: Sendable {
         for (topicIndex, topic) in request.topicData.enumerated() {
             for (partitionIndex, partition) in topic.partitionData.enumerated() {
                 var result = response.responses[topicIndex].partitionResponses[partitionIndex]
+                if let replication, let error = replication.refusal(TopicPartition(topic: topic.name, partition: partition.index), acks: request.acks, partitions: partitions) {
+                    result.errorCode = error.rawValue
+                    response.responses[topicIndex].partitionResponses[partitionIndex] = result
+                    continue
+                }
                 if let outcome = append(topic: topic.name, partition: partition, nowMs: nowMs, into: &result) {
                     appended.append(Appended(topicIndex: topicIndex, partitionIndex: partitionIndex, log: outcome.0, lastOffset: outcome.1))
                 }
                 response.responses[topicIndex].partitionResponses[partitionIndex] = result
             }
         }
-        if request.acks == -1 {
+        if let replication {
+            if request.acks == -1 {
+                let deadline = ContinuousClock.now + .milliseconds(Int64(max(request.timeoutMs, 0)))
+                for entry in appended {
+                    let code = await replication.awaitReplicated(entry.log, lastOffset: entry.lastOffset, groupCommit: groupCommit, deadline: deadline)
+                    response.responses[entry.topicIndex].partitionResponses[entry.partitionIndex].errorCode = code.rawValue
+                }
+            } else {
+                for entry in appended { groupCommit.requestFlush(entry.log) }
+            }
+        } else if request.acks == -1 {
             for entry in appended {
                 do {
                     _ = try await groupCommit.waitUntilDurable(entry.log, offset: entry.lastOffset)
@@ -118,5 +136,49 @@ struct ProduceHandler: Sendable {
                 response.responses[topic].partitionResponses[partition].errorCode = code.rawValue
             }
         }
+    }
+}
+
+/// Produce on a replicated partition: the leader's checks before an append and its wait after.
+struct ProduceReplication: Sendable {
+    let replicas: ReplicaManager
+    let waiters: HighWatermarkWaiters
+
+    /// Why the append may not happen here: this broker does not lead the partition, or acks=all
+    /// asks for more in-sync replicas than there are (`min.insync.replicas`, NOT_ENOUGH_REPLICAS).
+    func refusal(_ topicPartition: TopicPartition, acks: Int16, partitions: any PartitionDirectory) -> KafkaErrorCode? {
+        guard let log = partitions.log(topic: topicPartition.topic, partition: topicPartition.partition) else { return nil }
+        if let error = replicas.leaderError(topicPartition, currentLeaderEpoch: -1) { return error }
+        if acks == -1, let inSync = replicas.inSyncReplicaCount(topicPartition), inSync < log.config.minInSyncReplicas {
+            return .notEnoughReplicas
+        }
+        return nil
+    }
+
+    /// Waits until the batch ending at `lastOffset` is below the high watermark — durable on the
+    /// leader and fetched (hence fsynced) by every in-sync replica — or the request's time is up.
+    func awaitReplicated(_ log: PartitionLog, lastOffset: Int64, groupCommit: GroupCommit, deadline: ContinuousClock.Instant) async -> KafkaErrorCode {
+        do {
+            _ = try await groupCommit.waitUntilDurable(log, offset: lastOffset)
+        } catch {
+            return .kafkaStorageError
+        }
+        let topicPartition = log.topicPartition
+        let replicas = self.replicas
+        while log.offsets.highWatermark <= lastOffset {
+            if replicas.leaderError(topicPartition, currentLeaderEpoch: -1) != nil { return .notLeaderOrFollower }
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else {
+                // Kafka: the ISR shrank below min.insync.replicas after the append, or time ran out.
+                if let inSync = replicas.inSyncReplicaCount(topicPartition), inSync < log.config.minInSyncReplicas {
+                    return .notEnoughReplicasAfterAppend
+                }
+                return .requestTimedOut
+            }
+            await waiters.wait(for: [topicPartition], timeout: remaining) {
+                log.offsets.highWatermark > lastOffset || replicas.leaderError(topicPartition, currentLeaderEpoch: -1) != nil
+            }
+        }
+        return .none
     }
 }

@@ -1,3 +1,5 @@
+public import KafkaProtocol
+
 /// Where a Strom cluster keeps its metadata in etcd: every key under one prefix (`etcd.prefix`,
 /// default `/strom`), so several clusters can share an etcd. docs/ARCHITECTURE.md lists each key
 /// with the transactions that write it.
@@ -7,12 +9,15 @@
 ///                                              create revision is the controller epoch
 ///     <prefix>/brokers/<nodeId>                {"host","port","rack"} under the broker's lease
 ///     <prefix>/topics/<name>                   {"id","isInternal","configs","partitionCount"}
-///     <prefix>/partitions/<name>/<partition>   {"replicas","leader","leaderEpoch","partitionEpoch","inSyncReplicas"}
+///     <prefix>/partitions/<topicId>/<partition> {"replicas","leader","leaderEpoch","partitionEpoch","inSyncReplicas"}
 ///     <prefix>/configs/cluster                 dynamic broker configs for every broker
 ///     <prefix>/configs/broker/<nodeId>         dynamic broker configs for one broker
 ///     <prefix>/producer_ids                    {"next"}: the first producer id not handed out
 ///
-/// Topic names cannot hold `/` (``TopicNames``), so a name is one key component.
+/// Topic names cannot hold `/` (``TopicNames``) and topic ids are URL-safe base64, so each is one
+/// key component. Partition keys are under the topic's id, not its name: two brokers creating the
+/// same name at once write disjoint partition keys, and only the one whose topic key lands owns a
+/// topic (the other's keys are removed).
 public struct EtcdKeyLayout: Sendable, Hashable {
     /// The prefix without a trailing `/`.
     public let prefix: String
@@ -31,8 +36,8 @@ public struct EtcdKeyLayout: Sendable, Hashable {
     public func broker(_ nodeId: Int32) -> String { "\(brokers)\(nodeId)" }
     public var topics: String { "\(prefix)/topics/" }
     public func topic(_ name: String) -> String { "\(topics)\(name)" }
-    public func partitions(of topic: String) -> String { "\(prefix)/partitions/\(topic)/" }
-    public func partition(_ topic: String, _ partition: Int32) -> String { "\(partitions(of: topic))\(partition)" }
+    public func partitions(of topicId: KafkaUUID) -> String { "\(prefix)/partitions/\(topicId)/" }
+    public func partition(_ topicId: KafkaUUID, _ partition: Int32) -> String { "\(partitions(of: topicId))\(partition)" }
     public var producerIds: String { "\(prefix)/producer_ids" }
 
     /// `""` (every broker) or a node id, as DescribeConfigs names broker resources.
@@ -46,7 +51,7 @@ public struct EtcdKeyLayout: Sendable, Hashable {
         case controller
         case broker(Int32)
         case topic(String)
-        case partition(topic: String, partition: Int32)
+        case partition(topicId: KafkaUUID, partition: Int32)
         case brokerConfigs(resource: String)
         case producerIds
     }
@@ -63,7 +68,9 @@ public struct EtcdKeyLayout: Sendable, Hashable {
         case 2 where parts[0] == "topics" && !parts[1].isEmpty: return .topic(parts[1])
         case 2 where parts[0] == "configs" && parts[1] == "cluster": return .brokerConfigs(resource: "")
         case 3 where parts[0] == "configs" && parts[1] == "broker" && Int32(parts[2]) != nil: return .brokerConfigs(resource: parts[2])
-        case 3 where parts[0] == "partitions": return Int32(parts[2]).map { .partition(topic: parts[1], partition: $0) }
+        case 3 where parts[0] == "partitions":
+            guard let id = KafkaUUID(kafkaText: parts[1]), let partition = Int32(parts[2]) else { return nil }
+            return .partition(topicId: id, partition: partition)
         default: return nil
         }
     }

@@ -8,8 +8,9 @@ public import Logging
 ///
 /// The image is a function of the keys: the store keeps the keys as last seen, and after each etcd
 /// revision it rebuilds what the revision touched and publishes the difference as changes. A topic
-/// is seen only once its topic key and all its partition keys are there (one transaction writes
-/// them together). A write returns once this store's own image has reached the write's revision,
+/// is seen only once its topic key and all its partition keys are there (the partition keys are
+/// written first, in transactions of at most ``operationsPerTransactionMax`` keys — etcd's
+/// `--max-txn-ops` is 128 — and the topic key last). A write returns once this store's own image has reached the write's revision,
 /// so a caller reads its own writes. Revisions only go forward: a watch that falls behind etcd's
 /// compaction reloads a snapshot, published as a ``MetadataChange/Kind/snapshot(_:)``.
 ///
@@ -180,15 +181,31 @@ public actor EtcdMetadataStore: MetadataStore {
             name: name, partitionCount: partitionCount, replicationFactor: replicationFactor, configs: configs,
             id: unusedTopicId(), nodeIds: current.brokers.map(\.nodeId), configuration: configuration)
         guard !validateOnly else { return topic }
-        var writes: [EtcdOperation] = [.put(key: keys.topic(name), value: EtcdJSON.encode(Self.record(of: topic)))]
-        for partition in topic.partitions {
-            writes.append(.put(key: keys.partition(name, partition.partition), value: EtcdJSON.encode(PartitionRecord(partition))))
+        // Partition keys first (under the new id, so no other creator's keys are touched), then the
+        // topic key, which makes the topic exist only if no other broker created the name first.
+        let created = try await writePartitions(topic.partitions, of: topic.id, while: [.absent(keys.topic(name))])
+        let result = created ? try await commit(EtcdTransaction(
+            compare: [.absent(keys.topic(name))], success: [.put(key: keys.topic(name), value: EtcdJSON.encode(Self.record(of: topic)))]))
+            : nil
+        guard let result, result.succeeded else {
+            _ = try? await commit(EtcdTransaction(compare: [], success: [.deletePrefix(keys.partitions(of: topic.id))]))
+            throw .topicAlreadyExists(name: name)
         }
-        // The partition keys of a deleted topic go in the transaction that deletes it, so the
-        // topic key's absence is the whole condition.
-        let result = try await commit(EtcdTransaction(compare: [.absent(keys.topic(name))], success: writes))
-        guard result.succeeded else { throw .topicAlreadyExists(name: name) }
         return current.topic(named: name) ?? topic
+    }
+
+    /// Writes partition keys in transactions small enough for etcd, each only while `conditions` hold.
+    private func writePartitions(_ partitions: [PartitionAssignment], of topicId: KafkaUUID, while conditions: [EtcdCompare]) async throws(MetadataError) -> Bool {
+        var start = 0
+        while start < partitions.count {
+            let chunk = partitions[start..<min(start + Self.operationsPerTransactionMax, partitions.count)]
+            let writes = chunk.map { EtcdOperation.put(key: keys.partition(topicId, $0.partition), value: EtcdJSON.encode(PartitionRecord($0))) }
+            guard try await Self.etcd({ try await client.transaction(EtcdTransaction(compare: conditions, success: writes)) }).succeeded else {
+                return false
+            }
+            start += chunk.count
+        }
+        return true
     }
 
     @discardableResult
@@ -204,7 +221,7 @@ public actor EtcdMetadataStore: MetadataStore {
     private func delete(_ topic: TopicMetadata) async throws(MetadataError) -> TopicMetadata {
         let result = try await commit(EtcdTransaction(
             compare: [.unchanged(keys.topic(topic.name), since: modRevision(keys.topic(topic.name)))],
-            success: [.delete(key: keys.topic(topic.name)), .deletePrefix(keys.partitions(of: topic.name))]))
+            success: [.delete(key: keys.topic(topic.name)), .deletePrefix(keys.partitions(of: topic.id))]))
         guard result.succeeded else { throw .unknownTopic(name: topic.name) }
         return topic
     }
@@ -215,12 +232,13 @@ public actor EtcdMetadataStore: MetadataStore {
         let grown = try current.topicWithPartitions(name: name, newTotalCount: newTotalCount, nodeIds: current.brokers.map(\.nodeId))
         guard !validateOnly else { return grown }
         let existingCount = current.topic(named: name)?.partitionCount ?? 0
-        var writes: [EtcdOperation] = [.put(key: keys.topic(name), value: EtcdJSON.encode(Self.record(of: grown)))]
-        for partition in grown.partitions where partition.partition >= existingCount {
-            writes.append(.put(key: keys.partition(name, partition.partition), value: EtcdJSON.encode(PartitionRecord(partition))))
+        let topicRevision = modRevision(keys.topic(name))
+        let unchanged = [EtcdCompare.unchanged(keys.topic(name), since: topicRevision)]
+        guard try await writePartitions(Array(grown.partitions.dropFirst(Int(existingCount))), of: grown.id, while: unchanged) else {
+            throw .storage("topic \(name) changed concurrently; try again")
         }
         let result = try await commit(EtcdTransaction(
-            compare: [.unchanged(keys.topic(name), since: modRevision(keys.topic(name)))], success: writes))
+            compare: unchanged, success: [.put(key: keys.topic(name), value: EtcdJSON.encode(Self.record(of: grown)))]))
         guard result.succeeded else { throw .storage("topic \(name) changed concurrently; try again") }
         return current.topic(named: name) ?? grown
     }
@@ -265,24 +283,76 @@ public actor EtcdMetadataStore: MetadataStore {
         throw .storage("no producer id block after \(Self.contendedAttemptsMax) contended attempts")
     }
 
-    /// Replaces partition states in one transaction that compares each partition's stored state with
-    /// `expected` (its partition epoch among it): the controller's elections and a leader's ISR
-    /// changes (Kafka's AlterPartition rule). Returns false, changing nothing, if any partition moved
-    /// on since the caller read it; the caller then decides again from the current image.
-    public func alterPartitions(_ changes: [(topic: String, expected: PartitionAssignment, new: PartitionAssignment)]) async throws(MetadataError) -> Bool {
-        var compares: [EtcdCompare] = []
-        var writes: [EtcdOperation] = []
-        for change in changes {
-            let key = keys.partition(change.topic, change.expected.partition)
+    /// Replaces partition states, each only if its stored state is still `expected` (its partition
+    /// epoch among it): the controller's elections and a leader's ISR changes (Kafka's
+    /// AlterPartition rule). The changes go in transactions of at most
+    /// ``partitionChangesPerTransactionMax`` partitions, each all or nothing.
+    /// - Returns: per change, whether it was committed; a refused one changed nothing, and its
+    ///   writer decides again from the current image.
+    ///
+    /// - Parameter controllerEpoch: for the controller's changes, its epoch: each transaction also
+    ///   requires the controller key to be the one this broker created, so a controller that lost
+    ///   its lease (paused, cut off) can no longer change anything.
+    public func alterPartitions(
+        _ changes: [(topic: String, expected: PartitionAssignment, new: PartitionAssignment)], controllerEpoch: Int64? = nil
+    ) async throws(MetadataError) -> [Bool] {
+        var committed = Array(repeating: false, count: changes.count)
+        var pending: [(index: Int, key: String, revision: Int64, value: Data)] = []
+        for (index, change) in changes.enumerated() {
+            guard let topic = current.topic(named: change.topic) else { continue }
+            let key = keys.partition(topic.id, change.expected.partition)
             guard let stored = keyValues[key], EtcdJSON.decode(PartitionRecord.self, stored.value) == PartitionRecord(change.expected) else {
-                return false
+                continue
             }
-            compares.append(.unchanged(key, since: stored.modRevision))
-            writes.append(.put(key: key, value: EtcdJSON.encode(PartitionRecord(change.new))))
+            pending.append((index, key, stored.modRevision, EtcdJSON.encode(PartitionRecord(change.new))))
         }
-        guard !writes.isEmpty else { return true }
-        return try await commit(EtcdTransaction(compare: compares, success: writes)).succeeded
+        var start = 0
+        while start < pending.count {
+            let chunk = pending[start..<min(start + Self.partitionChangesPerTransactionMax, pending.count)]
+            var compare = chunk.map { EtcdCompare.unchanged($0.key, since: $0.revision) }
+            if let controllerEpoch { compare.append(EtcdCompare(key: keys.controller, .equal, .createRevision(controllerEpoch))) }
+            let result = try await commit(EtcdTransaction(compare: compare, success: chunk.map { .put(key: $0.key, value: $0.value) }))
+            if result.succeeded { for entry in chunk { committed[entry.index] = true } }
+            start += chunk.count
+        }
+        return committed
     }
+
+    // MARK: The controller election
+
+    /// Tries to become the controller: creates `<prefix>/controller` under this broker's lease
+    /// unless a live broker holds it. The key goes with its holder's lease, so a dead controller is
+    /// replaced within the session timeout.
+    /// - Returns: this broker's controller epoch (the key's create revision: it grows with every
+    ///   election) if it holds the key now, else nil.
+    public func campaignForController() async throws(MetadataError) -> Int64? {
+        guard lease != 0 else { return nil }
+        let result = try await Self.etcd {
+            try await client.transaction(EtcdTransaction(
+                compare: [.absent(keys.controller)],
+                success: [.put(key: keys.controller, value: EtcdJSON.encode(ControllerRecord(nodeId: nodeId)), lease: lease), .get(key: keys.controller)],
+                failure: [.get(key: keys.controller)]))
+        }
+        guard let holder = result.gets.first?.first, holder.lease == lease,
+              EtcdJSON.decode(ControllerRecord.self, holder.value)?.nodeId == nodeId
+        else { return nil }
+        await waitForRevision(holder.modRevision)
+        return holder.createRevision
+    }
+
+    /// Gives up the controller key if this broker holds it (a controlled shutdown), so another
+    /// broker takes over at once instead of after the session timeout.
+    public func resignController(epoch: Int64) async {
+        _ = try? await Self.etcd {
+            try await client.transaction(EtcdTransaction(
+                compare: [EtcdCompare(key: keys.controller, .equal, .createRevision(epoch))], success: [.delete(key: keys.controller)]))
+        }
+    }
+
+    /// etcd refuses a transaction of more than 128 operations (`--max-txn-ops`).
+    public static let operationsPerTransactionMax = 100
+    /// A partition change is one compare and one write.
+    public static let partitionChangesPerTransactionMax = 100
 
     // MARK: Committing
 
@@ -422,8 +492,11 @@ public actor EtcdMetadataStore: MetadataStore {
                 } else if current.brokersById[nodeId] != nil {
                     kinds.append(.brokerUnregistered(nodeId: nodeId))
                 }
-            case .topic(let name), .partition(let name, _):
+            case .topic(let name):
                 topicNames.insert(name)
+            case .partition(let topicId, _):
+                // Partition keys of a topic whose key is not there yet wait for it.
+                if let name = current.topic(id: topicId)?.name { topicNames.insert(name) }
             case .brokerConfigs(let resource):
                 let configs = keyValues[keys.brokerConfigs(resource: resource)].flatMap { EtcdJSON.decode([String: String].self, $0.value) } ?? [:]
                 if configs != current.brokerConfigs[resource] ?? [:] { kinds.append(.brokerConfigsAltered(resource: resource, configs: configs)) }
@@ -504,7 +577,7 @@ public actor EtcdMetadataStore: MetadataStore {
         else { return nil }
         var partitions: [PartitionAssignment] = []
         for index in 0..<record.partitionCount {
-            guard let value = keyValues[keys.partition(name, index)]?.value,
+            guard let value = keyValues[keys.partition(id, index)]?.value,
                   let partition = EtcdJSON.decode(PartitionRecord.self, value)
             else { return nil }
             partitions.append(partition.assignment(partition: index))

@@ -1,8 +1,9 @@
 import KafkaProtocol
+import StromCluster
 
-/// FindCoordinator: on one broker every group's coordinator is this broker, once
-/// `__consumer_offsets` exists (created here on first use, as Kafka does). Transactions and share
-/// groups have no coordinator yet.
+/// FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition
+/// (Kafka's placement) — on one broker, this broker — once the topic exists (created here on first
+/// use, as Kafka does). Transactions and share groups have no coordinator yet.
 struct FindCoordinatorHandler: Sendable {
     let broker: Broker
 
@@ -26,7 +27,17 @@ struct FindCoordinatorHandler: Sendable {
             return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue,
                          errorMessage: "no coordinator for key type \(keyType): only consumer groups are served")
         }
-        guard await broker.groupCoordinator.isAvailable(), let node = broker.partitions.current.brokers.first(where: { $0.nodeId == broker.configuration.nodeId }) else {
+        guard await broker.groupCoordinator.isAvailable() else {
+            return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+        }
+        let image = broker.partitions.current
+        var coordinatorId = broker.configuration.nodeId
+        if broker.cluster != nil, let topic = image.topic(named: GroupCoordinatorSettings.offsetsTopic) {
+            let partition = GroupCoordinator.partition(for: key, partitionCount: topic.partitionCount)
+            coordinatorId = topic.partitions[Int(partition)].leader
+        }
+        guard let node = image.brokersById[coordinatorId] else {
+            // No live leader yet (an election is under way): the client asks again.
             return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
         }
         return .init(key: key, nodeId: node.nodeId, host: node.host, port: node.port, errorCode: 0)

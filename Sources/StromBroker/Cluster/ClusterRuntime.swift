@@ -1,0 +1,162 @@
+import Foundation
+import KafkaProtocol
+import Logging
+import StromCluster
+import StromStorage
+
+/// A broker's part in a cluster: it applies every metadata change to this broker — logs for the
+/// partitions it holds a replica of, leader or follower role for each, a fetcher per leader it
+/// follows, logs removed with their topics — and commits the ISR changes its leaders decide.
+///
+/// `reconcile(to:)` is idempotent: it compares the image with what this broker runs and changes
+/// only the difference, so it may be called for every change and again after this broker's own
+/// writes (which then take effect before the write's answer goes out).
+actor ClusterRuntime {
+    let store: EtcdMetadataStore
+    let settings: ClusterSettings
+    let replicas: ReplicaManager
+    let logger: Logger
+    /// Unowned would trap if the broker failed to start after creating this runtime; weak
+    /// lets every task end quietly instead.
+    private weak var broker: Broker?
+    private var applied: MetadataImage?
+    private var fetchers: [Int32: Task<Void, Never>] = [:]
+    private var changesTask: Task<Void, Never>?
+    private var maintenanceTask: Task<Void, Never>?
+    private(set) var controller: ControllerRuntime?
+
+    init(store: EtcdMetadataStore, settings: ClusterSettings, broker: Broker, logger: Logger) {
+        self.store = store
+        self.settings = settings
+        self.broker = broker
+        self.logger = logger
+        self.replicas = ReplicaManager(nodeId: store.nodeId, replicaLagTimeMaxMs: settings.replicaLagTimeMaxMs, clock: { Broker.nowMs() })
+    }
+
+    var nodeId: Int32 { store.nodeId }
+
+    /// Follows the metadata from now on, keeps ISRs current, and takes part in controller elections.
+    func start() async {
+        await reconcile(to: store.image())
+        let changes = await store.changes()
+        changesTask = Task { [weak self] in
+            for await _ in changes {
+                guard let self else { return }
+                await self.reconcile(to: self.store.image())
+            }
+        }
+        maintenanceTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(max(100, min(1_000, (self?.settings.replicaLagTimeMaxMs ?? 1_000) / 4))))
+                await self?.commitShrinks()
+            }
+        }
+        let controller = ControllerRuntime(store: store, logger: logger)
+        self.controller = controller
+        await controller.start()
+    }
+
+    /// Stops fetching, electing and following the metadata (the store is closed by the broker).
+    func stop() async {
+        changesTask?.cancel()
+        maintenanceTask?.cancel()
+        for task in fetchers.values { task.cancel() }
+        fetchers = [:]
+        await controller?.stop()
+    }
+
+    // MARK: Applying the metadata
+
+    /// Brings this broker in line with `image` (never an image older than the one applied).
+    func reconcile(to image: MetadataImage) async {
+        guard let broker else { return }
+        if let applied, image.revision < applied.revision { return }
+        broker.partitions.update(image)
+        let previous = applied
+        applied = image
+        // Configs altered through any broker apply here too.
+        let configsChanged = previous.map { previous in
+            previous.brokerConfigs != image.brokerConfigs
+                || image.topics.contains { previous.topic(named: $0.name)?.configs ?? $0.configs != $0.configs }
+        } ?? false
+        if configsChanged { broker.applyLogConfigs(image) }
+        // Topics gone (or gone and created again under a new id): their replicas go.
+        for topic in previous?.topics ?? [] where image.topic(named: topic.name)?.id != topic.id {
+            for assignment in topic.partitions {
+                let topicPartition = TopicPartition(topic: topic.name, partition: assignment.partition)
+                replicas.remove(topicPartition)
+                do {
+                    try broker.logs.deleteLog(topicPartition)
+                } catch {
+                    logger.error("deleting the log of \(topicPartition) failed: \(error)")
+                }
+            }
+        }
+        for topic in image.topics {
+            let config = broker.logConfig(for: topic)
+            for assignment in topic.partitions where assignment.replicas.contains(nodeId) {
+                let topicPartition = TopicPartition(topic: topic.name, partition: assignment.partition)
+                do {
+                    let log = try broker.openLog(topicPartition, config: config)
+                    let before = replicas.role(of: topicPartition)
+                    defer {
+                        // A coordinator partition whose leadership moved holds groups that may be
+                        // stale: they are loaded again from the log when next needed.
+                        if topic.name == GroupCoordinatorSettings.offsetsTopic, replicas.role(of: topicPartition) != before {
+                            let coordinator = broker.groupCoordinator
+                            Task { await coordinator.unload(assignment.partition) }
+                        }
+                    }
+                    if assignment.leader == nodeId {
+                        if case .leader = replicas.role(of: topicPartition) {} else {
+                            logger.info("leading \(topicPartition) at epoch \(assignment.leaderEpoch), in-sync replicas \(assignment.inSyncReplicas)")
+                        }
+                        try replicas.lead(topicPartition, topic: topic.name, assignment: assignment, log: log)
+                    } else if replicas.follow(topicPartition, assignment: assignment, log: log) {
+                        logger.info("following \(topicPartition) from leader \(assignment.leader) at epoch \(assignment.leaderEpoch)")
+                    }
+                    broker.waiters.notify(topicPartition)
+                } catch {
+                    logger.error("taking up the replica of \(topicPartition) failed: \(error)")
+                }
+            }
+        }
+        updateFetchers(image)
+    }
+
+    private func updateFetchers(_ image: MetadataImage) {
+        guard let broker else { return }
+        let wanted = replicas.leadersFollowed
+        for (leader, task) in fetchers where !wanted.contains(leader) {
+            task.cancel()
+            fetchers[leader] = nil
+        }
+        for leader in wanted where fetchers[leader] == nil {
+            let fetcher = ReplicaFetcher(
+                leader: leader, nodeId: nodeId, settings: settings, replicas: replicas, partitions: broker.partitions,
+                groupCommit: broker.groupCommit,
+                address: { [partitions = broker.partitions] in
+                    partitions.current.brokersById[leader].map { (host: $0.host, port: Int($0.port)) }
+                },
+                logger: logger)
+            fetchers[leader] = Task { await fetcher.run() }
+        }
+    }
+
+    // MARK: ISR changes
+
+    /// Commits an ISR change a leader decided (a follower caught up, or fell behind).
+    func commit(_ change: PartitionStateChange, for topicPartition: TopicPartition) async {
+        let committed = (try? await store.alterPartitions([(change.topic, change.expected, change.new)]))?.first ?? false
+        replicas.finishInSyncReplicaChange(topicPartition, committed: committed ? change.new : nil)
+        if committed {
+            logger.info("\(topicPartition) in-sync replicas now \(change.new.inSyncReplicas) (were \(change.expected.inSyncReplicas))")
+        }
+    }
+
+    private func commitShrinks() async {
+        for (topicPartition, change) in replicas.shrinkProposals() {
+            await commit(change, for: topicPartition)
+        }
+    }
+}
