@@ -124,8 +124,8 @@ public final class Broker: Sendable {
     /// Creates (or finds) one partition's log and wires its high watermark to the waiting fetches.
     @discardableResult
     func openLog(_ topicPartition: TopicPartition, config: LogConfig) throws -> PartitionLog {
-        if let existing = logs.log(for: topicPartition) { return existing }
-        let log = try logs.createLog(topicPartition, config: config, nowMs: Self.nowMs())
+        // A log recovered at start exists already but has no listener yet: set it every time.
+        let log = try logs.log(for: topicPartition) ?? logs.createLog(topicPartition, config: config, nowMs: Self.nowMs())
         let waiters = self.waiters
         log.setHighWatermarkListener { topicPartition, _ in waiters.notify(topicPartition) }
         return log
@@ -135,10 +135,7 @@ public final class Broker: Sendable {
     func openLogs(for topic: TopicMetadata) throws {
         let config = logConfig(for: topic)
         for assignment in topic.partitions {
-            let topicPartition = TopicPartition(topic: topic.name, partition: assignment.partition)
-            let log = try logs.createLog(topicPartition, config: config, nowMs: Self.nowMs())
-            let waiters = self.waiters
-            log.setHighWatermarkListener { topicPartition, _ in waiters.notify(topicPartition) }
+            try openLog(TopicPartition(topic: topic.name, partition: assignment.partition), config: config)
         }
     }
 
@@ -388,6 +385,8 @@ public final class Broker: Sendable {
             return encode(response, version: version, for: request)
         case .consumerGroupDescribe(let body):
             return encode(await GroupAdminHandlers(broker: self).describeConsumerGroups(body), version: version, for: request)
+        case .offsetForLeaderEpoch(let body):
+            return encode(OffsetForLeaderEpochHandler(partitions: partitions, replicas: replicas).handle(body), version: version, for: request)
         case .offsetDelete(let body):
             return encode(await GroupAdminHandlers(broker: self).deleteOffsets(body), version: version, for: request)
         default:

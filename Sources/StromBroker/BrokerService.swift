@@ -47,7 +47,11 @@ public enum BrokerService {
         FileHandle.standardOutput.write(Data("strom listening on \(configuration.listenHost):\(port) data \(configuration.dataDirectory)\n".utf8))
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server), .init(service: MaintenanceService(broker: broker, logger: logger))],
+                // Shut down in reverse order: leaderships move away while the server still answers.
+                services: [
+                    .init(service: server), .init(service: MaintenanceService(broker: broker, logger: logger)),
+                    .init(service: ControlledShutdownService(broker: broker)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         try await broker.shutdown()
@@ -79,5 +83,16 @@ struct MaintenanceService: Service {
                 releaseFreedMemory()
             }
         }
+    }
+}
+
+/// Waits for SIGTERM, then (in a cluster) moves this broker's leaderships to other in-sync
+/// replicas before the other services stop.
+struct ControlledShutdownService: Service {
+    let broker: Broker
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await broker.cluster?.controlledShutdown()
     }
 }

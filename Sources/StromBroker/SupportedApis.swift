@@ -12,6 +12,7 @@ public enum SupportedApis {
         .produce: 0...11,
         .fetch: 0...16,
         .listOffsets: 1...9,
+        .offsetForLeaderEpoch: 0...4,
         .metadata: 0...12,
         .createTopics: 2...7,
         .deleteTopics: 1...6,

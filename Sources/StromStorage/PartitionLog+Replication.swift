@@ -13,6 +13,11 @@ extension PartitionLog {
 
     public var isReplicated: Bool { state.withLock { $0.replicated } }
 
+    /// This replica follows a leader from now on: copies may be appended again.
+    public func becomeFollower() {
+        appendOrder.withLock { _ in state.withLock { $0.acceptsFollowerAppends = true } }
+    }
+
     /// Registers who to tell the durable offset after each flush of a replicated log (the
     /// leader's high watermark counts its own end only once it is on disk).
     public func setDurabilityListener(_ listener: (@Sendable (TopicPartition, Int64) -> Void)?) {
@@ -40,13 +45,14 @@ extension PartitionLog {
     /// log end is already here and skipped; one that starts inside the log is refused. Offsets may
     /// jump forward (the leader compacted). A batch of a newer leader epoch starts that epoch in
     /// the leader-epoch cache, so this replica can later find where its log and a leader's diverge.
+    /// A log that leads (since ``setLeaderEpoch(_:)``, until ``becomeFollower()``) skips copies.
     @discardableResult
     public func appendAsFollower(_ batch: RecordBatch, nowMs: Int64) throws(LogAppendError) -> Int64 {
         try appendOrder.withLock { _ throws(LogAppendError) -> Int64 in
             let plan = try state.withLock { (state: inout State) throws(LogAppendError) -> (LogSegment, Int64, [EpochEntry]?)? in
                 if let reason = state.offlineReason { throw .offline(reason: reason) }
                 let header = batch.header
-                if header.lastOffset < state.offsets.logEndOffset { return nil }
+                if header.lastOffset < state.offsets.logEndOffset || !state.acceptsFollowerAppends { return nil }
                 guard header.baseOffset >= state.offsets.logEndOffset else {
                     throw .offsetOverlap(baseOffset: header.baseOffset, logEndOffset: state.offsets.logEndOffset)
                 }
@@ -99,12 +105,15 @@ extension PartitionLog {
     /// epochs (EpochDivergence). Leader epochs that start at
     /// or after the new end go from the cache; the producer state is rebuilt from what remains of
     /// the newest segment; the recovery point and high watermark come down to the new end.
+    /// A log that leads (see ``appendAsFollower(_:nowMs:)``) is left as it is.
     /// - Returns: the log end offset after truncation.
     @discardableResult
     public func truncate(to offset: Int64, nowMs: Int64) throws(LogAppendError) -> Int64 {
         try appendOrder.withLock { _ throws(LogAppendError) -> Int64 in
             let result = try state.withLock { (state: inout State) throws(LogAppendError) -> (Int64, [EpochEntry]?) in
                 if let reason = state.offlineReason { throw .offline(reason: reason) }
+                // A log that leads is never cut by a late answer from its former leader.
+                guard state.acceptsFollowerAppends else { return (state.offsets.logEndOffset, nil) }
                 guard offset < state.offsets.logEndOffset else {
                     return (state.offsets.logEndOffset, trimEpochs(&state, from: state.offsets.logEndOffset))
                 }

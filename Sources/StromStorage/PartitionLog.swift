@@ -51,6 +51,10 @@ public final class PartitionLog: Sendable {
         /// Told, outside the lock, how far the log is durable after each flush of a replicated log
         /// (a leader's own end counts toward the high watermark only once it is on its disk).
         var durabilityListener: (@Sendable (TopicPartition, Int64) -> Void)?
+        /// Whether copies from a leader may be appended: false from the moment this replica leads
+        /// (``setLeaderEpoch(_:)``) until it follows again — a fetch answered by the old leader and
+        /// applied late must not land after the new epoch began.
+        var acceptsFollowerAppends = true
         var activeSegment: LogSegment { segments[segments.count - 1] }
     }
 
@@ -213,13 +217,16 @@ public final class PartitionLog: Sendable {
     /// Starts a new leader epoch at the current log end: later batches carry it, and the
     /// leader-epoch checkpoint records where it began (written atomically before returning).
     public func setLeaderEpoch(_ epoch: Int32) throws(CheckpointError) {
-        let entries = state.withLock { state -> [EpochEntry]? in
+        // Under `appendOrder`, so that no follower append is half done when the epoch starts, and
+        // none lands after it (a leader's log takes no copies: see ``becomeFollower()``).
+        let entries = appendOrder.withLock { _ in state.withLock { state -> [EpochEntry]? in
+            state.acceptsFollowerAppends = false
             guard epoch > state.leaderEpoch || state.epochEntries.isEmpty else { return nil }
             state.leaderEpoch = epoch
             state.epochEntries.removeAll { $0.startOffset >= state.offsets.logEndOffset }
             state.epochEntries.append(EpochEntry(epoch: epoch, startOffset: state.offsets.logEndOffset))
             return state.epochEntries
-        }
+        } }
         guard let entries else { return }
         try LeaderEpochCheckpointFile(path: "\(directory)/\(LeaderEpochCheckpointFile.fileName)", fileSystem: fileSystem).write(entries)
     }

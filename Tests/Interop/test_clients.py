@@ -653,7 +653,7 @@ BAD_FIRST_FRAMES = {
     "negative size": struct.pack(">i", -1),
     "unknown API key 9999": request_frame(9999, 0, 7),
     "Produce v99": request_frame(PRODUCE_KEY, 99, 7, body=b"\x00" * 16, flexible_header=True),
-    "Metadata v0 (below the served range)": request_frame(METADATA_KEY, 0, 7, body=struct.pack(">i", 0)),
+    "Metadata v13 (above the served range)": request_frame(METADATA_KEY, 13, 7, body=b"\x00" * 8, flexible_header=True),
 }
 
 

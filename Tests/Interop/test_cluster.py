@@ -6,6 +6,9 @@ min.insync.replicas=2.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import signal
+import subprocess
 import time
 
 import pytest
@@ -143,6 +146,11 @@ def test_leader_killed_under_idempotent_acks_all_load_loses_nothing(cluster):
 
     after = cluster.wait_for(lambda m: m.topics[topic].partitions[0].leader not in (-1, victim), "a new leader", topic=topic)
     assert victim not in after.topics[topic].partitions[0].isrs
+    status = subprocess.run([STROM_BINARY, "cluster", "status", "--bootstrap", cluster.bootstrap.split(",")[0]],
+                            capture_output=True, text=True, timeout=30)
+    assert status.returncode == 0, status.stderr
+    assert "Brokers: 2 alive" in status.stdout and f"{topic}-0" in status.stdout, status.stdout
+    assert "under-replicated: 0" not in status.stdout, status.stdout
     # The longest gap in partition 0's acknowledgements after the kill: the unavailability.
     partition_zero = [t for t, partition in ack_times if partition == 0 and t >= killed_at]
     gaps = [later - earlier for earlier, later in zip([killed_at] + partition_zero, partition_zero)]
@@ -216,3 +224,145 @@ def test_consumer_group_keeps_consuming_across_the_coordinators_failover(cluster
     extra = [m for m in (late.poll(1) for _ in range(8)) if m is not None and not m.error()]
     late.close()
     assert extra == [], "offsets committed before the failover were kept"
+
+
+class History:
+    """Records from one idempotent acks=all producer, checked against the log at the end."""
+
+    def __init__(self, bootstrap: str, topic: str):
+        from confluent_kafka import Producer
+        self.topic = topic
+        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                                  "linger.ms": 2, "message.timeout.ms": 120000})
+        self.acknowledged: list[tuple[int, int, bytes]] = []
+        self.ack_times: list[float] = []
+        self.errors: list = []
+        self.sent = 0
+
+    def _delivered(self, error, message):
+        if error:
+            self.errors.append(error)
+        else:
+            self.acknowledged.append((message.partition(), message.offset(), message.value()))
+            self.ack_times.append(time.monotonic())
+
+    def produce_for(self, seconds: float, during=None):
+        """Produces for `seconds`; `during(elapsed)` runs between sends (faults are injected there)."""
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            self.producer.produce(self.topic, value=f"record {self.sent}".encode(), partition=self.sent % 3,
+                                  on_delivery=self._delivered)
+            self.sent += 1
+            self.producer.poll(0)
+            if during:
+                during(time.monotonic() - start)
+            time.sleep(0.001)
+
+    def finish(self, cluster) -> dict:
+        assert self.producer.flush(120) == 0
+        assert not self.errors, self.errors[:3]
+        assert len(self.acknowledged) == self.sent
+        records = read_all(cluster.bootstrap, self.topic)
+        for partition, offset, value in self.acknowledged:
+            assert records.get((partition, offset)) == value, f"acknowledged {partition}/{offset} lost\n{cluster.logs()}"
+        assert len(set(records.values())) == len(records) == len(self.acknowledged), "nothing duplicated or unknown"
+        return records
+
+    def longest_gap_s(self) -> float:
+        times = sorted(self.ack_times)
+        return max((later - earlier for earlier, later in zip(times, times[1:])), default=0.0)
+
+
+def all_in_sync(topic: str):
+    return lambda m: all(sorted(p.isrs) == [1, 2, 3] and p.leader > 0 for p in m.topics[topic].partitions.values())
+
+
+def test_a_paused_leader_rejoins_as_follower_and_truncates(cluster):
+    """SIGSTOP of a leader past the session timeout: the others elect a new leader; resumed, the
+    old one finds its registration gone, follows, truncates what it alone had, and nothing
+    acknowledged is lost."""
+    topic = unique_topic()
+    cluster.create_topic(topic, config=REPLICATED)
+    victim = cluster.leader_of(topic, 0)
+    history = History(cluster.bootstrap, topic)
+    state = {}
+
+    def fault(elapsed):
+        broker = cluster.brokers[victim]
+        if elapsed > 1 and "paused" not in state:
+            broker.process.send_signal(signal.SIGSTOP)
+            state["paused"] = time.monotonic()
+        if "paused" in state and "resumed" not in state and time.monotonic() - state["paused"] > 6:
+            broker.process.send_signal(signal.SIGCONT)
+            state["resumed"] = True
+    history.produce_for(11, fault)
+    history.finish(cluster)
+    cluster.wait_for(all_in_sync(topic), "the paused broker back in every ISR", topic=topic)
+    assert cluster.brokers[victim].is_running()
+    assert "registering again" in cluster.brokers[victim].log() or "did not run" in cluster.brokers[victim].log()
+
+
+def test_etcd_down_for_twenty_seconds_does_not_stop_produce(cluster):
+    """With etcd paused, leaders and in-sync replicas cannot change, and nothing needs to: produce
+    goes on; when etcd returns everything converges (every broker registered, every ISR whole)."""
+    topic = unique_topic()
+    cluster.create_topic(topic, config=REPLICATED)
+    history = History(cluster.bootstrap, topic)
+    state = {}
+
+    def fault(elapsed):
+        if elapsed > 1 and "paused" not in state:
+            cluster.etcd.pause()
+            state["paused"] = time.monotonic()
+        if "paused" in state and "resumed" not in state and time.monotonic() - state["paused"] > 20:
+            cluster.etcd.resume()
+            state["resumed"] = time.monotonic()
+    history.produce_for(24, fault)
+    acknowledged_during = [t for t in history.ack_times if state["paused"] + 1 < t < state["resumed"]]
+    assert len(acknowledged_during) > 100, "produce went on while etcd was down"
+    history.finish(cluster)
+    cluster.wait_for(lambda m: len(m.brokers) == 3 and all_in_sync(topic)(m), "convergence after etcd returned",
+                     timeout_s=60, topic=topic)
+
+
+def test_rolling_restart_under_load_gives_only_retriable_errors(cluster):
+    """SIGTERM one broker at a time (controlled shutdown moves its leaderships first), start it
+    again, wait for the ISRs to heal: the producer sees no error and loses nothing."""
+    topic = unique_topic()
+    cluster.create_topic(topic, config=REPLICATED)
+    history = History(cluster.bootstrap, topic)
+    plan = {1: 1.0, 2: 7.0, 3: 13.0}
+    done = set()
+
+    def fault(elapsed):
+        for node, at in plan.items():
+            if node not in done and elapsed > at:
+                done.add(node)
+                assert cluster.brokers[node].stop() == 0, cluster.brokers[node].log()[-3000:]
+                cluster.brokers[node].start()
+    history.produce_for(19, fault)
+    history.finish(cluster)
+    cluster.wait_for(all_in_sync(topic), "every ISR whole after the rolling restart", topic=topic)
+    assert history.longest_gap_s() < 3.0, f"acknowledgements paused {history.longest_gap_s():.1f} s"
+    assert all("controlled shutdown" in broker.log() for broker in cluster.brokers.values())
+
+
+def test_a_wiped_broker_re_replicates_everything(cluster):
+    topic = unique_topic()
+    cluster.create_topic(topic, config=REPLICATED)
+    acknowledged = confluent_produce(cluster.bootstrap, topic, [f"kept {i}".encode() for i in range(3000)])
+    victim = 2
+    broker = cluster.brokers[victim]
+    broker.kill()
+    shutil.rmtree(broker.data_dir)
+    broker.start()
+    cluster.wait_for(all_in_sync(topic), "the wiped broker back in every ISR", topic=topic)
+    # Once it is in sync, it alone can serve everything: stop the other two.
+    for node in (1, 3):
+        cluster.brokers[node].kill()
+    metadata = cluster.wait_for(lambda m: all(p.leader == victim for p in m.topics[topic].partitions.values()),
+                                "the wiped broker leading every partition", topic=topic)
+    assert metadata
+    records = read_all(broker.bootstrap, topic)
+    for partition, offset, value in acknowledged:
+        assert records.get((partition, offset)) == value

@@ -60,6 +60,20 @@ import Testing
         }
     }
 
+    @Test func clusterStatusShowsBrokersControllerAndPartitionHealth() async throws {
+        try await withBroker { port in
+            _ = try await run(TopicCreateCommand.self, ["orders", "--partitions", "3"], port: port)
+            let status = try await run(ClusterStatusCommand.self, [], port: port)
+            #expect(status.status == 0)
+            let lines = status.output.standardOutput.split(separator: "\n").map(String.init)
+            #expect(lines[0].hasPrefix("Cluster: ") && lines[0].hasSuffix("\tController: 0"))
+            #expect(lines[1] == "Brokers: 1 alive")
+            #expect(lines[2].hasPrefix("BROKER") && lines[3].hasPrefix("0 (controller)") && lines[3].contains("127.0.0.1:\(port)"))
+            #expect(lines[3].split(separator: " ").suffix(2) == ["3", "3"], "three leaderships and three replicas on the one broker: \(lines[3])")
+            #expect(lines[4] == "Partitions: 3, under-replicated: 0, offline: 0")
+        }
+    }
+
     @Test func describeShowsTheTopicsOwnConfigsWhenTheBrokerServesThem() async throws {
         try await withBroker { port in
             _ = try await run(TopicCreateCommand.self, ["orders", "--config", "retention.ms=60000"], port: port)

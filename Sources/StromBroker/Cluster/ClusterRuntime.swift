@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KafkaProtocol
 import Logging
 import StromCluster
@@ -30,7 +31,20 @@ actor ClusterRuntime {
         self.settings = settings
         self.broker = broker
         self.logger = logger
-        self.replicas = ReplicaManager(nodeId: store.nodeId, replicaLagTimeMaxMs: settings.replicaLagTimeMaxMs, clock: { Broker.nowMs() })
+        let appliedRevision = AppliedRevision()
+        self.appliedRevision = appliedRevision
+        self.replicas = ReplicaManager(
+            nodeId: store.nodeId, replicaLagTimeMaxMs: settings.replicaLagTimeMaxMs, clock: { Broker.nowMs() },
+            mayLead: { [store] in store.isRegistrationCurrent() && appliedRevision.value >= store.currentSession.revision })
+    }
+
+    /// The revision of the last image applied, readable from the request path.
+    private let appliedRevision: AppliedRevision
+
+    final class AppliedRevision: Sendable {
+        private let revision = Atomic<Int64>(0)
+        var value: Int64 { revision.load(ordering: .acquiring) }
+        func set(_ value: Int64) { revision.store(value, ordering: .releasing) }
     }
 
     var nodeId: Int32 { store.nodeId }
@@ -49,6 +63,9 @@ actor ClusterRuntime {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(max(100, min(1_000, (self?.settings.replicaLagTimeMaxMs ?? 1_000) / 4))))
                 await self?.commitShrinks()
+                // Revisions that changed nothing publish no change (a registration renewed with the
+                // same address): catch up with them, since leading waits for the registration's.
+                await self?.catchUp()
             }
         }
         let controller = ControllerRuntime(store: store, logger: logger)
@@ -74,6 +91,7 @@ actor ClusterRuntime {
         broker.partitions.update(image)
         let previous = applied
         applied = image
+        defer { appliedRevision.set(image.revision) }
         // Configs altered through any broker apply here too.
         let configsChanged = previous.map { previous in
             previous.brokerConfigs != image.brokerConfigs
@@ -124,6 +142,11 @@ actor ClusterRuntime {
         updateFetchers(image)
     }
 
+    private func catchUp() async {
+        let image = await store.image()
+        if image.revision > applied?.revision ?? -1 { await reconcile(to: image) }
+    }
+
     private func updateFetchers(_ image: MetadataImage) {
         guard let broker else { return }
         let wanted = replicas.leadersFollowed
@@ -141,6 +164,40 @@ actor ClusterRuntime {
                 logger: logger)
             fetchers[leader] = Task { await fetcher.run() }
         }
+    }
+
+    // MARK: Controlled shutdown
+
+    /// Before a broker stops (SIGTERM): gives up the controller key, moves every leadership it
+    /// holds to another live in-sync replica and leaves every ISR it is in, so producers and
+    /// consumers meet only retriable errors (NOT_LEADER_OR_FOLLOWER) and move on at once. A
+    /// partition with no other in-sync replica stays led here until the end. Bounded by
+    /// `controlled.shutdown.max.wait.ms`; the broker stops anyway after it.
+    func controlledShutdown() async {
+        let deadline = ContinuousClock.now + .milliseconds(settings.controlledShutdownWaitMaxMs)
+        await controller?.stop()
+        var moved = 0
+        while ContinuousClock.now < deadline {
+            let image = await store.image()
+            let live = Set(image.brokers.map(\.nodeId)).subtracting([nodeId])
+            var changes: [(String, PartitionAssignment, PartitionAssignment)] = []
+            for topic in image.topics {
+                for partition in topic.partitions where partition.replicas.contains(nodeId) {
+                    guard let decision = PartitionElection.brokerFenced(nodeId, in: partition, liveBrokers: live, uncleanElectionAllowed: false),
+                          partition.leader != nodeId || decision.assignment.leader != -1
+                    else { continue }
+                    changes.append((topic.name, partition, decision.assignment))
+                }
+            }
+            if changes.isEmpty { break }
+            let committed = (try? await store.alterPartitions(changes)) ?? []
+            moved += committed.filter { $0 }.count
+            await reconcile(to: store.image())
+            if committed.allSatisfy({ $0 }) { continue }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let stillLed = replicas.ledPartitions.count
+        logger.notice("controlled shutdown: \(moved) partition changes committed; \(stillLed) partitions still led here (no other in-sync replica)")
     }
 
     // MARK: ISR changes

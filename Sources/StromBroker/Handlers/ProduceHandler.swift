@@ -179,6 +179,8 @@ struct ProduceReplication: Sendable {
                 log.offsets.highWatermark > lastOffset || replicas.leaderError(topicPartition, currentLeaderEpoch: -1) != nil
             }
         }
+        // Only a leader sure of its standing acknowledges (not one that just woke past its lease).
+        if replicas.leaderError(topicPartition, currentLeaderEpoch: -1) != nil { return .notLeaderOrFollower }
         return .none
     }
 }

@@ -130,7 +130,7 @@ struct ReplicaFetcher: Sendable {
                 followerEntries: log.epochEntries, followerLogEndOffset: offsets.logEndOffset,
                 followerHighWatermark: offsets.highWatermark)
             let end = try log.truncate(to: decision.offset, nowMs: Broker.nowMs())
-            logger.info("partition \(topicPartition) diverged from leader \(leader) at epoch \(partition.divergingEpoch.epoch): truncated to \(end)")
+            logger.info("partition \(topicPartition) diverged from leader \(leader) at epoch \(partition.divergingEpoch.epoch) end \(partition.divergingEpoch.endOffset) (log end was \(offsets.logEndOffset), epochs \(log.epochEntries)): truncated to \(end)")
             return nil
         }
         switch KafkaErrorCode(rawValue: partition.errorCode) {

@@ -42,11 +42,16 @@ final class ReplicaManager: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Whether this broker may act as a leader at all: false while its registration is not surely
+    /// alive, or the metadata applied is older than its current registration (a zombie leader,
+    /// paused past its lease, must not acknowledge anything as leader when it resumes).
+    private let mayLead: @Sendable () -> Bool
 
-    init(nodeId: Int32, replicaLagTimeMaxMs: Int64, clock: @escaping @Sendable () -> Int64) {
+    init(nodeId: Int32, replicaLagTimeMaxMs: Int64, clock: @escaping @Sendable () -> Int64, mayLead: @escaping @Sendable () -> Bool = { true }) {
         self.nodeId = nodeId
         self.replicaLagTimeMaxMs = replicaLagTimeMaxMs
         self.clock = clock
+        self.mayLead = mayLead
     }
 
     func role(of topicPartition: TopicPartition) -> Role? {
@@ -63,7 +68,8 @@ final class ReplicaManager: Sendable {
     /// may: NOT_LEADER_OR_FOLLOWER when it does not lead it, FENCED_LEADER_EPOCH when the client
     /// knows an older leader epoch, UNKNOWN_LEADER_EPOCH when a newer one (KIP-320). -1: unchecked.
     func leaderError(_ topicPartition: TopicPartition, currentLeaderEpoch: Int32) -> KafkaErrorCode? {
-        state.withLock { state in
+        guard mayLead() else { return .notLeaderOrFollower }
+        return state.withLock { state in
             guard let led = state.led[topicPartition] else { return .notLeaderOrFollower }
             if currentLeaderEpoch >= 0 && currentLeaderEpoch < led.assignment.leaderEpoch { return .fencedLeaderEpoch }
             if currentLeaderEpoch > led.assignment.leaderEpoch { return .unknownLeaderEpoch }
@@ -119,6 +125,7 @@ final class ReplicaManager: Sendable {
     func follow(_ topicPartition: TopicPartition, assignment: PartitionAssignment, log: PartitionLog) -> Bool {
         log.setReplicated(true)
         log.setDurabilityListener(nil)
+        log.becomeFollower()
         return state.withLock { state in
             state.led[topicPartition] = nil
             let previous = state.followed[topicPartition]?.assignment

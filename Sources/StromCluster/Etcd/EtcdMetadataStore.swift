@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import KafkaProtocol
 public import Logging
 
@@ -34,8 +35,36 @@ public actor EtcdMetadataStore: MetadataStore {
     private var revisionWaiters: [(revision: Int64, continuation: CheckedContinuation<Void, Never>)] = []
     private var watchTask: Task<Void, Never>?
     private var keepAliveTask: Task<Void, Never>?
+    private var clockTask: Task<Void, Never>?
     private var lease: Int64 = 0
     private var registration: BrokerRegistration?
+    private let session = Mutex(Session())
+
+    /// What this broker knows of its own registration, readable from any thread: the request path
+    /// asks it before acting as a leader.
+    public struct Session: Sendable, Equatable {
+        /// The last time the session's clock task ran: a process that did not run for a third of
+        /// the session timeout (paused, SIGSTOP) cannot know whether the cluster still counts it
+        /// alive.
+        public var lastTickAt: ContinuousClock.Instant = .now
+        /// Set when such a gap is seen; cleared once etcd confirms the lease (or a new one).
+        public var suspended = false
+        /// The etcd revision of the current registration: metadata older than it may still show
+        /// leaderships the cluster moved while this broker was away.
+        public var revision: Int64 = 0
+    }
+
+    public nonisolated var currentSession: Session { session.withLock { $0 } }
+
+    /// Whether this broker may trust its registration now. A broker that was not running for a
+    /// third of its session timeout (a paused process) may have been declared dead and its
+    /// partitions given to others: until etcd confirms its lease it must not act as a leader. A
+    /// broker that merely cannot reach etcd is not suspended: while etcd is down nobody can move
+    /// its leaderships, and replication itself keeps acks=all honest.
+    public nonisolated func isRegistrationCurrent(at now: ContinuousClock.Instant = .now) -> Bool {
+        let gapMax = Duration.milliseconds(max(300, sessionTimeoutMs / 3))
+        return session.withLock { !$0.suspended && now - $0.lastTickAt < gapMax }
+    }
 
     private init(
         client: EtcdClient, keys: EtcdKeyLayout, nodeId: Int32, clusterId: String, sessionTimeoutMs: Int64,
@@ -79,10 +108,13 @@ public actor EtcdMetadataStore: MetadataStore {
     public func close() async {
         watchTask?.cancel()
         keepAliveTask?.cancel()
+        clockTask?.cancel()
         watchTask = nil
         keepAliveTask = nil
+        clockTask = nil
         if lease != 0 { try? await client.revokeLease(lease) }
         lease = 0
+
         subscribers.finishAll()
         for waiter in revisionWaiters { waiter.continuation.resume() }
         revisionWaiters = []
@@ -112,6 +144,20 @@ public actor EtcdMetadataStore: MetadataStore {
         try await register()
         if keepAliveTask == nil {
             keepAliveTask = Task { [weak self] in await self?.keepAliveLoop() }
+            clockTask = Task { [weak self, sessionTimeoutMs, logger] in
+                let gapMax = Duration.milliseconds(max(300, sessionTimeoutMs / 3))
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    let now = ContinuousClock.now
+                    guard let paused = self?.session.withLock({ state -> Bool in
+                        defer { state.lastTickAt = now }
+                        guard now - state.lastTickAt >= gapMax else { return false }
+                        state.suspended = true
+                        return true
+                    }) else { return }
+                    if paused { logger.warning("this broker did not run for over \(gapMax): not acting as a leader until etcd confirms its registration") }
+                }
+            }
         }
     }
 
@@ -146,6 +192,10 @@ public actor EtcdMetadataStore: MetadataStore {
             }
             if result.succeeded {
                 await waitForRevision(result.revision)
+                session.withLock {
+                    $0.revision = result.revision
+                    $0.suspended = false
+                }
                 return
             }
         }
@@ -164,6 +214,8 @@ public actor EtcdMetadataStore: MetadataStore {
                     logger.error("this broker's etcd lease expired (the cluster saw it as dead); registering again")
                     lease = 0
                     try? await register()
+                } else {
+                    session.withLock { $0.suspended = false }
                 }
             } catch {
                 // The client logs lost and regained connections; the next renewal tries again.
@@ -177,9 +229,10 @@ public actor EtcdMetadataStore: MetadataStore {
     public func createTopic(
         name: String, partitionCount: Int32, replicationFactor: Int16, configs: [String: String], validateOnly: Bool
     ) async throws(MetadataError) -> TopicMetadata {
-        let topic = try current.topicToCreate(
+        var topic = try current.topicToCreate(
             name: name, partitionCount: partitionCount, replicationFactor: replicationFactor, configs: configs,
             id: unusedTopicId(), nodeIds: current.brokers.map(\.nodeId), configuration: configuration)
+        topic.partitions = try placed(topic.partitions, replicationFactor: topic.partitions.first?.replicas.count ?? 1)
         guard !validateOnly else { return topic }
         // Partition keys first (under the new id, so no other creator's keys are touched), then the
         // topic key, which makes the topic exist only if no other broker created the name first.
@@ -192,6 +245,25 @@ public actor EtcdMetadataStore: MetadataStore {
             throw .topicAlreadyExists(name: name)
         }
         return current.topic(named: name) ?? topic
+    }
+
+    /// `partitions` placed on the live brokers as Kafka places them (``ReplicaPlacement``: leaders
+    /// spread from a random start, rack-aware when every broker has a rack); each starts led by its
+    /// first replica, every replica in sync (a new partition is empty).
+    private func placed(_ partitions: [PartitionAssignment], replicationFactor: Int) throws(MetadataError) -> [PartitionAssignment] {
+        guard let first = partitions.first else { return [] }
+        var generator = SystemRandomNumberGenerator()
+        let replicaLists: [[Int32]]
+        do throws(ReplicaPlacementError) {
+            replicaLists = try ReplicaPlacement.place(
+                partitionCount: partitions.count, firstPartition: first.partition, replicationFactor: replicationFactor,
+                brokers: current.brokers.map { (nodeId: $0.nodeId, rack: $0.rack) }, using: &generator)
+        } catch {
+            throw .invalidReplicationFactor("\(error)")
+        }
+        return zip(partitions, replicaLists).map { partition, replicas in
+            PartitionAssignment(partition: partition.partition, replicas: replicas, leader: replicas[0], leaderEpoch: 0, inSyncReplicas: replicas)
+        }
     }
 
     /// Writes partition keys in transactions small enough for etcd, each only while `conditions` hold.
@@ -229,9 +301,11 @@ public actor EtcdMetadataStore: MetadataStore {
     public func createPartitions(
         topic name: String, newTotalCount: Int32, validateOnly: Bool
     ) async throws(MetadataError) -> TopicMetadata {
-        let grown = try current.topicWithPartitions(name: name, newTotalCount: newTotalCount, nodeIds: current.brokers.map(\.nodeId))
-        guard !validateOnly else { return grown }
+        var grown = try current.topicWithPartitions(name: name, newTotalCount: newTotalCount, nodeIds: current.brokers.map(\.nodeId))
         let existingCount = current.topic(named: name)?.partitionCount ?? 0
+        grown.partitions = Array(grown.partitions.prefix(Int(existingCount)))
+            + (try placed(Array(grown.partitions.dropFirst(Int(existingCount))), replicationFactor: grown.partitions.first?.replicas.count ?? 1))
+        guard !validateOnly else { return grown }
         let topicRevision = modRevision(keys.topic(name))
         let unchanged = [EtcdCompare.unchanged(keys.topic(name), since: topicRevision)]
         guard try await writePartitions(Array(grown.partitions.dropFirst(Int(existingCount))), of: grown.id, while: unchanged) else {
