@@ -295,7 +295,12 @@ public final class Broker: Sendable {
     /// - Parameter sendsFiles: whether the connection can send file regions (sendfile); TLS
     ///   connections and tests cannot, and get Fetch records copied into the frame.
     /// - Parameter clientHost: the client's address as Kafka shows it ("/127.0.0.1"), for groups.
-    public func handle(_ request: KafkaRequest, sendsFiles: Bool = false, clientHost: String = "") async -> Reply {
+    /// - Parameter orderedPhaseDone: called once the request's effects are made and only waiting
+    ///   remains (an acks=all Produce after its appends), so the connection's next request may start.
+    public func handle(
+        _ request: KafkaRequest, sendsFiles: Bool = false, clientHost: String = "",
+        orderedPhaseDone: @escaping @Sendable () -> Void = {}
+    ) async -> Reply {
         guard SupportedApis.supports(request.apiKey, version: request.apiVersion) else {
             if request.apiKey == .apiVersions {
                 return .response(unsupportedApiVersionsResponse(correlationId: request.correlationId))
@@ -309,7 +314,7 @@ public final class Broker: Sendable {
         if case .fetch(let body) = request.body {
             return await fetch(body, request: request, sendsFiles: sendsFiles)
         }
-        switch await respond(to: request, clientHost: clientHost) {
+        switch await respond(to: request, clientHost: clientHost, orderedPhaseDone: orderedPhaseDone) {
         case .success(let frame?): return .response(frame)
         case .success(nil): return .noResponse
         case .failure(let error):
@@ -319,7 +324,9 @@ public final class Broker: Sendable {
         }
     }
 
-    private func respond(to request: KafkaRequest, clientHost: String) async -> Result<ByteBuffer?, KafkaEncodingError> {
+    private func respond(
+        to request: KafkaRequest, clientHost: String, orderedPhaseDone: @escaping @Sendable () -> Void
+    ) async -> Result<ByteBuffer?, KafkaEncodingError> {
         let version = request.apiVersion
         switch request.body {
         case .apiVersions(let body):
@@ -336,7 +343,7 @@ public final class Broker: Sendable {
                 decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax,
                 validation: configuration.produceValidation, recordsPerBatchMax: configuration.batchRecordsMax)
             if let replicas { handler.replication = ProduceReplication(replicas: replicas, waiters: waiters) }
-            guard let response = await handler.handle(body, nowMs: Self.nowMs()) else { return .success(nil) }
+            guard let response = await handler.handle(body, nowMs: Self.nowMs(), afterAppends: orderedPhaseDone) else { return .success(nil) }
             return encode(response, version: version, for: request)
         case .fetch:
             preconditionFailure("Fetch is answered by fetch(_:request:sendsFiles:)")

@@ -18,8 +18,15 @@ public final class BrokerRequestProcessor: KafkaRequestProcessor {
     }
 
     public func process(_ request: KafkaRequest, connection: KafkaConnectionInfo) async -> KafkaResponseAction {
+        await process(request, connection: connection, orderedPhaseDone: {})
+    }
+
+    public func process(
+        _ request: KafkaRequest, connection: KafkaConnectionInfo, orderedPhaseDone: @escaping @Sendable () -> Void
+    ) async -> KafkaResponseAction {
         guard let broker = broker.withLock({ $0 }) else { return .close(reason: "broker still starting") }
-        switch await broker.handle(request, sendsFiles: sendsFiles, clientHost: Self.clientHost(connection.remoteAddress)) {
+        switch await broker.handle(
+            request, sendsFiles: sendsFiles, clientHost: Self.clientHost(connection.remoteAddress), orderedPhaseDone: orderedPhaseDone) {
         case .response(let frame): return .respond(frame)
         case .responseParts(let parts, let whenWritten): return .respondWithParts(parts, whenWritten: { _ in whenWritten() })
         case .noResponse: return .noResponse

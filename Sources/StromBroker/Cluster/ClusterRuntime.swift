@@ -21,6 +21,7 @@ actor ClusterRuntime {
     /// lets every task end quietly instead.
     private weak var broker: Broker?
     private var applied: MetadataImage?
+    private var takeUpFailed = false
     private var fetchers: [Int32: Task<Void, Never>] = [:]
     private var changesTask: Task<Void, Never>?
     private var maintenanceTask: Task<Void, Never>?
@@ -110,10 +111,21 @@ actor ClusterRuntime {
                 }
             }
         }
+        // A partition that could not be taken up last time is tried again: everything is, then.
+        let incremental = !takeUpFailed
+        takeUpFailed = false
         for topic in image.topics {
+            // Only what changed since the last image: with thousands of partitions, an election
+            // touches a few and the rest need nothing.
+            let previousTopic = incremental ? previous?.topic(named: topic.name) : nil
+            if let previousTopic, previousTopic == topic { continue }
             let config = broker.logConfig(for: topic)
             for assignment in topic.partitions where assignment.replicas.contains(nodeId) {
                 let topicPartition = TopicPartition(topic: topic.name, partition: assignment.partition)
+                if let previousTopic, previousTopic.id == topic.id, Int(assignment.partition) < previousTopic.partitions.count,
+                   previousTopic.partitions[Int(assignment.partition)] == assignment, replicas.role(of: topicPartition) != nil {
+                    continue
+                }
                 do {
                     let log = try broker.openLog(topicPartition, config: config)
                     let before = replicas.role(of: topicPartition)
@@ -135,6 +147,7 @@ actor ClusterRuntime {
                     }
                     broker.waiters.notify(topicPartition)
                 } catch {
+                    takeUpFailed = true
                     logger.error("taking up the replica of \(topicPartition) failed: \(error)")
                 }
             }

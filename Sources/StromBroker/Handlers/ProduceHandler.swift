@@ -26,7 +26,9 @@ struct ProduceHandler: Sendable {
     }
 
     /// Returns nil for acks=0, which gets no response.
-    func handle(_ request: ProduceRequest, nowMs: Int64) async -> ProduceResponse? {
+    /// - Parameter afterAppends: called once every batch is appended, before waiting for durability
+    ///   or replication (the connection's next request may append meanwhile).
+    func handle(_ request: ProduceRequest, nowMs: Int64, afterAppends: @Sendable () -> Void = {}) async -> ProduceResponse? {
         var response = ProduceResponse(responses: request.topicData.map { topic in
             .init(name: topic.name, partitionResponses: topic.partitionData.map { .init(index: $0.index, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1) })
         })
@@ -49,6 +51,7 @@ struct ProduceHandler: Sendable {
                 response.responses[topicIndex].partitionResponses[partitionIndex] = result
             }
         }
+        afterAppends()
         if let replication {
             if request.acks == -1 {
                 let deadline = ContinuousClock.now + .milliseconds(Int64(max(request.timeoutMs, 0)))

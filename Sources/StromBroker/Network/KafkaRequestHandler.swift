@@ -10,8 +10,10 @@ public import NIOCore
 /// 1. decodes the header and body on the event loop (cheap: record data stays a slice);
 /// 2. runs the processor in a `Task`, one request of the connection after the other, in the order
 ///    they arrived: Kafka's guarantee that one connection's requests are processed in order (a
-///    producer's pipelined batches land in the log in the order sent). Reading, decoding and
-///    writing responses still overlap with processing;
+///    producer's pipelined batches land in the log in the order sent). A request may let the next
+///    one start before it is answered (``RequestOrderGate``: an acks=all Produce once its batches
+///    are appended, so waits for replication overlap). Reading, decoding and writing responses
+///    still overlap with processing;
 /// 3. hops the result back to the event loop and writes every response whose predecessors are all
 ///    written (``PendingResponses``), flushing once per batch.
 ///
@@ -52,8 +54,8 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
     private var pending: PendingResponses
     /// Frames read while `pending` was full; bounded by what one read delivered (reading stops).
     private var parkedFrames: CircularBuffer<ByteBuffer>
-    /// The processing of the latest request; the next one starts when it ends.
-    private var lastProcessing: Task<Void, Never>?
+    /// Opened when the latest request's ordered phase ends; the next request starts then.
+    private var lastGate: RequestOrderGate?
     /// A `read()` was swallowed and must be issued once reading may resume.
     private var readRequested = false
 
@@ -259,21 +261,24 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
         // The task only sends its result back to the loop; everything stateful happens there, and
         // the loop runs the completion after this method has appended the entry.
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
-        let previous = self.lastProcessing
+        let previous = self.lastGate
+        let gate = RequestOrderGate()
         let task = Task {
-            await previous?.value
+            // Opened however this task ends, so the connection's next request never waits forever.
+            defer { gate.open() }
+            await previous?.wait()
             // The connection closed while this request waited its turn: nothing to answer.
             if Task.isCancelled { return }
             let action: KafkaResponseAction
             switch work {
             case .request(let request):
-                action = await processor.process(request, connection: connection)
+                action = await processor.process(request, connection: connection, orderedPhaseDone: { gate.open() })
             case .unsupportedVersion(let error):
                 action = await processor.processUnsupportedVersion(error, connection: connection)
             }
             eventLoop.execute { loopBoundSelf.value.completed(sequence: sequence, action: action) }
         }
-        self.lastProcessing = task
+        self.lastGate = gate
         self.logger.trace(
             "request received",
             metadata: ["apiKey": "\(apiKey)", "apiVersion": "\(apiVersion)", "correlationId": "\(correlationId)"])
@@ -429,7 +434,7 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
             }
         }
         self.parkedFrames.removeAll()
-        self.lastProcessing = nil
+        self.lastGate = nil
     }
 
     /// Releases what an unwritten response holds (file slices wait for `whenWritten`).

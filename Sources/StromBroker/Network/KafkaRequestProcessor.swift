@@ -17,6 +17,13 @@ public protocol KafkaRequestProcessor: Sendable {
     /// - Returns: what to write back; `.respond` must hold a whole response frame, size prefix included.
     func process(_ request: KafkaRequest, connection: KafkaConnectionInfo) async -> KafkaResponseAction
 
+    /// As ``process(_:connection:)``, calling `orderedPhaseDone` as soon as the connection's next
+    /// request may start (its effects on state are made; only waiting remains). The default calls
+    /// it when the answer is ready: one request after the other.
+    func process(
+        _ request: KafkaRequest, connection: KafkaConnectionInfo, orderedPhaseDone: @escaping @Sendable () -> Void
+    ) async -> KafkaResponseAction
+
     /// Answers a frame whose header names an API this broker knows at a version it does not decode.
     ///
     /// Kafka answers an ApiVersions request of an unknown version with UNSUPPORTED_VERSION (35) in an
@@ -28,6 +35,16 @@ public protocol KafkaRequestProcessor: Sendable {
     func processUnsupportedVersion(
         _ error: KafkaRequestFrameError, connection: KafkaConnectionInfo
     ) async -> KafkaResponseAction
+}
+
+extension KafkaRequestProcessor {
+    public func process(
+        _ request: KafkaRequest, connection: KafkaConnectionInfo, orderedPhaseDone: @escaping @Sendable () -> Void
+    ) async -> KafkaResponseAction {
+        let action = await process(request, connection: connection)
+        orderedPhaseDone()
+        return action
+    }
 }
 
 extension KafkaRequestProcessor {

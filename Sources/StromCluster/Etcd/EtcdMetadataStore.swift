@@ -553,6 +553,9 @@ public actor EtcdMetadataStore: MetadataStore {
     private func changes(touching touched: Set<EtcdKeyLayout.Key>) -> [MetadataChange.Kind] {
         var kinds: [MetadataChange.Kind] = []
         var topicNames: Set<String> = []
+        // Partition states change often (elections, ISR changes) and a topic may have thousands:
+        // only the touched partitions are read again, unless the topic key itself changed.
+        var touchedPartitions: [String: Set<Int32>] = [:]
         for key in touched {
             switch key {
             case .clusterId:
@@ -568,15 +571,34 @@ public actor EtcdMetadataStore: MetadataStore {
                 }
             case .topic(let name):
                 topicNames.insert(name)
-            case .partition(let topicId, _):
+            case .partition(let topicId, let partition):
                 // Partition keys of a topic whose key is not there yet wait for it.
-                if let name = current.topic(id: topicId)?.name { topicNames.insert(name) }
+                if let name = current.topic(id: topicId)?.name { touchedPartitions[name, default: []].insert(partition) }
             case .brokerConfigs(let resource):
                 let configs = keyValues[keys.brokerConfigs(resource: resource)].flatMap { EtcdJSON.decode([String: String].self, $0.value) } ?? [:]
                 if configs != current.brokerConfigs[resource] ?? [:] { kinds.append(.brokerConfigsAltered(resource: resource, configs: configs)) }
             case .producerIds:
                 let next = keyValues[keys.producerIds].flatMap { EtcdJSON.decode(ProducerIdsRecord.self, $0.value)?.next } ?? 0
                 if next > current.nextProducerId { kinds.append(.producerIdsAllocated(next: next)) }
+            }
+        }
+        for (name, partitions) in touchedPartitions where !topicNames.contains(name) {
+            guard let old = current.topic(named: name) else { continue }
+            var new = old
+            var whole = true
+            for partition in partitions where partition >= 0 && partition < old.partitionCount {
+                guard let value = keyValues[keys.partition(old.id, partition)]?.value,
+                      let record = EtcdJSON.decode(PartitionRecord.self, value)
+                else {
+                    whole = false
+                    break
+                }
+                new.partitions[Int(partition)] = record.assignment(partition: partition)
+            }
+            if !whole {
+                topicNames.insert(name)
+            } else if new != old {
+                kinds.append(.partitionStatesChanged(new))
             }
         }
         for name in topicNames.sorted() {
