@@ -32,9 +32,12 @@ kbench="$PWD/.build-bench/kbench"
 work=$(mktemp -d /tmp/strom-bench-cluster.XXXXXX)
 export STROM_CLUSTER_DIR="$work/cluster" STROM_ETCD_PORT=23890 STROM_BROKER_PORT=19192
 single_port=19292
-single_pid=""
 cleanup() {
-    [ -n "$single_pid" ] && kill "$single_pid" 2>/dev/null && wait "$single_pid" 2>/dev/null || true
+    # The single node was started inside the tee'd block below (a subshell): its pid is in a file.
+    if [ -f "$work/single.pid" ]; then
+        kill "$(cat "$work/single.pid")" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$(cat "$work/single.pid")" 2>/dev/null || break; sleep 0.1; done
+    fi
     scripts/cluster.sh stop >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -48,7 +51,8 @@ single="127.0.0.1:$single_port"
     echo "date $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD)"
     echo "command: scripts/bench-cluster.sh --records $records --partitions $scale_partitions"
     "$STROM_BINARY" serve --listen "$single" --data-dir "$work/single" >"$work/single.log" 2>&1 &
-    single_pid=$!
+    echo $! >"$work/single.pid"
+    for _ in $(seq 1 100); do "$STROM_BINARY" topic list --bootstrap "$single" >/dev/null 2>&1 && break; sleep 0.1; done
     scripts/cluster.sh start 3
     for size in 100 1024; do
         for target in single cluster; do

