@@ -83,13 +83,7 @@ extension PartitionLog {
             let bytes = batch.bytes
             let head = bytes.getSlice(at: bytes.readerIndex, length: Self.patchedHeadBytes)!
             let rest = bytes.getSlice(at: bytes.readerIndex + Self.patchedHeadBytes, length: bytes.readableBytes - Self.patchedHeadBytes)!
-            do throws(StorageIOError) {
-                try segment.write(batchHead: head, rest: rest, at: position)
-            } catch {
-                if error.kind == .noSpace, (try? segment.discardUnpublishedTail()) != nil { throw .storage(error) }
-                state.withLock { $0.offlineReason = "append failed: \(error)" }
-                throw .storage(error)
-            }
+            try write(head, rest, to: segment, at: position)
             return state.withLock { state in
                 segment.recordAppend(header: batch.header, position: position, sizeBytes: bytes.readableBytes)
                 state.offsets.logEndOffset = batch.header.lastOffset + 1

@@ -256,16 +256,7 @@ public final class PartitionLog: Sendable {
                 guard case .duplicate(let published) = plan else { preconditionFailure("unhandled append plan") }
                 return published
             }
-            do throws(StorageIOError) {
-                try segment.write(batchHead: head, rest: rest, at: position)
-            } catch {
-                // A full disk fails this append only: what a partial write left is cut off and
-                // the next append may succeed once there is room. Any other I/O error takes the
-                // partition offline (the file's state is unknown).
-                if error.kind == .noSpace, (try? segment.discardUnpublishedTail()) != nil { throw .storage(error) }
-                state.withLock { $0.offlineReason = "append failed: \(error)" }
-                throw .storage(error)
-            }
+            try write(head, rest, to: segment, at: position)
             return state.withLock { state in
                 publishAppend(segment: segment, position: position, sizeBytes: head.readableBytes + rest.readableBytes,
                               header: header, logAppendTimeMs: logAppendTimeMs, state: &state)
@@ -273,6 +264,19 @@ public final class PartitionLog: Sendable {
         }
         listener?(topicPartition, highWatermark)
         return info
+    }
+
+    /// Writes a planned batch (under `appendOrder`). A full disk fails this append only: what a
+    /// partial write left is cut off and the next append may succeed once there is room. Any other
+    /// I/O error takes the partition offline (the file's state is unknown).
+    func write(_ head: ByteBuffer, _ rest: ByteBuffer, to segment: LogSegment, at position: Int64) throws(LogAppendError) {
+        do throws(StorageIOError) {
+            try segment.write(batchHead: head, rest: rest, at: position)
+        } catch {
+            if error.kind == .noSpace, (try? segment.discardUnpublishedTail()) != nil { throw .storage(error) }
+            state.withLock { $0.offlineReason = "append failed: \(error)" }
+            throw .storage(error)
+        }
     }
 
     private typealias PublishedAppend = (AppendInfo, (@Sendable (TopicPartition, Int64) -> Void)?, Int64)
