@@ -97,17 +97,17 @@ public final class Broker: Sendable {
         let broker = Broker(
             configuration: configuration, metadata: metadata, logs: logs, groupCommit: GroupCommit(), waiters: waiters,
             partitions: BrokerPartitions(image: image, logs: logs))
-        if let store = metadata as? EtcdMetadataStore, let settings = configuration.cluster {
-            // Logs first (recovered above), then the registration: a broker is live only once it
-            // can serve what it holds.
-            let runtime = ClusterRuntime(store: store, settings: settings, broker: broker, logger: logger)
-            broker.clusterRuntime.withLock { $0 = runtime }
-            try await metadata.registerBroker(BrokerRegistration(
-                nodeId: configuration.nodeId, host: advertisedHost, port: Int32(advertisedPort), rack: configuration.rack))
+        let runtime = (metadata as? EtcdMetadataStore).flatMap { store in
+            configuration.cluster.map { ClusterRuntime(store: store, settings: $0, broker: broker, logger: logger) }
+        }
+        broker.clusterRuntime.withLock { $0 = runtime }
+        // Logs first (recovered above), then the registration: a broker is live only once it can
+        // serve what it holds.
+        try await metadata.registerBroker(BrokerRegistration(
+            nodeId: configuration.nodeId, host: advertisedHost, port: Int32(advertisedPort), rack: configuration.rack))
+        if let runtime {
             await runtime.start()
         } else {
-            try await metadata.registerBroker(BrokerRegistration(
-                nodeId: configuration.nodeId, host: advertisedHost, port: Int32(advertisedPort), rack: configuration.rack))
             for topic in await metadata.image().topics { try broker.openLogs(for: topic) }
             broker.partitions.update(await metadata.image())
         }

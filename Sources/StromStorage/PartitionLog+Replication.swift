@@ -74,7 +74,7 @@ extension PartitionLog {
             guard let (segment, position, entries) = plan else { return state.withLock { $0.offsets.logEndOffset } }
             if let entries {
                 do throws(CheckpointError) {
-                    try LeaderEpochCheckpointFile(path: "\(directory)/\(LeaderEpochCheckpointFile.fileName)", fileSystem: fileSystem).write(entries)
+                    try epochCheckpoint.write(entries)
                 } catch {
                     state.withLock { $0.offlineReason = "leader-epoch checkpoint failed: \(error)" }
                     throw .offline(reason: "leader-epoch checkpoint failed: \(error)")
@@ -141,7 +141,7 @@ extension PartitionLog {
             }
             if let entries = result.1 {
                 do throws(CheckpointError) {
-                    try LeaderEpochCheckpointFile(path: "\(directory)/\(LeaderEpochCheckpointFile.fileName)", fileSystem: fileSystem).write(entries)
+                    try epochCheckpoint.write(entries)
                 } catch {
                     throw .offline(reason: "leader-epoch checkpoint failed: \(error)")
                 }

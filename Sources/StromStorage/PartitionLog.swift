@@ -176,7 +176,7 @@ public final class PartitionLog: Sendable {
         for segment in segments { segment.releaseIndexFiles() }
         let offsets = PartitionOffsets(logStartOffset: start, lastStableOffset: logEnd, highWatermark: logEnd, logEndOffset: logEnd)
         // Epochs that start past the recovered end describe data the crash took; drop them.
-        let epochFile = LeaderEpochCheckpointFile(path: "\(directory)/\(LeaderEpochCheckpointFile.fileName)", fileSystem: fileSystem)
+        let epochFile = LeaderEpochCheckpointFile(directory: directory, fileSystem: fileSystem)
         let storedEntries = (try? epochFile.read()) ?? []
         let epochEntries = storedEntries.filter { $0.startOffset <= logEnd }
         var state = State(
@@ -212,6 +212,8 @@ public final class PartitionLog: Sendable {
     }
 
     public var leaderEpoch: Int32 { state.withLock { $0.leaderEpoch } }
+    /// This log's `leader-epoch-checkpoint`.
+    var epochCheckpoint: LeaderEpochCheckpointFile { LeaderEpochCheckpointFile(directory: directory, fileSystem: fileSystem) }
     public var epochEntries: [EpochEntry] { state.withLock { $0.epochEntries } }
 
     /// Starts a new leader epoch at the current log end: later batches carry it, and the
@@ -228,7 +230,7 @@ public final class PartitionLog: Sendable {
             return state.epochEntries
         } }
         guard let entries else { return }
-        try LeaderEpochCheckpointFile(path: "\(directory)/\(LeaderEpochCheckpointFile.fileName)", fileSystem: fileSystem).write(entries)
+        try epochCheckpoint.write(entries)
     }
 
     // MARK: Appending

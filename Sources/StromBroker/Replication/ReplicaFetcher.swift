@@ -84,8 +84,7 @@ struct ReplicaFetcher: Sendable {
             guard let topicId = partitions.topicId(name: topic) else { continue }
             request.topics.append(.init(topic: topic, topicId: topicId, partitions: entries.map { entry, topicPartition in
                 let offsets = entry.log.offsets
-                logsByKey["\(topicId)/\(topicPartition.partition)"] = entry.log
-                logsByKey["\(topic)/\(topicPartition.partition)"] = entry.log
+                logsByKey[Self.key(topic: topic, topicId: topicId, partition: topicPartition.partition, version: version)] = entry.log
                 return .init(
                     partition: topicPartition.partition, currentLeaderEpoch: entry.assignment.leaderEpoch,
                     fetchOffset: offsets.logEndOffset, lastFetchedEpoch: entry.log.epochEntries.last?.epoch ?? -1,
@@ -100,8 +99,9 @@ struct ReplicaFetcher: Sendable {
         var appended: [(PartitionLog, Int64, Int64)] = []
         for topic in response.responses {
             for partition in topic.partitions {
-                let key = version >= 13 ? "\(topic.topicId)/\(partition.partitionIndex)" : "\(topic.topic)/\(partition.partitionIndex)"
-                guard let log = logsByKey[key] else { continue }
+                guard let log = logsByKey[Self.key(topic: topic.topic, topicId: topic.topicId, partition: partition.partitionIndex, version: version)] else {
+                    continue
+                }
                 if let outcome = try apply(partition, to: log) {
                     appended.append((log, outcome, partition.highWatermark))
                 } else if partition.errorCode != 0 || partition.divergingEpoch.epoch >= 0 {
@@ -118,6 +118,11 @@ struct ReplicaFetcher: Sendable {
             log.updateHighWatermark(leaderHighWatermark)
         }
         return allAnswered
+    }
+
+    /// How a response names a partition: by topic id from Fetch v13, by name before.
+    private static func key(topic: String, topicId: KafkaUUID, partition: Int32, version: Int16) -> String {
+        version >= 13 ? "\(topicId)/\(partition)" : "\(topic)/\(partition)"
     }
 
     /// Applies one partition's answer. Returns the last offset appended, nil when nothing was.

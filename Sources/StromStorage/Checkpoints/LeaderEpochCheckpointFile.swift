@@ -48,6 +48,11 @@ public struct LeaderEpochCheckpointFile: Sendable {
         self.file = CheckpointTextFile(path: path, fileSystem: fileSystem)
     }
 
+    /// The file of the partition directory `directory`.
+    public init(directory: String, fileSystem: any StorageFileSystem) {
+        self.init(path: "\(directory)/\(Self.fileName)", fileSystem: fileSystem)
+    }
+
     /// Reads the history.
     ///
     /// - Returns: The entries in file order; empty if the file doesn't exist or is empty.
