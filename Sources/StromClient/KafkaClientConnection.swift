@@ -2,6 +2,9 @@ public import KafkaProtocol
 public import NIOCore
 import NIOPosix
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One TCP connection to one broker: sends generated request types and returns the matching
 /// generated responses, at the versions negotiated with ApiVersions when the connection opened.
@@ -44,19 +47,32 @@ public final class KafkaClientConnection: Sendable {
     ///   - clientId: sent in every request header (brokers log it and apply quotas by it).
     ///   - requestTimeout: the default timeout of each call.
     ///   - connectTimeout: bounds the TCP connect.
+    ///   - unacknowledgedTimeMax: how long sent bytes may stay unacknowledged by the peer's TCP
+    ///     before the connection is closed (Linux's TCP_USER_TIMEOUT); nil keeps the system's
+    ///     (minutes). A cut network otherwise leaves the connection in TCP's retransmission
+    ///     backoff for seconds after the network is back.
     ///   - eventLoopGroup: runs the socket; nil uses NIO's `MultiThreadedEventLoopGroup.singleton`.
     /// - Throws: ``StromClientError/connectionFailed(host:port:reason:)``, or the ApiVersions call's error.
     public static func connect(
         host: String, port: Int, clientId: String = "strom",
         requestTimeout: Duration = ClientLimits.requestTimeoutDefault,
         connectTimeout: Duration = ClientLimits.connectTimeoutDefault,
+        unacknowledgedTimeMax: Duration? = nil,
         eventLoopGroup: (any EventLoopGroup)? = nil
     ) async throws(StromClientError) -> KafkaClientConnection {
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton)
+            var bootstrap = ClientBootstrap(group: eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(TimeAmount(connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            #if os(Linux)
+            if let unacknowledgedTimeMax {
+                let userTimeout = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: CInt(TCP_USER_TIMEOUT)))
+                bootstrap = bootstrap.channelOption(userTimeout, value: SocketOptionValue(unacknowledgedTimeMax.components.seconds * 1_000
+                    + unacknowledgedTimeMax.components.attoseconds / 1_000_000_000_000_000))
+            }
+            #endif
+            channel = try await bootstrap
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaResponseFrameDecoder()))

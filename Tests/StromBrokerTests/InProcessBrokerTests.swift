@@ -86,4 +86,32 @@ import Testing
             throw error
         }
     }
+
+    /// A JoinGroup parked for the rebalance is answered NOT_COORDINATOR when its group's
+    /// `__consumer_offsets` partition is unloaded (its leadership moved): left parked, it would hold
+    /// the client, and a stopping broker's drain, until the rebalance timeout.
+    @Test(.timeLimit(.minutes(1))) func aParkedJoinIsAnsweredWhenItsGroupsPartitionIsUnloaded() async throws {
+        let running = try await InProcessBroker.start { $0.groups.initialRebalanceDelayMs = 60_000 }
+        do {
+            let coordinator = running.broker.groupCoordinator
+            let request = JoinGroupRequest(groupId: "parked", sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 60_000, memberId: "",
+                                           protocolType: "consumer", protocols: [.init(name: "range", metadata: ByteBuffer())])
+            let join = Task { await coordinator.join(request, version: 3, clientId: "c", clientHost: "/127.0.0.1") }
+            var waited = 0
+            while await coordinator.parkedRequestCount == 0, waited < 500 {
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+            }
+            #expect(await coordinator.parkedRequestCount == 1, "the join waits for the initial rebalance delay")
+            let partitions = try #require(running.broker.offsetsTopicPartitionCount())
+            await coordinator.unload(GroupCoordinator.partition(for: "parked", partitionCount: partitions))
+            let response = await join.value
+            #expect(response.errorCode == KafkaErrorCode.notCoordinator.rawValue)
+            #expect(await coordinator.parkedRequestCount == 0)
+            try await running.stop()
+        } catch {
+            try? await running.stop()
+            throw error
+        }
+    }
 }

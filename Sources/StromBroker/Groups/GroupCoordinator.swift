@@ -15,7 +15,8 @@ actor GroupCoordinator {
     private let clock: @Sendable () -> Int64
     private var shards: [Int32: GroupStateMachine] = [:]
     private var partitionCount: Int32?
-    private var waiting: [ReplyToken: CheckedContinuation<GroupReply, Never>] = [:]
+    /// Parked requests, with the `__consumer_offsets` partition of their group.
+    private var waiting: [ReplyToken: (partition: Int32, continuation: CheckedContinuation<GroupReply, Never>)] = [:]
     private var nextToken: ReplyToken = 1
     private var timer: Task<Void, Never>?
     private var timerDeadlineMs: Int64?
@@ -66,10 +67,18 @@ actor GroupCoordinator {
 
     /// Forgets one partition's groups: this broker stopped (or started) leading it, so what it
     /// holds may be stale; the partition is loaded again from its log when next led and asked.
+    /// Its parked requests (a JoinGroup waiting for the rebalance) are answered NOT_COORDINATOR:
+    /// their answer would come from a machine that is gone.
     func unload(_ partition: Int32) {
         guard shards.removeValue(forKey: partition) != nil else { return }
-        logger.info("\(GroupCoordinatorSettings.offsetsTopic)-\(partition): groups unloaded (leadership moved)")
+        let parked = waiting.filter { $0.value.partition == partition }
+        for token in parked.keys { waiting[token] = nil }
+        for entry in parked.values { entry.continuation.resume(returning: .unanswered(.notCoordinator)) }
+        logger.info("\(GroupCoordinatorSettings.offsetsTopic)-\(partition): groups unloaded (leadership moved), \(parked.count) parked requests answered")
     }
+
+    /// Requests parked until their answer is known (for tests).
+    var parkedRequestCount: Int { waiting.count }
 
     /// Answers every parked request (COORDINATOR_NOT_AVAILABLE: clients retry elsewhere) and stops the timer.
     func shutdown() {
@@ -78,9 +87,7 @@ actor GroupCoordinator {
         timer = nil
         let parked = waiting
         waiting.removeAll()
-        for (_, continuation) in parked {
-            continuation.resume(returning: .heartbeat(HeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)))
-        }
+        for entry in parked.values { entry.continuation.resume(returning: .unanswered(.coordinatorNotAvailable)) }
     }
 
     /// The partition count, creating `__consumer_offsets` first if needed.
@@ -148,7 +155,7 @@ actor GroupCoordinator {
                 newMemberId: memberId, nowMs: nowMs))
         }
         if case .join(let response) = reply { return response }
-        return ClassicGroup.joinError(.coordinatorNotAvailable, memberId: request.memberId, version: version)
+        return ClassicGroup.joinError(reply.unansweredCode, memberId: request.memberId, version: version)
     }
 
     func sync(_ request: SyncGroupRequest, version: Int16) async -> SyncGroupResponse {
@@ -159,7 +166,7 @@ actor GroupCoordinator {
             machine.sync(token: token, version: version, request: request, nowMs: nowMs)
         }
         if case .sync(let response) = reply { return response }
-        return SyncGroupResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+        return SyncGroupResponse(errorCode: reply.unansweredCode.rawValue)
     }
 
     func heartbeat(_ request: HeartbeatRequest) async -> HeartbeatResponse {
@@ -168,7 +175,7 @@ actor GroupCoordinator {
         }
         let reply = await submit(partition) { machine, token, nowMs in machine.heartbeat(token: token, request: request, nowMs: nowMs) }
         if case .heartbeat(let response) = reply { return response }
-        return HeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+        return HeartbeatResponse(errorCode: reply.unansweredCode.rawValue)
     }
 
     func leave(_ request: LeaveGroupRequest, version: Int16) async -> LeaveGroupResponse {
@@ -177,7 +184,7 @@ actor GroupCoordinator {
         }
         let reply = await submit(partition) { machine, token, nowMs in machine.leave(token: token, version: version, request: request, nowMs: nowMs) }
         if case .leave(let response) = reply { return response }
-        return LeaveGroupResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+        return LeaveGroupResponse(errorCode: reply.unansweredCode.rawValue)
     }
 
     func commitOffsets(_ request: OffsetCommitRequest, partitionExists: @escaping @Sendable (String, Int32) -> Bool) async -> OffsetCommitResponse {
@@ -191,7 +198,7 @@ actor GroupCoordinator {
             machine.commitOffsets(token: token, request: request, nowMs: nowMs, partitionExists: partitionExists)
         }
         if case .offsetCommit(let response) = reply { return response }
-        return failed(.coordinatorNotAvailable)
+        return failed(reply.unansweredCode)
     }
 
     /// The committed offsets of one group (`topics` nil: all of them); nil when the coordinator
@@ -258,7 +265,7 @@ actor GroupCoordinator {
         let token = nextToken
         nextToken += 1
         return await withCheckedContinuation { continuation in
-            waiting[token] = continuation
+            waiting[token] = (partition, continuation)
             let effects = input(&shards[partition]!, token, clock())
             apply(effects, partition: partition)
         }
@@ -315,7 +322,7 @@ actor GroupCoordinator {
 
     private func deliver(_ replies: [(token: ReplyToken, reply: GroupReply)], failure: KafkaErrorCode?) {
         for (token, reply) in replies {
-            waiting.removeValue(forKey: token)?.resume(returning: failure.map { reply.failed(with: $0) } ?? reply)
+            waiting.removeValue(forKey: token)?.continuation.resume(returning: failure.map { reply.failed(with: $0) } ?? reply)
         }
     }
 

@@ -7,6 +7,15 @@ enum GroupReply: Sendable {
     case heartbeat(HeartbeatResponse)
     case leave(LeaveGroupResponse)
     case offsetCommit(OffsetCommitResponse)
+    /// The group's partition went away before the answer was known (its leadership moved, or the
+    /// broker stops): the request fails with `code` and the client finds its coordinator again.
+    case unanswered(KafkaErrorCode)
+
+    /// The error a handler answers when the reply is not the kind it waits for.
+    var unansweredCode: KafkaErrorCode {
+        if case .unanswered(let code) = self { return code }
+        return .coordinatorNotAvailable
+    }
 
     /// The same reply saying `code` instead: what a client gets when the records its answer
     /// depended on could not be stored.
@@ -33,6 +42,8 @@ enum GroupReply: Sendable {
                 }
             }
             return .offsetCommit(response)
+        case .unanswered:
+            return self
         }
     }
 }

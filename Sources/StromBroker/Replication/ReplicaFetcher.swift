@@ -27,6 +27,14 @@ struct ReplicaFetcher: Sendable {
     /// The highest Fetch version this fetcher speaks (diverging epochs from 12, topic ids from 13).
     static let versionMax: Int16 = 16
 
+    /// A connection whose fetch the leader's TCP has not acknowledged for this long is dead (a cut
+    /// network): closing it lets the fetcher reconnect as soon as the network is back, well
+    /// before this follower would leave the ISR, instead of waiting out TCP's retransmission
+    /// backoff. A leader merely slow to answer is not affected (its TCP acknowledges).
+    var unacknowledgedTimeMax: Duration {
+        .milliseconds(min(10_000, max(1_000, settings.replicaLagTimeMaxMs / 3)))
+    }
+
     func run() async {
         var connection: KafkaClientConnection?
         var backoff = Duration.milliseconds(50)
@@ -42,7 +50,7 @@ struct ReplicaFetcher: Sendable {
                     await connection?.close()
                     connection = try await KafkaClientConnection.connect(
                         host: address.host, port: address.port, clientId: "strom-replica-\(nodeId)",
-                        requestTimeout: .seconds(30), connectTimeout: .seconds(2))
+                        requestTimeout: .seconds(30), connectTimeout: .seconds(2), unacknowledgedTimeMax: unacknowledgedTimeMax)
                 }
                 guard let connection else { continue }
                 let progressed = try await fetchOnce(followed, over: connection)
