@@ -30,24 +30,25 @@ def free_port() -> int:
 class EtcdServer:
     """One etcd member with its data in a temporary directory."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, host: str = "127.0.0.1"):
         self.directory = directory
+        self.host = host
         self.client_port = free_port()
         self.peer_port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
     def endpoint(self) -> str:
-        return f"127.0.0.1:{self.client_port}"
+        return f"{self.host}:{self.client_port}"
 
     def start(self) -> "EtcdServer":
         log = open(self.directory / "etcd.log", "ab")
         self.process = subprocess.Popen(
             [ETCD_BINARY, "--name", "strom-test", "--data-dir", str(self.directory / "etcd"),
              "--listen-client-urls", f"http://{self.endpoint}", "--advertise-client-urls", f"http://{self.endpoint}",
-             "--listen-peer-urls", f"http://127.0.0.1:{self.peer_port}",
-             "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_port}",
-             "--initial-cluster", f"strom-test=http://127.0.0.1:{self.peer_port}"],
+             "--listen-peer-urls", f"http://{self.host}:{self.peer_port}",
+             "--initial-advertise-peer-urls", f"http://{self.host}:{self.peer_port}",
+             "--initial-cluster", f"strom-test=http://{self.host}:{self.peer_port}"],
             stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 20
@@ -69,6 +70,13 @@ class EtcdServer:
     def resume(self):
         os.kill(self.process.pid, signal.SIGCONT)
 
+    def kill(self):
+        """kill -9; `start` brings it back on the same data and ports."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
     def stop(self):
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGCONT)
@@ -84,9 +92,13 @@ class EtcdServer:
 class StromCluster:
     """etcd and `count` brokers (node ids 1..count), each with its own data directory."""
 
-    def __init__(self, count: int = 3, overrides: dict | None = None):
+    def __init__(self, count: int = 3, overrides: dict | None = None, etcd_host: str = "127.0.0.1",
+                 broker_host=lambda node: "127.0.0.1", broker_port=lambda node: 0, broker_prefix=lambda node: []):
+        """The `broker_*` functions of the node id place each broker (cluster_network.py puts each
+        in a network namespace of its own)."""
         self.directory = Path(tempfile.mkdtemp(prefix="strom-cluster-"))
-        self.etcd = EtcdServer(self.directory)
+        self.etcd = EtcdServer(self.directory, host=etcd_host)
+        self.broker_host, self.broker_port, self.broker_prefix = broker_host, broker_port, broker_prefix
         self.overrides = {"broker.session.timeout.ms": "3000", "replica.lag.time.max.ms": "5000", **(overrides or {})}
         self.brokers: dict[int, StromServer] = {}
         self.count = count
@@ -95,7 +107,8 @@ class StromCluster:
         self.etcd.start()
         for node in range(1, self.count + 1):
             self.brokers[node] = StromServer(
-                self.directory / f"broker-{node}", overrides=self.overrides, node_id=node, etcd=self.etcd.endpoint)
+                self.directory / f"broker-{node}", overrides=self.overrides, node_id=node, etcd=self.etcd.endpoint,
+                host=self.broker_host(node), port=self.broker_port(node), command_prefix=self.broker_prefix(node))
         for broker in self.brokers.values():
             broker.start()
         self.wait_for(lambda metadata: len(metadata.brokers) == self.count, "every broker registered")

@@ -30,14 +30,18 @@ class StromServer:
     """
 
     def __init__(self, data_dir: Path, overrides: dict | None = None, descriptor_limit: int | None = None,
-                 node_id: int | None = None, etcd: str | None = None):
+                 node_id: int | None = None, etcd: str | None = None, host: str = "127.0.0.1", port: int = 0,
+                 command_prefix: list[str] | None = None):
         self.data_dir = data_dir
+        self.host = host
+        # e.g. `ip netns exec NAME`, which execs the broker: the pid stays the broker's.
+        self.command_prefix = command_prefix or []
         self.overrides = overrides or {}
         self.descriptor_limit = descriptor_limit
         self.node_id = node_id
         self.etcd = etcd
         self.process: subprocess.Popen | None = None
-        self.port = 0
+        self.port = port
         self.log_file = None
 
     def start(self) -> "StromServer":
@@ -50,7 +54,7 @@ class StromServer:
         if self.etcd is not None:
             cluster_args += ["--etcd", self.etcd]
         self.process = subprocess.Popen(
-            [STROM_BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir), *cluster_args,
+            [*self.command_prefix, STROM_BINARY, "serve", "--listen", f"{self.host}:{self.port}", "--data-dir", str(self.data_dir), *cluster_args,
              *[arg for key, value in self.overrides.items() for arg in ("--override", f"{key}={value}")]],
             stdout=subprocess.PIPE, stderr=self.log_file, text=True, preexec_fn=self._limit_descriptors)
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -72,7 +76,7 @@ class StromServer:
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
