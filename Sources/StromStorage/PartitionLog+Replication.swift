@@ -97,8 +97,8 @@ extension PartitionLog {
     /// Removes every batch at or after `offset` (a batch straddling it goes whole): a follower
     /// cutting what its new leader does not have; the caller decides the offset from the leader's
     /// epochs (EpochDivergence). Leader epochs that start at
-    /// or after the new end go from the cache; the producer state is rebuilt from what remains of
-    /// the newest segment; the recovery point and high watermark come down to the new end.
+    /// or after the new end go from the cache; the producer state forgets the batches cut off; the
+    /// recovery point and high watermark come down to the new end.
     /// A log that leads (see ``appendAsFollower(_:nowMs:)``) is left as it is.
     /// - Returns: the log end offset after truncation.
     @discardableResult
@@ -126,13 +126,9 @@ extension PartitionLog {
                     state.offsets.lastStableOffset = min(state.offsets.lastStableOffset, end)
                     state.offsets.logStartOffset = min(state.offsets.logStartOffset, end)
                     state.recoveryPoint = min(state.recoveryPoint, end)
-                    var producers = ProducerStates()
-                    var position: Int64 = 0
-                    while position < active.sizeBytes, let header = try active.batchHeader(at: position) {
-                        producers.record(header)
-                        position += Int64(header.totalSizeBytes)
-                    }
-                    state.producers = producers
+                    // What producers wrote before the cut stays known (a retry of it after a
+                    // failover is still recognised), whichever segment it is in.
+                    state.producers.forget(from: end)
                 } catch {
                     state.offlineReason = "truncation failed: \(error)"
                     throw .storage(error)

@@ -187,13 +187,16 @@ public final class PartitionLog: Sendable {
         // they are for the operator.
         state.offlineReason = damage
         if epochEntries.count != storedEntries.count { try? epochFile.write(epochEntries) }
-        // Producer retries land within seconds of the original, so the active segment holds the
-        // batches a retry can repeat; older producers start afresh (Kafka keeps snapshots instead).
-        var position: Int64 = 0
-        let active = segments[segments.count - 1]
-        while position < active.sizeBytes, let header = try active.batchHeader(at: position) {
-            state.producers.record(header)
-            position += Int64(header.totalSizeBytes)
+        // Producer retries land within seconds of the original, so the newest segments hold the
+        // batches a retry can repeat: the active one and the one before (a roll just before the
+        // crash must not make a retry of the batch before it look new); older producers start
+        // afresh (Kafka keeps snapshots instead).
+        for segment in segments.suffix(Self.producerStateSegments) {
+            var position: Int64 = 0
+            while position < segment.sizeBytes, let header = try segment.batchHeader(at: position) {
+                state.producers.record(header)
+                position += Int64(header.totalSizeBytes)
+            }
         }
         return (PartitionLog(topicPartition: topicPartition, directory: directory, fileSystem: fileSystem, state: state), report)
     }
@@ -355,6 +358,9 @@ public final class PartitionLog: Sendable {
 
     /// Base offset (8), batch length (4) and partition leader epoch (4): the bytes the log patches.
     static let patchedHeadBytes = 16
+
+    /// The newest segments whose batches rebuild the idempotent producers' state on open.
+    static let producerStateSegments = 2
 
     /// LogAppendTime topics carry the broker's time in `maxTimestamp` and attribute bit 3, both
     /// inside the CRC, so the CRC is recomputed (Kafka does the same).

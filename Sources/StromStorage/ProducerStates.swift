@@ -64,6 +64,19 @@ struct ProducerStates: Sendable {
         return nil
     }
 
+    /// Forgets the batches at or past `offset` (the log was truncated there); a producer with none
+    /// left is forgotten (it starts where it says, as an unknown one does).
+    mutating func forget(from offset: Int64) {
+        for (producerId, producer) in producers {
+            let kept = producer.batches.filter { $0.firstOffset < offset }
+            if kept.isEmpty {
+                producers[producerId] = nil
+            } else if kept.count != producer.batches.count {
+                producers[producerId] = Producer(epoch: producer.epoch, batches: kept)
+            }
+        }
+    }
+
     /// Records a batch appended at `header.baseOffset`.
     mutating func record(_ header: RecordBatchHeader) {
         guard Self.applies(to: header) else { return }

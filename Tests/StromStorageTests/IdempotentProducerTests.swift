@@ -78,4 +78,23 @@ import Testing
         }
         #expect(log.offsets.logEndOffset == 3)
     }
+
+    /// Found by the cluster fault harness: a segment rolled just before the broker stopped, and a
+    /// producer's retry of its batch in the segment before the active one was appended again.
+    @Test func aRetryOfABatchInThePreviousSegmentIsRecognisedAfterARestart() throws {
+        func open() throws -> PartitionLog {
+            try PartitionLog.open(
+                directory: "/data/rolled-0", topicPartition: TopicPartition(topic: "rolled", partition: 0), config: smallSegments(64),
+                fileSystem: fileSystem, cleanShutdown: false, nowMs: 0).0
+        }
+        var log = try open()
+        let first = try log.append(try batch(producerId: 7, sequence: 0), nowMs: 0)
+        _ = try log.append(try batch(producerId: 8, sequence: 0), nowMs: 0)
+        #expect(log.segmentBaseOffsets.count == 2, "the second batch rolled a new segment")
+        try log.flush()
+        try log.close()
+        log = try open()
+        #expect(try log.append(try batch(producerId: 7, sequence: 0), nowMs: 0).firstOffset == first.firstOffset, "the retry is recognised")
+        #expect(log.offsets.logEndOffset == 6)
+    }
 }

@@ -85,6 +85,34 @@ import Testing
         #expect(follower.epochEntries == leader.epochEntries)
     }
 
+    /// Found by the cluster fault harness: truncation rebuilt the producer state from the newest
+    /// segment alone, so a follower that became leader took a retry of a batch in an older segment
+    /// as new and stored it twice.
+    @Test func truncationKeepsWhatProducersWroteBeforeTheCutInEverySegment() throws {
+        func idempotent(_ producerId: Int64, sequence: Int32) throws -> RecordBatch {
+            var builder = RecordBatchBuilder(producerId: producerId, producerEpoch: 0, baseSequence: sequence)
+            for index in 0..<3 { builder.append(timestampMs: 0, key: nil, value: ByteBuffer(string: "p\(producerId)-\(sequence)-\(index)")) }
+            var bytes = try builder.build()
+            return try RecordBatch.read(from: &bytes)
+        }
+        let follower = try open("follower", config: smallSegments(64))
+        follower.setReplicated(true)
+        let leader = try open("leader", config: smallSegments(64))
+        leader.setReplicated(true)
+        try leader.setLeaderEpoch(1)
+        _ = try leader.append(try idempotent(7, sequence: 0), nowMs: 0)
+        for sequence in stride(from: Int32(0), to: 12, by: 3) { _ = try leader.append(try idempotent(8, sequence: sequence), nowMs: 0) }
+        for batch in try storedBatches(leader) { try follower.appendAsFollower(batch, nowMs: 0) }
+        #expect(follower.segmentBaseOffsets.count > 2)
+        // The follower cuts its last batch (producer 8's) and then leads.
+        try follower.truncate(to: 12, nowMs: 0)
+        try follower.setLeaderEpoch(2)
+        #expect(try follower.append(try idempotent(7, sequence: 0), nowMs: 0).firstOffset == 0, "producer 7's retry is recognised")
+        #expect(try follower.append(try idempotent(8, sequence: 9), nowMs: 0).firstOffset == 12, "the batch cut off is taken again")
+        #expect(try follower.append(try idempotent(8, sequence: 6), nowMs: 0).firstOffset == 9, "the batch before the cut is known")
+        #expect(follower.offsets.logEndOffset == 15)
+    }
+
     @Test func truncatedLogReopensAsItWasCut() throws {
         let leader = try leaderLog(epochs: [1, 4], batchesPerEpoch: 5)
         var follower = try open("follower")
