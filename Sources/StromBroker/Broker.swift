@@ -343,7 +343,8 @@ public final class Broker: Sendable {
                 decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax,
                 validation: configuration.produceValidation, recordsPerBatchMax: configuration.batchRecordsMax)
             if let replicas { handler.replication = ProduceReplication(replicas: replicas, waiters: waiters) }
-            guard let response = await handler.handle(body, nowMs: Self.nowMs(), afterAppends: orderedPhaseDone) else { return .success(nil) }
+            guard var response = await handler.handle(body, nowMs: Self.nowMs(), afterAppends: orderedPhaseDone) else { return .success(nil) }
+            if cluster != nil { LeaderHints.add(to: &response, version: version, partitions: partitions) }
             return encode(response, version: version, for: request)
         case .fetch:
             preconditionFailure("Fetch is answered by fetch(_:request:sendsFiles:)")
@@ -394,6 +395,8 @@ public final class Broker: Sendable {
             return encode(await GroupAdminHandlers(broker: self).describeConsumerGroups(body), version: version, for: request)
         case .offsetForLeaderEpoch(let body):
             return encode(OffsetForLeaderEpochHandler(partitions: partitions, replicas: replicas).handle(body), version: version, for: request)
+        case .electLeaders(let body):
+            return encode(await ElectLeadersHandler(broker: self).handle(body, version: version), version: version, for: request)
         case .offsetDelete(let body):
             return encode(await GroupAdminHandlers(broker: self).deleteOffsets(body), version: version, for: request)
         default:
@@ -403,7 +406,7 @@ public final class Broker: Sendable {
 
     private func fetch(_ body: FetchRequest, request: KafkaRequest, sendsFiles: Bool) async -> Reply {
         let replicaId = request.apiVersion >= 15 ? body.replicaState.replicaId : body.replicaId
-        let result: FetchResult
+        var result: FetchResult
         if replicaId >= 0, let cluster, let replicas {
             result = await ReplicaFetchHandler(
                 partitions: partitions, replicas: replicas, waiters: waiters,
@@ -415,6 +418,7 @@ public final class Broker: Sendable {
                 partitions: partitions, waiters: waiters, responseBytesMax: configuration.fetchResponseBytesMax, replicas: replicas
             ).fetch(body, version: request.apiVersion)
         }
+        if cluster != nil { LeaderHints.add(to: &result.response, version: request.apiVersion, partitions: partitions) }
         do {
             if sendsFiles, !result.records.isEmpty,
                let spliced = try FetchResponseSplicer.encode(result, version: request.apiVersion, correlationId: request.correlationId) {

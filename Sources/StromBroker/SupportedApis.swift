@@ -24,6 +24,7 @@ public enum SupportedApis {
         .describeLogDirs: 0...4,
         .incrementalAlterConfigs: 0...1,
         .describeCluster: 0...1,
+        .electLeaders: 0...2,
         .findCoordinator: 0...6,
         .joinGroup: 0...9,
         .syncGroup: 0...5,

@@ -370,3 +370,48 @@ def test_a_wiped_broker_re_replicates_everything(cluster):
     records = read_all(broker.bootstrap, topic)
     for partition, offset, value in acknowledged:
         assert records.get((partition, offset)) == value
+
+
+def test_preferred_election_gives_leadership_back_and_unclean_election_needs_a_leaderless_partition(cluster):
+    """ElectLeaders through confluent-kafka's admin client (librdkafka sends it to any broker)."""
+    from confluent_kafka import ElectionType, KafkaException, TopicPartition
+    from confluent_kafka.admin import AdminClient
+    topic = unique_topic()
+    cluster.create_topic(topic, partitions=1, config=REPLICATED)
+    preferred = cluster.metadata(topic).topics[topic].partitions[0].replicas[0]
+    assert cluster.leader_of(topic, 0) == preferred
+    # The preferred leader dies and comes back: it rejoins as a follower, leadership stays moved.
+    cluster.brokers[preferred].kill()
+    cluster.wait_for(lambda m: m.topics[topic].partitions[0].leader not in (-1, preferred), "a new leader", topic=topic)
+    cluster.brokers[preferred].start()
+    cluster.wait_for(all_in_sync(topic), "the preferred leader back in the ISR", topic=topic)
+    assert cluster.leader_of(topic, 0) != preferred
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    results = admin.elect_leaders(ElectionType.PREFERRED, [TopicPartition(topic, 0)]).result(timeout=20)
+    assert list(results.values()) == [None], results
+    cluster.wait_for(lambda m: m.topics[topic].partitions[0].leader == preferred, "the preferred leader leading again", topic=topic)
+    # Asked again, nothing is needed; an unclean election of a led partition is not needed either.
+    for election in (ElectionType.PREFERRED, ElectionType.UNCLEAN):
+        again = admin.elect_leaders(election, [TopicPartition(topic, 0)]).result(timeout=20)
+        error = list(again.values())[0]
+        code = error.args[0] if isinstance(error, KafkaException) else error  # a KafkaError per partition
+        assert code is not None and code.name() == "ELECTION_NOT_NEEDED", again
+    confluent_produce(cluster.bootstrap, topic, [b"after the election"])
+
+
+def test_every_brokers_configs_are_described_and_altered_through_the_cluster(cluster):
+    """Describe/IncrementalAlterConfigs for each broker id (librdkafka sends each to the broker it
+    names); a dynamic default set for broker 2 is stored in etcd and is broker 2's alone."""
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource, ResourceType
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    for node in (1, 2, 3):
+        resource = ConfigResource(ResourceType.BROKER, str(node))
+        described = admin.describe_configs([resource])[resource].result(timeout=15)
+        assert described["node.id"].value == str(node)
+    change = ConfigResource(ResourceType.BROKER, "2", incremental_configs=[
+        ConfigEntry("log.retention.ms", "3600000", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([change])[change].result(timeout=15)
+    for node, source in ((2, ConfigSource.DYNAMIC_BROKER_CONFIG), (1, ConfigSource.DEFAULT_CONFIG)):
+        resource = ConfigResource(ResourceType.BROKER, str(node))
+        described = admin.describe_configs([resource])[resource].result(timeout=15)
+        assert described["log.retention.ms"].source == source.value, (node, described["log.retention.ms"])

@@ -1,5 +1,6 @@
 import KafkaProtocol
 import NIOCore
+import StromCluster
 import StromStorage
 import StromTestSupport
 import Synchronization
@@ -248,5 +249,34 @@ final class TestPartitions: PartitionDirectory {
         #expect(answer.errorCode == 0)
         #expect(answer.offset == 2, "offset 0 is 'first', the batch holds 1...5 and 9,000 first at offset 2")
         #expect(answer.timestamp == 9_000)
+    }
+
+    /// Found by the cluster fault harness: during a leader change a client's pipelined batches can
+    /// straddle it (the first refused as not yet leader, the next taken as leader); the gap that
+    /// follows is answered retriably for a while, so librdkafka resends both in order instead of
+    /// bumping its epoch (which duplicates other partitions' unanswered batches).
+    @Test func aNewLeaderAnswersASequenceGapAsNotLeaderForAWhile() async throws {
+        let nowMs = Mutex<Int64>(1_000)
+        let replicas = ReplicaManager(nodeId: 1, replicaLagTimeMaxMs: 30_000, clock: { nowMs.withLock { $0 } })
+        let topicPartition = TopicPartition(topic: "orders", partition: 0)
+        let log = try #require(partitions.log(topic: "orders", partition: 0))
+        try replicas.lead(topicPartition, topic: "orders", assignment: PartitionAssignment(
+            partition: 0, replicas: [1], leader: 1, leaderEpoch: 3, inSyncReplicas: [1], partitionEpoch: 3), log: log)
+        var handler = produce
+        handler.replication = ProduceReplication(replicas: replicas, waiters: waiters)
+        func idempotent(sequence: Int32) throws -> ByteBuffer {
+            var builder = RecordBatchBuilder(producerId: 42, producerEpoch: 0, baseSequence: sequence)
+            builder.append(timestampMs: 1_000, key: nil, value: ByteBuffer(string: "s\(sequence)"))
+            return try builder.build()
+        }
+        func code(sequence: Int32) async throws -> Int16 {
+            let response = try #require(await handler.handle(produceRequest(acks: 1, records: try idempotent(sequence: sequence)), nowMs: 0))
+            return response.responses[0].partitionResponses[0].errorCode
+        }
+        #expect(try await code(sequence: 0) == 0)
+        #expect(try await code(sequence: 2) == KafkaErrorCode.notLeaderOrFollower.rawValue, "a gap right after the leader change")
+        nowMs.withLock { $0 += ReplicaManager.newLeaderGapGraceMs }
+        #expect(try await code(sequence: 2) == KafkaErrorCode.outOfOrderSequenceNumber.rawValue, "a gap is a gap after the grace")
+        #expect(try await code(sequence: 1) == 0)
     }
 }

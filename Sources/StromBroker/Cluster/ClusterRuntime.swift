@@ -213,6 +213,54 @@ actor ClusterRuntime {
         logger.notice("controlled shutdown: \(moved) partition changes committed; \(stillLed) partitions still led here (no other in-sync replica)")
     }
 
+    // MARK: Administrator's elections
+
+    /// ElectLeaders: decides each partition from the current metadata and commits the changes
+    /// with a compare on each partition's epoch (a partition changed meanwhile is decided again,
+    /// a few times). `partitions` nil: every partition, answering only those that changed or failed
+    /// for another reason than ELECTION_NOT_NEEDED (Kafka's rule).
+    func electLeaders(_ kind: LeaderElectionRequest.Kind, partitions: [TopicPartition]?) async -> [(TopicPartition, KafkaErrorCode)] {
+        var outcome: [TopicPartition: KafkaErrorCode] = [:]
+        let all = await store.image()
+        var pending = partitions ?? all.topics.flatMap { topic in
+            topic.partitions.map { TopicPartition(topic: topic.name, partition: $0.partition) }
+        }
+        for _ in 0..<5 where !pending.isEmpty {
+            let image = await store.image()
+            let live = Set(image.brokers.map(\.nodeId))
+            var changes: [(String, PartitionAssignment, PartitionAssignment)] = []
+            var changed: [TopicPartition] = []
+            for topicPartition in pending {
+                guard let topic = image.topic(named: topicPartition.topic), topicPartition.partition >= 0,
+                      topicPartition.partition < topic.partitionCount
+                else {
+                    outcome[topicPartition] = .unknownTopicOrPartition
+                    continue
+                }
+                let assignment = topic.partitions[Int(topicPartition.partition)]
+                switch LeaderElectionRequest.decide(kind, for: assignment, liveBrokers: live) {
+                case .refused(let code): outcome[topicPartition] = code
+                case .change(let decision):
+                    changes.append((topic.name, assignment, decision.assignment))
+                    changed.append(topicPartition)
+                    if decision.isUnclean {
+                        logger.warning("unclean leader election asked for \(topicPartition): led by out-of-sync replica \(decision.assignment.leader); records acknowledged by the old in-sync replicas may be lost")
+                    }
+                }
+            }
+            pending = []
+            guard !changes.isEmpty else { break }
+            let committed = (try? await store.alterPartitions(changes)) ?? Array(repeating: false, count: changes.count)
+            for (topicPartition, done) in zip(changed, committed) {
+                if done { outcome[topicPartition] = KafkaErrorCode.none } else { pending.append(topicPartition) }
+            }
+        }
+        for topicPartition in pending { outcome[topicPartition] = .requestTimedOut }
+        await reconcile(to: store.image())
+        let answered = outcome.filter { partitions != nil || $0.value != .electionNotNeeded }
+        return answered.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }.map { ($0.key, $0.value) }
+    }
+
     // MARK: ISR changes
 
     /// Commits an ISR change a leader decided (a follower caught up, or fell behind).

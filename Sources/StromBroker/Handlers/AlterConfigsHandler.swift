@@ -92,7 +92,10 @@ struct AlterConfigsHandler: Sendable {
                 return nil
             }
         case .broker?:
-            guard name.isEmpty || name == String(broker.configuration.nodeId) else {
+            // In a cluster the dynamic configs of every broker live in etcd: any broker may change
+            // another's (that broker applies them when it sees the change), as Kafka's controller does.
+            let otherBroker = broker.cluster != nil && Int32(name).map { $0 >= 0 } == true
+            guard name.isEmpty || name == String(broker.configuration.nodeId) || otherBroker else {
                 return .failure(.invalidRequest, "unexpected broker id \(name), this is broker \(broker.configuration.nodeId)")
             }
             let dynamic = broker.dynamicBrokerConfigs(name)

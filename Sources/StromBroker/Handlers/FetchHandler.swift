@@ -50,7 +50,8 @@ struct FetchHandler: Sendable {
                 }
                 targets.append((topicIndex, partitionIndex, topicPartition, log))
                 if log == nil {
-                    let code: KafkaErrorCode = usesTopicIds && name == nil ? .unknownTopicId : .unknownTopicOrPartition
+                    let hostedElsewhere = replicas != nil && name.map { partitions.partitionExists(topic: $0, partition: partition.partition) } == true
+                    let code: KafkaErrorCode = hostedElsewhere ? .notLeaderOrFollower : usesTopicIds && name == nil ? .unknownTopicId : .unknownTopicOrPartition
                     response.responses[topicIndex].partitions[partitionIndex].errorCode = code.rawValue
                 }
             }

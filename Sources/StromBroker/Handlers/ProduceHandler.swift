@@ -127,6 +127,11 @@ struct ProduceHandler: Sendable {
         } catch let error as LogAppendError {
             result.errorCode = error.kafkaErrorCode.rawValue
             result.errorMessage = "\(error)"
+            if case .outOfOrderSequence(_, let expected, let received) = error, received > expected,
+               let replication, replication.replicas.isNewLeader(log.topicPartition) {
+                // A batch before it was refused here moments ago, as not yet leader: see isNewLeader.
+                result.errorCode = KafkaErrorCode.notLeaderOrFollower.rawValue
+            }
         } catch {
             result.errorCode = KafkaErrorCode.unknownServerError.rawValue
         }
@@ -150,7 +155,10 @@ struct ProduceReplication: Sendable {
     /// Why the append may not happen here: this broker does not lead the partition, or acks=all
     /// asks for more in-sync replicas than there are (`min.insync.replicas`, NOT_ENOUGH_REPLICAS).
     func refusal(_ topicPartition: TopicPartition, acks: Int16, partitions: any PartitionDirectory) -> KafkaErrorCode? {
-        guard let log = partitions.log(topic: topicPartition.topic, partition: topicPartition.partition) else { return nil }
+        guard let log = partitions.log(topic: topicPartition.topic, partition: topicPartition.partition) else {
+            // A partition of the cluster with no replica here: the client's metadata is stale.
+            return partitions.partitionExists(topic: topicPartition.topic, partition: topicPartition.partition) ? .notLeaderOrFollower : nil
+        }
         if let error = replicas.leaderError(topicPartition, currentLeaderEpoch: -1) { return error }
         if acks == -1, let inSync = replicas.inSyncReplicaCount(topicPartition), inSync < log.config.minInSyncReplicas {
             return .notEnoughReplicas

@@ -28,6 +28,19 @@ final class BrokerPartitions: PartitionDirectory {
         return logs.log(for: TopicPartition(topic: topic, partition: partition))
     }
 
+    func partitionExists(topic: String, partition: Int32) -> Bool {
+        image.withLock { image in image.topic(named: topic).map { partition >= 0 && partition < $0.partitionCount } ?? false }
+    }
+
+    func currentLeader(topic: String, partition: Int32) -> LeaderEndpoint? {
+        image.withLock { image in
+            guard let metadata = image.topic(named: topic), partition >= 0, partition < metadata.partitionCount else { return nil }
+            let assignment = metadata.partitions[Int(partition)]
+            guard let broker = image.brokersById[assignment.leader] else { return nil }
+            return LeaderEndpoint(nodeId: broker.nodeId, leaderEpoch: assignment.leaderEpoch, host: broker.host, port: broker.port, rack: broker.rack)
+        }
+    }
+
     func topicName(id: KafkaUUID) -> String? { image.withLock { $0.topic(id: id)?.name } }
     func topicId(name: String) -> KafkaUUID? { image.withLock { $0.topic(named: name)?.id } }
 }

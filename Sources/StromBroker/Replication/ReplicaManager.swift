@@ -29,6 +29,8 @@ final class ReplicaManager: Sendable {
         var assignment: PartitionAssignment
         var topic: String
         let log: PartitionLog
+        /// When this broker began leading at this epoch.
+        var sinceMs: Int64
     }
 
     struct Followed: Sendable {
@@ -77,6 +79,23 @@ final class ReplicaManager: Sendable {
         }
     }
 
+    /// How long a new leader answers a producer's sequence gap NOT_LEADER_OR_FOLLOWER rather than
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER (see ``isNewLeader(_:)``).
+    static let newLeaderGapGraceMs: Int64 = 5_000
+
+    /// Whether this broker began leading `topicPartition` within ``newLeaderGapGraceMs``. During a
+    /// leader change a client's pipelined batches can straddle it: this broker refuses the first as
+    /// not yet leader and takes the next as leader, which then looks like a sequence gap. Answered
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER, librdkafka recovers by bumping its producer epoch and resends
+    /// every unacknowledged batch of every partition under new sequence numbers — duplicating those
+    /// that were written but whose answers were lost (found by the cluster fault harness). Answered
+    /// NOT_LEADER_OR_FOLLOWER, it resends both batches in order; a real gap still meets
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER once the grace is over.
+    func isNewLeader(_ topicPartition: TopicPartition) -> Bool {
+        let nowMs = clock()
+        return state.withLock { state in state.led[topicPartition].map { nowMs - $0.sinceMs < Self.newLeaderGapGraceMs } ?? false }
+    }
+
     /// The committed in-sync replica count of a led partition (acks=all checks it against
     /// `min.insync.replicas`); nil when this broker does not lead it.
     func inSyncReplicaCount(_ topicPartition: TopicPartition) -> Int? {
@@ -113,7 +132,7 @@ final class ReplicaManager: Sendable {
             replicaLagTimeMaxMs: replicaLagTimeMaxMs)
         state.withLock { state in
             state.followed[topicPartition] = nil
-            state.led[topicPartition] = Led(replicaState: replicaState, assignment: assignment, topic: topic, log: log)
+            state.led[topicPartition] = Led(replicaState: replicaState, assignment: assignment, topic: topic, log: log, sinceMs: nowMs)
         }
         log.setDurabilityListener { [weak self] topicPartition, _ in self?.recomputeHighWatermark(topicPartition) }
         recomputeHighWatermark(topicPartition)
