@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import struct
 import sys
@@ -72,7 +73,7 @@ REPLICA_LAG_MAX_MS = 5_000
 # retry (a fatal "Unable to reconstruct MessageSet").
 PRODUCER_CONFIG = {"acks": "all", "enable.idempotence": True, "linger.ms": 5, "request.timeout.ms": 2_500,
                    "message.timeout.ms": 60_000, "socket.timeout.ms": 4_000, "reconnect.backoff.max.ms": 200,
-                   "topic.metadata.refresh.interval.ms": 1_000, "log_level": 2}
+                   "topic.metadata.refresh.interval.ms": 1_000, "log_level": 4}
 CONVERGE_TIMEOUT_S = 120
 KINDS = ["kill_leader", "pause_leader", "two_down", "etcd_down", "rolling_restart", "cut_from_brokers",
          "isolate_leader", "cut_leader_from_cluster"]
@@ -156,13 +157,14 @@ def longest_gap(times: list[float], start: float, end: float) -> tuple[float, fl
 
 
 def produce_until(stop: threading.Event, bootstrap: str, producer_id: int, history: History, acks: AckTimes,
-                  summary: ClusterSummary, rng: random.Random):
+                  summary: ClusterSummary, rng: random.Random, client_debug: str | None = None):
     """Paced sends to every partition in turn; a producer that meets a fatal error is replaced."""
     from confluent_kafka import KafkaException, Producer
     generation = 0
     while not stop.is_set():
         fatal = threading.Event()
-        producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG,
+        debug = {"debug": client_debug, "log_level": 7} if client_debug else {}
+        producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG, **debug,
                              "error_cb": lambda error: fatal.set() if error.fatal() else None})
 
         def on_delivery(error, message):
@@ -336,14 +338,15 @@ def compare_replicas(cluster: StromCluster, high_watermarks: dict[int, int], in_
                                         f"watermark {high_watermarks[partition]}, the first at offset {min(missing)}")
 
 
-def run(cluster: StromCluster, network: ClusterNetwork, faults: int, seed: int, kinds: list[str]) -> ClusterSummary:
+def run(cluster: StromCluster, network: ClusterNetwork, faults: int, seed: int, kinds: list[str],
+        client_debug: str | None = None) -> ClusterSummary:
     rng = random.Random(seed)
     history, acks, summary = History(), AckTimes(), ClusterSummary()
     cluster.start()
     cluster.create_topic(TOPIC, partitions=PARTITIONS, config=TOPICS[TOPIC][1])
     bootstrap = ",".join(f"{broker_address(node)}:{BROKER_PORT}" for node in BROKERS)
     stop = threading.Event()
-    workers = [threading.Thread(target=produce_until, args=(stop, bootstrap, p, history, acks, summary, random.Random(rng.random())))
+    workers = [threading.Thread(target=produce_until, args=(stop, bootstrap, p, history, acks, summary, random.Random(rng.random()), client_debug))
                for p in range(PRODUCERS)]
     workers.append(threading.Thread(target=consume_until, args=(stop, bootstrap, history, TOPICS)))
     for worker in workers:
@@ -393,7 +396,8 @@ def main():
     parser.add_argument("--faults", type=int, default=100)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--logs", type=Path, help="a directory to keep every broker's and etcd's log in")
+    parser.add_argument("--logs", type=Path, help="a directory to keep every broker's and etcd's log in (and their data after a failure)")
+    parser.add_argument("--client-debug", help="librdkafka debug contexts for the producers (e.g. eos), logged to stderr")
     args = parser.parse_args()
     kinds = args.kinds.split(",")
     unknown = set(kinds) - set(KINDS)
@@ -417,7 +421,7 @@ def main():
                        "group.initial.rebalance.delay.ms": "0"},
             etcd_host=cluster_network.ETCD_ADDRESS, broker_host=broker_address, broker_port=lambda node: BROKER_PORT,
             broker_prefix=network.prefix)
-        summary = run(cluster, network, args.faults, args.seed, kinds)
+        summary = run(cluster, network, args.faults, args.seed, kinds, args.client_debug)
     finally:
         network.heal()
         if cluster is not None:
@@ -425,6 +429,9 @@ def main():
                 print(cluster.logs(), file=sys.stderr)
             if args.logs:
                 args.logs.mkdir(parents=True, exist_ok=True)
+                if summary is None or not summary.ok:  # the data too, to see what went wrong
+                    for node, broker in cluster.brokers.items():
+                        shutil.copytree(broker.data_dir, args.logs / f"broker-{node}-data", dirs_exist_ok=True)
                 for node, broker in cluster.brokers.items():
                     (args.logs / f"broker-{node}.log").write_text(broker.log())
                 if (cluster.directory / "etcd.log").exists():

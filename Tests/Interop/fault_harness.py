@@ -235,11 +235,13 @@ def expected_headers(value: bytes) -> list:
 def verify(history: History, records, starts, summary: Summary):
     summary.acknowledged = history.acknowledged_count()
     seen_values: dict[bytes, int] = {}
+    positions: dict[bytes, list[str]] = {}
     for (topic, partition), got in records.items():
         present = {offset: (key, value, headers) for offset, key, value, headers in got}
         last_seq: dict[bytes, int] = {}
         for offset, key, value, headers in got:
             seen_values[value] = seen_values.get(value, 0) + 1
+            positions.setdefault(value, []).append(f"{topic}-{partition}@{offset}")
             sent_key = history.sent.get(value)
             if sent_key is None or sent_key != key or sorted(headers) != sorted(expected_headers(value)):
                 summary.corrupted += 1
@@ -249,6 +251,7 @@ def verify(history: History, records, starts, summary: Summary):
             producer, seq = fields["producer"], int(fields["seq"])
             if topic != "compacted" and last_seq.get(producer, -1) >= seq:
                 summary.unordered += 1
+                summary.problems.append(f"{topic}-{partition}@{offset}: producer {producer.decode()} seq {seq} after seq {last_seq[producer]}")
             last_seq[producer] = seq
         acked = history.acked.get((topic, partition), {})
         values_present = {value for _, _, value, _ in got}
@@ -292,6 +295,9 @@ def verify(history: History, records, starts, summary: Summary):
             else:
                 summary.verified += 1
     summary.duplicated = sum(count - 1 for count in seen_values.values() if count > 1)
+    for value, count in seen_values.items():
+        if count > 1 and len(summary.problems) < 50:
+            summary.problems.append(f"{value[:40]!r} appears {count} times: {', '.join(positions[value])}")
     if history.consumed_bad:
         summary.corrupted += len(history.consumed_bad)
         summary.problems += [f"consumer read an unknown record at {where}" for where in history.consumed_bad[:5]]
