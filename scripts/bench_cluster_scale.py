@@ -46,7 +46,8 @@ def main() -> int:
     revision_before = etcd_revision(args.etcd)
     os.kill(int(open(os.path.join(args.pid_dir, f"broker-{args.victim}")).read()), signal.SIGKILL)
     killed = time.monotonic()
-    survivors = ",".join(b for b in args.bootstrap.split(",") if not b.endswith(str(19092 + args.victim - 1)))
+    # The bootstrap list names brokers 1..N in order: leave the victim out.
+    survivors = ",".join(b for index, b in enumerate(args.bootstrap.split(","), 1) if index != args.victim)
     admin = AdminClient({"bootstrap.servers": survivors})
     while True:
         partitions = admin.list_topics(topic, timeout=60).topics[topic].partitions
