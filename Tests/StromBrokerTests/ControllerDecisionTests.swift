@@ -35,6 +35,16 @@ import Testing
         #expect(ControllerRuntime.decide(image(brokers: [2, 3], partitions: after)).isEmpty)
     }
 
+    @Test func partitionsThatNeedALeaderAreDecidedBeforeThoseThatOnlyShrinkTheirISR() {
+        // Broker 3 died: it led partitions 1 and 3 and followed in 0 and 2.
+        let before = (0..<4).map { index in
+            partition(Int32(index), replicas: [1, 2, 3], leader: index % 2 == 1 ? 3 : 1, isr: [1, 2, 3])
+        }
+        let decisions = ControllerRuntime.decide(image(brokers: [1, 2], partitions: before))
+        #expect(decisions.map(\.change.new.partition) == [1, 3, 0, 2])
+        #expect(decisions.prefix(2).allSatisfy { $0.change.new.leader == 1 } && decisions.suffix(2).allSatisfy { $0.change.new.leader == 1 })
+    }
+
     @Test func theLastInSyncReplicaWaitsForItsBrokerUnlessUncleanElectionIsOn() {
         let lonely = [partition(0, replicas: [1, 2], leader: 1, isr: [1])]
         let clean = ControllerRuntime.decide(image(brokers: [2], partitions: lonely))
