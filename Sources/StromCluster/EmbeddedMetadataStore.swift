@@ -139,7 +139,7 @@ public actor EmbeddedMetadataStore: MetadataStore {
     ) throws(MetadataError) -> TopicMetadata {
         let topic = try current.topicToCreate(
             name: name, partitionCount: partitionCount, replicationFactor: replicationFactor, configs: configs,
-            id: try unusedTopicId(), nodeIds: [nodeId], configuration: configuration)
+            id: try current.unusedTopicId(makeTopicId), nodeIds: [nodeId], configuration: configuration)
         if !validateOnly {
             try commit(.topicCreated(topic), persist: true)
         }
@@ -210,16 +210,6 @@ public actor EmbeddedMetadataStore: MetadataStore {
         subscribers.publish(change)
     }
 
-    /// A random topic id not in use.
-    private func unusedTopicId() throws(MetadataError) -> KafkaUUID {
-        for _ in 0..<Limits.topicIdAttemptsMax {
-            let id = makeTopicId()
-            if id != .zero && current.topic(id: id) == nil {
-                return id
-            }
-        }
-        throw .storage("no unused topic id in \(Limits.topicIdAttemptsMax) random draws")
-    }
 
     /// How many ``changes()`` streams are open, for tests.
     var subscriberCount: Int { subscribers.count }

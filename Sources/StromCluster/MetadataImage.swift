@@ -58,6 +58,17 @@ public struct MetadataImage: Sendable, Equatable {
     }
 
     /// The topic with id `id`, if any.
+    /// A random topic id no topic here has; `draw` makes the candidates. A collision of random
+    /// 128-bit ids is as good as impossible, so a few draws are plenty, and a broken generator fails
+    /// instead of spinning.
+    func unusedTopicId(_ draw: () -> KafkaUUID = { KafkaUUID.random() }) throws(MetadataError) -> KafkaUUID {
+        for _ in 0..<Limits.topicIdAttemptsMax {
+            let id = draw()
+            if id != .zero && topic(id: id) == nil { return id }
+        }
+        throw .storage("no unused topic id in \(Limits.topicIdAttemptsMax) random draws")
+    }
+
     public func topic(id: KafkaUUID) -> TopicMetadata? {
         topicNamesById[id].flatMap { topicsByName[$0] }
     }

@@ -231,7 +231,7 @@ public actor EtcdMetadataStore: MetadataStore {
     ) async throws(MetadataError) -> TopicMetadata {
         var topic = try current.topicToCreate(
             name: name, partitionCount: partitionCount, replicationFactor: replicationFactor, configs: configs,
-            id: unusedTopicId(), nodeIds: current.brokers.map(\.nodeId), configuration: configuration)
+            id: try current.unusedTopicId(), nodeIds: current.brokers.map(\.nodeId), configuration: configuration)
         topic.partitions = try placed(topic.partitions, replicationFactor: topic.partitions.first?.replicas.count ?? 1)
         guard !validateOnly else { return topic }
         // Partition keys first (under the new id, so no other creator's keys are touched), then the
@@ -478,14 +478,6 @@ public actor EtcdMetadataStore: MetadataStore {
             throw .unavailable(reason)
         } catch {
             throw .storage("\(error)")
-        }
-    }
-
-    private func unusedTopicId() -> KafkaUUID {
-        // Random 128-bit ids: a collision with a live topic is as good as impossible, but cheap to rule out.
-        while true {
-            let id = KafkaUUID.random()
-            if id != .zero && current.topic(id: id) == nil { return id }
         }
     }
 
