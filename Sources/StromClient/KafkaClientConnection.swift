@@ -68,8 +68,7 @@ public final class KafkaClientConnection: Sendable {
             #if os(Linux)
             if let unacknowledgedTimeMax {
                 let userTimeout = ChannelOptions.Types.SocketOption(level: .tcp, name: .init(rawValue: CInt(TCP_USER_TIMEOUT)))
-                bootstrap = bootstrap.channelOption(userTimeout, value: SocketOptionValue(unacknowledgedTimeMax.components.seconds * 1_000
-                    + unacknowledgedTimeMax.components.attoseconds / 1_000_000_000_000_000))
+                bootstrap = bootstrap.channelOption(userTimeout, value: SocketOptionValue(TimeAmount(unacknowledgedTimeMax).nanoseconds / 1_000_000))
             }
             #endif
             channel = try await bootstrap

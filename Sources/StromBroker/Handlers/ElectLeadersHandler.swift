@@ -24,16 +24,12 @@ struct ElectLeadersHandler: Sendable {
                 return (topicPartition, exists ? .electionNotNeeded : .unknownTopicOrPartition)
             }
         }
+        // One entry per topic, topics in name order.
         var response = ElectLeadersResponse()
-        var topicIndex: [String: Int] = [:]
-        for (topicPartition, code) in results {
-            let index = topicIndex[topicPartition.topic] ?? {
-                response.replicaElectionResults.append(.init(topic: topicPartition.topic, partitionResult: []))
-                topicIndex[topicPartition.topic] = response.replicaElectionResults.count - 1
-                return response.replicaElectionResults.count - 1
-            }()
-            response.replicaElectionResults[index].partitionResult.append(
-                .init(partitionId: topicPartition.partition, errorCode: code.rawValue, errorMessage: code == .none ? nil : code.name))
+        for (topic, entries) in Dictionary(grouping: results, by: \.0.topic).sorted(by: { $0.key < $1.key }) {
+            response.replicaElectionResults.append(.init(topic: topic, partitionResult: entries.map { topicPartition, code in
+                .init(partitionId: topicPartition.partition, errorCode: code.rawValue, errorMessage: code == .none ? nil : code.name)
+            }))
         }
         return response
     }
