@@ -7,17 +7,21 @@
 #      (SIGTERM: controlled shutdown), with every acknowledged record checked;
 #   3. at scale: N partitions (default 10,000) with replication factor 3 on 3 brokers, one broker
 #      killed, the time until every partition it led has a new leader and the etcd revisions it took.
-# Usage: scripts/bench-cluster.sh [--records N] [--partitions N] [--skip-scale]
+# Usage: scripts/bench-cluster.sh [--records N] [--repeat R] [--partitions N] [--skip-scale]
+#   --repeat R runs every produce/consume pair R times, alternating single node and cluster (the
+#   report gives min/median/max and ratios of medians).
 # Output: every kbench line, the failover lines and their JSON, kept in .build-bench/cluster-<date>.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 records=200000
+repeat=1
 scale_partitions=10000
 skip_scale=0
 while [ $# -gt 0 ]; do
     case $1 in
         --records) records=$2; shift 2 ;;
+        --repeat) repeat=$2; shift 2 ;;
         --partitions) scale_partitions=$2; shift 2 ;;
         --skip-scale) skip_scale=1; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -49,22 +53,24 @@ single="127.0.0.1:$single_port"
 
 {
     echo "date $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD)"
-    echo "command: scripts/bench-cluster.sh --records $records --partitions $scale_partitions"
+    echo "command: scripts/bench-cluster.sh --records $records --repeat $repeat --partitions $scale_partitions"
     "$STROM_BINARY" serve --listen "$single" --data-dir "$work/single" >"$work/single.log" 2>&1 &
     echo $! >"$work/single.pid"
     for _ in $(seq 1 100); do "$STROM_BINARY" topic list --bootstrap "$single" >/dev/null 2>&1 && break; sleep 0.1; done
     scripts/cluster.sh start 3
-    for size in 100 1024; do
-        for target in single cluster; do
-            bootstrap=$single
-            [ $target = cluster ] && bootstrap=$cluster
-            topic="bench-$target-$size"
-            "$STROM_BINARY" topic create "$topic" --partitions 3 --replication-factor $([ $target = cluster ] && echo 3 || echo 1) \
-                --config min.insync.replicas=$([ $target = cluster ] && echo 2 || echo 1) --bootstrap "${bootstrap%%,*}" >/dev/null
-            "$kbench" produce --bootstrap "$bootstrap" --topic "$topic" --records "$records" --size "$size" --acks all \
-                --name "produce-$size" --label "$target"
-            "$kbench" consume --bootstrap "$bootstrap" --topic "$topic" --records "$records" --size "$size" \
-                --name "consume-$size" --label "$target"
+    for round in $(seq 1 "$repeat"); do
+        for size in 100 1024; do
+            for target in single cluster; do
+                bootstrap=$single
+                [ $target = cluster ] && bootstrap=$cluster
+                topic="bench-$target-$size-$round"
+                "$STROM_BINARY" topic create "$topic" --partitions 3 --replication-factor $([ $target = cluster ] && echo 3 || echo 1) \
+                    --config min.insync.replicas=$([ $target = cluster ] && echo 2 || echo 1) --bootstrap "${bootstrap%%,*}" >/dev/null
+                "$kbench" produce --bootstrap "$bootstrap" --topic "$topic" --records "$records" --size "$size" --acks all \
+                    --name "produce-$size" --label "$target"
+                "$kbench" consume --bootstrap "$bootstrap" --topic "$topic" --records "$records" --size "$size" \
+                    --name "consume-$size" --label "$target"
+            done
         done
     done
     for target in single cluster; do

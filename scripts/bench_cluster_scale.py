@@ -7,10 +7,12 @@ usage: bench_cluster_scale.py --bootstrap B --etcd HOST:PORT --pid-dir DIR [--pa
 """
 
 import argparse
+import base64
 import json
 import os
 import signal
 import sys
+import threading
 import time
 import urllib.request
 
@@ -23,6 +25,30 @@ def etcd_revision(endpoint: str) -> int:
         return int(json.loads(answer.read())["header"]["revision"])
 
 
+def registered(endpoint: str, prefix: str, node: int) -> bool:
+    key = base64.b64encode(f"{prefix}/brokers/{node}".encode()).decode()
+    request = urllib.request.Request(f"http://{endpoint}/v3/kv/range", data=json.dumps({"key": key}).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return int(json.loads(answer.read()).get("count", 0)) > 0
+
+
+class ExpiryWatcher(threading.Thread):
+    """Polls the victim's registration key every 20 ms: when etcd expired its lease (detection),
+    as against when every partition had a new leader (detection and elections)."""
+
+    def __init__(self, endpoint: str, prefix: str, node: int, killed: float):
+        super().__init__(daemon=True)
+        self.endpoint, self.prefix, self.node, self.killed = endpoint, prefix, node, killed
+        self.expired_s = None
+
+    def run(self):
+        while time.monotonic() - self.killed < 120:
+            if not registered(self.endpoint, self.prefix, self.node):
+                self.expired_s = time.monotonic() - self.killed
+                return
+            time.sleep(0.02)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bootstrap", required=True)
@@ -30,6 +56,7 @@ def main() -> int:
     parser.add_argument("--pid-dir", required=True)
     parser.add_argument("--partitions", type=int, default=10000)
     parser.add_argument("--victim", type=int, default=2)
+    parser.add_argument("--prefix", default="/strom")
     args = parser.parse_args()
     admin = AdminClient({"bootstrap.servers": args.bootstrap})
     topic = f"scale-{int(time.time())}"
@@ -46,6 +73,8 @@ def main() -> int:
     revision_before = etcd_revision(args.etcd)
     os.kill(int(open(os.path.join(args.pid_dir, f"broker-{args.victim}")).read()), signal.SIGKILL)
     killed = time.monotonic()
+    watcher = ExpiryWatcher(args.etcd, args.prefix, args.victim, killed)
+    watcher.start()
     # The bootstrap list names brokers 1..N in order: leave the victim out.
     survivors = ",".join(b for index, b in enumerate(args.bootstrap.split(","), 1) if index != args.victim)
     admin = AdminClient({"bootstrap.servers": survivors})
@@ -59,10 +88,14 @@ def main() -> int:
         time.sleep(0.1)
     elected_s = time.monotonic() - killed
     transactions = etcd_revision(args.etcd) - revision_before
+    watcher.join(timeout=5)
+    expired_s = watcher.expired_s
     result = {"partitions": args.partitions, "created_s": round(created_s, 1), "led_by_victim": len(led),
-              "new_leaders_s": round(elected_s, 2), "etcd_revisions": transactions}
+              "new_leaders_s": round(elected_s, 2), "etcd_revisions": transactions,
+              "lease_expired_s": None if expired_s is None else round(expired_s, 2)}
     print(f"{args.partitions} partitions (RF 3) created and in sync in {created_s:.1f} s; kill -9 of broker {args.victim} "
-          f"(leader of {len(led)}): every one led again in {elected_s:.2f} s, {transactions} etcd revisions")
+          f"(leader of {len(led)}): every one led again in {elected_s:.2f} s, {transactions} etcd revisions; "
+          f"its lease expired {'?' if expired_s is None else f'{expired_s:.2f}'} s after the kill")
     print("JSON " + json.dumps(result))
     return 0
 

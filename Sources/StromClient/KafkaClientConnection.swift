@@ -74,7 +74,7 @@ public final class KafkaClientConnection: Sendable {
             channel = try await bootstrap
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaResponseFrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(KafkaFrameHandler(frameSizeBytesMax: ClientLimits.responseFrameSizeBytesMax))
                         try channel.pipeline.syncOperations.addHandler(KafkaClientChannelHandler(host: host, port: port))
                     }
                 }

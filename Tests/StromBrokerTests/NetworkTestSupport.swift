@@ -268,7 +268,7 @@ struct TestClient {
         try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(KafkaFrameHandler(frameSizeBytesMax: KafkaServerConfiguration.frameSizeBytesMaxDefault))
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
             }

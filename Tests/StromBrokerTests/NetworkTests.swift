@@ -7,11 +7,11 @@ import StromBroker
 import StromTestSupport
 import Testing
 
-/// The frame decoder under every chunking, and the request handler in a `NIOAsyncTestingChannel`
+/// The frame handler under every chunking, and the request handler in a `NIOAsyncTestingChannel`
 /// (manual clock, no sockets): ordering, back-pressure, closing rules, idle timeout, draining.
 @Suite(.timeLimit(.minutes(1)))
 struct NetworkTests {
-    // MARK: - Frame decoder
+    // MARK: - Frame handler
 
     static func sizePrefixed(_ bytes: [UInt8]) -> ByteBuffer {
         var buffer = ByteBuffer()
@@ -20,37 +20,73 @@ struct NetworkTests {
         return buffer
     }
 
-    @Test func frameDecoderUnderEveryChunking() throws {
-        let limit = 16
-        let empty = Self.sizePrefixed([])
-        let small = Self.sizePrefixed([1, 2, 3])
-        let atLimit = Self.sizePrefixed(Array(0..<UInt8(limit)))
-        var many = ByteBuffer()
-        var expectedMany: [ByteBuffer] = []
-        for length in 0..<10 {
-            var frame = Self.sizePrefixed(Array(repeating: UInt8(length), count: length))
-            expectedMany.append(frame.getSlice(at: 4, length: length)!)
-            many.writeBuffer(&frame)
+    /// Feeds `input` to a fresh frame handler in the reads `cuts` makes and returns the frames.
+    static func frames(of input: ByteBuffer, cutAt cuts: [Int], limit: Int) throws -> [ByteBuffer] {
+        let channel = EmbeddedChannel(handler: KafkaFrameHandler(frameSizeBytesMax: limit))
+        var start = 0
+        for end in (cuts + [input.readableBytes]).sorted() where end > start {
+            try channel.writeInbound(input.getSlice(at: input.readerIndex + start, length: end - start)!)
+            start = end
         }
-        // The verifier feeds each input whole, a byte at a time from a non-zero readerIndex, and all
-        // inputs at once; the outputs must not change.
-        try ByteToMessageDecoderVerifier.verifyDecoder(
-            inputOutputPairs: [
-                (empty, [ByteBuffer()]),
-                (small, [ByteBuffer(bytes: [1, 2, 3])]),
-                (atLimit, [ByteBuffer(bytes: Array(0..<UInt8(limit)))]),
-                (many, expectedMany),
-            ],
-            decoderFactory: { KafkaFrameDecoder(frameSizeBytesMax: limit) })
+        var frames: [ByteBuffer] = []
+        while let frame = try channel.readInbound(as: ByteBuffer.self) { frames.append(frame) }
+        _ = try channel.finish()
+        return frames
     }
 
-    @Test func frameDecoderPassesRealRequestFrames() throws {
+    @Test func frameHandlerUnderEveryChunking() throws {
+        let limit = 16
+        var stream = ByteBuffer()
+        var expected: [ByteBuffer] = []
+        for length in [0, 3, limit, 0, 1, 7, limit, 2] {
+            var frame = Self.sizePrefixed(Array(repeating: UInt8(length), count: length))
+            expected.append(frame.getSlice(at: 4, length: length)!)
+            stream.writeBuffer(&frame)
+        }
+        // Whole, a byte at a time, and every single cut; then seeded random cuts.
+        #expect(try Self.frames(of: stream, cutAt: [], limit: limit) == expected)
+        #expect(try Self.frames(of: stream, cutAt: Array(1..<stream.readableBytes), limit: limit) == expected)
+        for cut in 1..<stream.readableBytes {
+            #expect(try Self.frames(of: stream, cutAt: [cut], limit: limit) == expected, "cut at \(cut)")
+        }
+        var random = SplitMix64(seed: 42)
+        for _ in 0..<200 {
+            let cuts = (0..<Int(random.next() % 6)).map { _ in 1 + Int(random.next() % UInt64(stream.readableBytes - 1)) }
+            #expect(try Self.frames(of: stream, cutAt: cuts, limit: limit) == expected, "cuts \(cuts)")
+        }
+    }
+
+    @Test func frameHandlerPassesRealRequestFrames() throws {
         let frames = try (0..<3).map { try NetworkFixtures.apiVersionsRequest(correlationId: Int32($0)) }
         var all = ByteBuffer()
         for var frame in frames { all.writeBuffer(&frame) }
         let expected = frames.map { $0.getSlice(at: 4, length: $0.readableBytes - 4)! }
-        try ByteToMessageDecoderVerifier.verifyDecoder(
-            inputOutputPairs: [(all, expected)], decoderFactory: { KafkaFrameDecoder() })
+        #expect(try Self.frames(of: all, cutAt: [], limit: 1 << 20) == expected)
+        #expect(try Self.frames(of: all, cutAt: [5, 30, 31], limit: 1 << 20) == expected)
+    }
+
+    /// A frame inside one read is a view of that read's bytes; one split over reads is assembled
+    /// once, in one buffer of its size (NIO rounds allocations up to a power of two).
+    @Test func frameSplitterCopiesOnlySplitFrames() throws {
+        var splitter = KafkaFrameSplitter(frameSizeBytesMax: 1 << 20)
+        var read = Self.sizePrefixed(Array(repeating: 7, count: 100))
+        var second = Self.sizePrefixed(Array(repeating: 8, count: 1_000))
+        read.writeBuffer(&second)
+        let whole = read
+        var input = read.getSlice(at: 0, length: 104 + 500)!
+        var frames: [ByteBuffer] = []
+        try splitter.split(&input) { frames.append($0) }
+        #expect(frames.count == 1)
+        #expect(splitter.bufferedBytes == 500)
+        let readStart = whole.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        let frameStart = frames[0].withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        #expect(frameStart == readStart + 4)
+        var rest = whole.getSlice(at: 604, length: 504)!
+        try splitter.split(&rest) { frames.append($0) }
+        #expect(frames.count == 2)
+        #expect(frames[1] == ByteBuffer(bytes: Array(repeating: 8, count: 1_000)))
+        #expect(frames[1].capacity >= 1_004 && frames[1].capacity < 2 * 1_004)
+        #expect(splitter.bufferedBytes == 0)
     }
 
     /// The size is checked as soon as its 4 bytes are in: nothing of the frame is buffered first.
@@ -60,13 +96,17 @@ struct NetworkTests {
         (Int32(-1), KafkaFrameError.negativeSize(sizeBytes: -1)),
         (Int32.min, KafkaFrameError.negativeSize(sizeBytes: Int32.min)),
     ])
-    func frameDecoderRejectsSizeBeforeBuffering(size: Int32, expected: KafkaFrameError) throws {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(KafkaFrameDecoder(frameSizeBytesMax: 16)))
+    func frameHandlerRejectsSizeBeforeBuffering(size: Int32, expected: KafkaFrameError) throws {
+        let channel = EmbeddedChannel(handler: KafkaFrameHandler(frameSizeBytesMax: 16))
         var prefix = ByteBuffer()
         prefix.writeInteger(size, endianness: .big)
+        prefix.writeBytes([1, 2, 3])
         // Three bytes are not a size yet.
         try channel.writeInbound(prefix.getSlice(at: 0, length: 3)!)
-        #expect(throws: expected) { try channel.writeInbound(prefix.getSlice(at: 3, length: 1)!) }
+        #expect(throws: expected) { try channel.writeInbound(prefix.getSlice(at: 3, length: 4)!) }
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+        // Nothing after a bad prefix is a frame.
+        try channel.writeInbound(Self.sizePrefixed([1]))
         #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
         _ = try? channel.finish()
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import KafkaProtocol
+import NIOPosix
 import Logging
 import StromCluster
 import StromStorage
@@ -22,6 +23,11 @@ actor ClusterRuntime {
     private weak var broker: Broker?
     private var applied: MetadataImage?
     private var takeUpFailed = false
+    /// The reconcile in progress (each waits for the one before).
+    private var reconcileTail: Task<Void, Never>?
+    /// Threads for taking up replicas: their file work blocks (see ``takeUp(_:broker:)``).
+    private let takeUpPool = NIOThreadPool(numberOfThreads: ClusterRuntime.takeUpThreads)
+    static let takeUpThreads = 8
     private var fetchers: [Int32: Task<Void, Never>] = [:]
     private var changesTask: Task<Void, Never>?
     private var maintenanceTask: Task<Void, Never>?
@@ -52,6 +58,7 @@ actor ClusterRuntime {
 
     /// Follows the metadata from now on, keeps ISRs current, and takes part in controller elections.
     func start() async {
+        takeUpPool.start()
         await reconcile(to: store.image())
         let changes = await store.changes()
         changesTask = Task { [weak self] in
@@ -81,12 +88,25 @@ actor ClusterRuntime {
         for task in fetchers.values { task.cancel() }
         fetchers = [:]
         await controller?.stop()
+        await reconcileTail?.value
+        try? await takeUpPool.shutdownGracefully()
     }
 
     // MARK: Applying the metadata
 
     /// Brings this broker in line with `image` (never an image older than the one applied).
+    /// Calls take turns: a take-up still running for one image is never overtaken by the next's.
     func reconcile(to image: MetadataImage) async {
+        let previous = reconcileTail
+        let turn = Task { [weak self] in
+            await previous?.value
+            await self?.apply(image)
+        }
+        reconcileTail = turn
+        await turn.value
+    }
+
+    private func apply(_ image: MetadataImage) async {
         guard let broker else { return }
         if let applied, image.revision < applied.revision { return }
         broker.partitions.update(image)
@@ -113,46 +133,108 @@ actor ClusterRuntime {
         }
         // A partition that could not be taken up last time is tried again: everything is, then.
         let incremental = !takeUpFailed
-        takeUpFailed = false
+        var takeUps: [TakeUp] = []
         for topic in image.topics {
             // Only what changed since the last image: with thousands of partitions, an election
             // touches a few and the rest need nothing.
             let previousTopic = incremental ? previous?.topic(named: topic.name) : nil
             if let previousTopic, previousTopic == topic { continue }
             let config = broker.logConfig(for: topic)
+            let unchanged = previousTopic.flatMap { $0.id == topic.id ? $0.partitions : nil } ?? []
             for assignment in topic.partitions where assignment.replicas.contains(nodeId) {
-                let topicPartition = TopicPartition(topic: topic.name, partition: assignment.partition)
-                if let previousTopic, previousTopic.id == topic.id, Int(assignment.partition) < previousTopic.partitions.count,
-                   previousTopic.partitions[Int(assignment.partition)] == assignment, replicas.role(of: topicPartition) != nil {
-                    continue
-                }
-                do {
-                    let log = try broker.openLog(topicPartition, config: config)
-                    let before = replicas.role(of: topicPartition)
-                    defer {
-                        // A coordinator partition whose leadership moved holds groups that may be
-                        // stale: they are loaded again from the log when next needed.
-                        if topic.name == GroupCoordinatorSettings.offsetsTopic, replicas.role(of: topicPartition) != before {
-                            let coordinator = broker.groupCoordinator
-                            Task { await coordinator.unload(assignment.partition) }
-                        }
-                    }
-                    if assignment.leader == nodeId {
-                        if case .leader = replicas.role(of: topicPartition) {} else {
-                            logger.info("leading \(topicPartition) at epoch \(assignment.leaderEpoch), in-sync replicas \(assignment.inSyncReplicas)")
-                        }
-                        try replicas.lead(topicPartition, topic: topic.name, assignment: assignment, log: log)
-                    } else if replicas.follow(topicPartition, assignment: assignment, log: log) {
-                        logger.info("following \(topicPartition) from leader \(assignment.leader) at epoch \(assignment.leaderEpoch)")
-                    }
-                    broker.waiters.notify(topicPartition)
-                } catch {
-                    takeUpFailed = true
-                    logger.error("taking up the replica of \(topicPartition) failed: \(error)")
-                }
+                // An unchanged partition was taken up with an earlier image (a failure makes the
+                // next pass a full one).
+                if Int(assignment.partition) < unchanged.count, unchanged[Int(assignment.partition)] == assignment { continue }
+                takeUps.append(TakeUp(
+                    topicPartition: TopicPartition(topic: topic.name, partition: assignment.partition), assignment: assignment,
+                    config: config))
             }
         }
+        takeUpFailed = await !takeUp(takeUps, broker: broker)
         updateFetchers(image)
+    }
+
+    /// One replica to take up: its log opened (created if new), then led or followed.
+    private struct TakeUp: Sendable {
+        let topicPartition: TopicPartition
+        let assignment: PartitionAssignment
+        let config: LogConfig
+    }
+
+    /// Takes up every replica of `takeUps`. Leaderships of existing logs that start an epoch sync
+    /// the leader-epoch checkpoint (twice: the file, then its directory): they run on the blocking
+    /// pool, several at once, since a broker taking over thousands of partitions after a failure
+    /// would otherwise spend seconds in fsync after fsync. The rest run here. Returns whether every
+    /// one was taken up.
+    private func takeUp(_ takeUps: [TakeUp], broker: Broker) async -> Bool {
+        guard !takeUps.isEmpty else { return true }
+        let started = ContinuousClock.now
+        let (replicas, logger, nodeId, pool) = (replicas, logger, nodeId, takeUpPool)
+        var blocking: [TakeUp] = []
+        var all = true
+        for item in takeUps {
+            let startsEpoch: Bool
+            if item.assignment.leader == nodeId, case .leader(let epoch) = replicas.role(of: item.topicPartition) {
+                startsEpoch = epoch != item.assignment.leaderEpoch
+            } else {
+                startsEpoch = item.assignment.leader == nodeId
+            }
+            // New logs stay in turn: their directories share one parent, whose every change is
+            // synced, so creating them concurrently only contends.
+            if startsEpoch, broker.logs.log(for: item.topicPartition) != nil {
+                blocking.append(item)
+            } else {
+                all = Self.takeUp(item, broker: broker, replicas: replicas, nodeId: nodeId, logger: logger) && all
+            }
+        }
+        all = await withTaskGroup(of: Bool.self) { group in
+            for item in blocking {
+                group.addTask {
+                    (try? await pool.runIfActive {
+                        Self.takeUp(item, broker: broker, replicas: replicas, nodeId: nodeId, logger: logger)
+                    }) ?? false
+                }
+            }
+            var all = all
+            for await succeeded in group { all = all && succeeded }
+            return all
+        }
+        if takeUps.count >= Self.takeUpsLogged {
+            logger.info("took up \(takeUps.count) replica changes (\(blocking.count) on disk) in \(ContinuousClock.now - started)")
+        }
+        return all
+    }
+
+    /// Reconciles that change at least this many replicas say how long it took.
+    static let takeUpsLogged = 100
+
+    private static func takeUp(_ item: TakeUp, broker: Broker, replicas: ReplicaManager, nodeId: Int32, logger: Logger) -> Bool {
+        let (topicPartition, assignment) = (item.topicPartition, item.assignment)
+        do {
+            let log = try broker.openLog(topicPartition, config: item.config)
+            let before = replicas.role(of: topicPartition)
+            defer {
+                // A coordinator partition whose leadership moved holds groups that may be
+                // stale: they are loaded again from the log when next needed.
+                if topicPartition.topic == GroupCoordinatorSettings.offsetsTopic, replicas.role(of: topicPartition) != before {
+                    let coordinator = broker.groupCoordinator
+                    Task { await coordinator.unload(assignment.partition) }
+                }
+            }
+            if assignment.leader == nodeId {
+                if case .leader = before {} else {
+                    logger.info("leading \(topicPartition) at epoch \(assignment.leaderEpoch), in-sync replicas \(assignment.inSyncReplicas)")
+                }
+                try replicas.lead(topicPartition, topic: topicPartition.topic, assignment: assignment, log: log)
+            } else if replicas.follow(topicPartition, assignment: assignment, log: log) {
+                logger.info("following \(topicPartition) from leader \(assignment.leader) at epoch \(assignment.leaderEpoch)")
+            }
+            broker.waiters.notify(topicPartition)
+            return true
+        } catch {
+            logger.error("taking up the replica of \(topicPartition) failed: \(error)")
+            return false
+        }
     }
 
     private func catchUp() async {

@@ -80,9 +80,10 @@ actor ControllerRuntime {
             logger.warning("unclean leader election: \(decision.change.topic)-\(decision.change.new.partition) led by out-of-sync replica \(decision.change.new.leader); records acknowledged by the old in-sync replicas may be lost")
         }
         do {
+            let started = ContinuousClock.now
             let committed = try await store.alterPartitions(decisions.map { ($0.change.topic, $0.change.expected, $0.change.new) }, controllerEpoch: epoch)
             let count = committed.filter { $0 }.count
-            logger.info("controller changed \(count) of \(decisions.count) partitions (leaders and in-sync replicas)")
+            logger.info("controller changed \(count) of \(decisions.count) partitions (leaders and in-sync replicas) in \(ContinuousClock.now - started)")
         } catch {
             logger.warning("controller could not commit partition changes: \(error)")
         }

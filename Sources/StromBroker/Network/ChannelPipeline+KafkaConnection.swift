@@ -1,10 +1,11 @@
 public import Logging
+import KafkaProtocol
 public import NIOCore
 
 extension ChannelPipeline.SynchronousOperations {
     /// Installs one Kafka connection's handlers, in order:
     /// 1. `IdleStateHandler` firing after `connections.max.idle.ms` without reads or writes;
-    /// 2. `ByteToMessageHandler(KafkaFrameDecoder)`, bounded by `socket.request.max.bytes`;
+    /// 2. `KafkaFrameHandler`, bounded by `socket.request.max.bytes`;
     /// 3. ``KafkaRequestHandler``, which decodes requests, calls `processor` and writes responses.
     ///
     /// ``KafkaServer`` calls it for every accepted connection; tests and in-process brokers can call
@@ -15,7 +16,7 @@ extension ChannelPipeline.SynchronousOperations {
         logger: Logger
     ) throws {
         try self.addHandler(IdleStateHandler(allTimeout: configuration.connectionIdleTimeMax))
-        try self.addHandler(ByteToMessageHandler(KafkaFrameDecoder(frameSizeBytesMax: configuration.frameSizeBytesMax)))
+        try self.addHandler(KafkaFrameHandler(frameSizeBytesMax: configuration.frameSizeBytesMax))
         try self.addHandler(
             KafkaRequestHandler(
                 processor: processor, inFlightRequestsMax: configuration.inFlightRequestsMax,

@@ -5,7 +5,7 @@ public import NIOCore
 /// Turns a connection's frames into requests for a ``KafkaRequestProcessor`` and writes the answers
 /// back in request order.
 ///
-/// Sits after `ByteToMessageHandler(KafkaFrameDecoder)` (see
+/// Sits after `KafkaFrameHandler` (see
 /// `ChannelPipeline.SynchronousOperations.addKafkaConnectionHandlers`). For each frame it:
 /// 1. decodes the header and body on the event loop (cheap: record data stays a slice);
 /// 2. runs the processor in a `Task`, one request of the connection after the other, in the order
