@@ -66,6 +66,8 @@ single="127.0.0.1:$single_port"
                 topic="bench-$target-$size-$round"
                 "$STROM_BINARY" topic create "$topic" --partitions 3 --replication-factor $([ $target = cluster ] && echo 3 || echo 1) \
                     --config min.insync.replicas=$([ $target = cluster ] && echo 2 || echo 1) --bootstrap "${bootstrap%%,*}" >/dev/null
+                # The previous run's data still being written back would slow this one's fsyncs.
+                sync
                 "$kbench" produce --bootstrap "$bootstrap" --topic "$topic" --records "$records" --size "$size" --acks all \
                     --name "produce-$size" --label "$target"
                 "$kbench" consume --bootstrap "$bootstrap" --topic "$topic" --records "$records" --size "$size" \

@@ -49,18 +49,18 @@ extension PartitionLog {
     @discardableResult
     public func appendAsFollower(_ batch: RecordBatch, nowMs: Int64) throws(LogAppendError) -> Int64 {
         try appendOrder.withLock { _ throws(LogAppendError) -> Int64 in
-            let plan = try state.withLock { (state: inout State) throws(LogAppendError) -> (LogSegment, Int64, [EpochEntry]?)? in
+            let plan = try state.withLock { (state: inout State) throws(LogAppendError) -> (LogSegment, Int64)? in
                 if let reason = state.offlineReason { throw .offline(reason: reason) }
                 let header = batch.header
                 if header.lastOffset < state.offsets.logEndOffset || !state.acceptsFollowerAppends { return nil }
                 guard header.baseOffset >= state.offsets.logEndOffset else {
                     throw .offsetOverlap(baseOffset: header.baseOffset, logEndOffset: state.offsets.logEndOffset)
                 }
-                var entries: [EpochEntry]? = nil
                 if header.partitionLeaderEpoch >= 0, header.partitionLeaderEpoch > (state.epochEntries.last?.epoch ?? -1) {
                     state.epochEntries.append(EpochEntry(epoch: header.partitionLeaderEpoch, startOffset: header.baseOffset))
                     state.leaderEpoch = header.partitionLeaderEpoch
-                    entries = state.epochEntries
+                    // Written by the flush that makes this batch durable (the fetcher waits for it).
+                    state.epochGeneration += 1
                 }
                 do throws(StorageIOError) {
                     try rollIfNeeded(&state, header: header, sizeBytes: batch.bytes.readableBytes, nowMs: nowMs)
@@ -69,17 +69,9 @@ extension PartitionLog {
                     throw .storage(error)
                 }
                 let segment = state.activeSegment
-                return (segment, segment.sizeBytes, entries)
+                return (segment, segment.sizeBytes)
             }
-            guard let (segment, position, entries) = plan else { return state.withLock { $0.offsets.logEndOffset } }
-            if let entries {
-                do throws(CheckpointError) {
-                    try epochCheckpoint.write(entries)
-                } catch {
-                    state.withLock { $0.offlineReason = "leader-epoch checkpoint failed: \(error)" }
-                    throw .offline(reason: "leader-epoch checkpoint failed: \(error)")
-                }
-            }
+            guard let (segment, position) = plan else { return state.withLock { $0.offsets.logEndOffset } }
             let bytes = batch.bytes
             let head = bytes.getSlice(at: bytes.readerIndex, length: Self.patchedHeadBytes)!
             let rest = bytes.getSlice(at: bytes.readerIndex + Self.patchedHeadBytes, length: bytes.readableBytes - Self.patchedHeadBytes)!
@@ -135,9 +127,9 @@ extension PartitionLog {
                 }
                 return (state.offsets.logEndOffset, trimEpochs(&state, from: state.offsets.logEndOffset))
             }
-            if let entries = result.1 {
+            if result.1 != nil {
                 do throws(CheckpointError) {
-                    try epochCheckpoint.write(entries)
+                    try syncEpochCheckpoint()
                 } catch {
                     throw .offline(reason: "leader-epoch checkpoint failed: \(error)")
                 }
@@ -153,6 +145,7 @@ extension PartitionLog {
         state.epochEntries.removeAll { $0.startOffset >= end }
         guard state.epochEntries.count != before else { return nil }
         state.leaderEpoch = state.epochEntries.last?.epoch ?? state.leaderEpoch
+        state.epochGeneration += 1
         return state.epochEntries
     }
 }

@@ -17,6 +17,8 @@ public final class PartitionLog: Sendable {
     /// Serialises what writes to the active segment (appends, rolls, closing): an append holds
     /// it across its pwrite, while the state lock is held only around it. Taken before `state`.
     let appendOrder = Mutex(())
+    /// Writers of `leader-epoch-checkpoint` take turns (a flush and a truncation may both write it).
+    private let epochCheckpointWrites = Mutex(())
 
     struct State: Sendable {
         var config: LogConfig
@@ -38,6 +40,13 @@ public final class PartitionLog: Sendable {
         /// threads), and neither may skip the directory sync the other has not finished yet.
         var directoryGeneration = 0
         var directorySyncedGeneration = 0
+        /// Counts changes to `epochEntries`; a flush that sees it ahead of `epochSyncedGeneration`
+        /// writes `leader-epoch-checkpoint` (synced) before data counts as durable. A new leader
+        /// epoch thus costs no sync until data written in it must be durable (Kafka syncs at once:
+        /// a broker taking over thousands of partitions spent its failover in those syncs); data
+        /// that was not flushed has its epochs rebuilt from its batches when the log opens.
+        var epochGeneration = 0
+        var epochSyncedGeneration = 0
         var lastFlushMs: Int64
         /// Set when an I/O error or corruption makes the log unsafe to serve.
         var offlineReason: String?
@@ -106,6 +115,7 @@ public final class PartitionLog: Sendable {
         var damage: String?
         var segments: [LogSegment] = []
         var previousRecovered = false
+        var unflushed: [LogSegment] = []
         for (index, base) in baseOffsets.enumerated() {
             let segment = try LogSegment.open(
                 directory: directory, baseOffset: base, fileSystem: fileSystem,
@@ -138,7 +148,10 @@ public final class PartitionLog: Sendable {
             let truncated = hole ? 0 : try segment.recover(expectedFirstOffset: base, contiguous: true)
             report.recoveredSegmentCount += 1
             report.truncatedBytes += truncated
-            if !hole { segments.append(segment) }
+            if !hole {
+                segments.append(segment)
+                unflushed.append(segment)
+            }
             previousRecovered = true
             if hole || truncated > 0 {
                 // Whatever follows a hole or a torn point cannot be trusted: it was written after it.
@@ -178,7 +191,18 @@ public final class PartitionLog: Sendable {
         // Epochs that start past the recovered end describe data the crash took; drop them.
         let epochFile = LeaderEpochCheckpointFile(directory: directory, fileSystem: fileSystem)
         let storedEntries = (try? epochFile.read()) ?? []
-        let epochEntries = storedEntries.filter { $0.startOffset <= logEnd }
+        var epochEntries = storedEntries.filter { $0.startOffset <= logEnd }
+        // The checkpoint is written by flushes: batches that were never flushed may carry epochs
+        // it does not have. They are taken from the batches themselves, as Kafka's recovery does.
+        for segment in unflushed {
+            var position: Int64 = 0
+            while position < segment.sizeBytes, let header = try segment.batchHeader(at: position) {
+                if header.partitionLeaderEpoch >= 0, header.partitionLeaderEpoch > (epochEntries.last?.epoch ?? -1) {
+                    epochEntries.append(EpochEntry(epoch: header.partitionLeaderEpoch, startOffset: header.baseOffset))
+                }
+                position += Int64(header.totalSizeBytes)
+            }
+        }
         var state = State(
             config: config, segments: segments, offsets: offsets, recoveryPoint: logEnd,
             leaderEpoch: epochEntries.last?.epoch ?? 0, lastFlushMs: nowMs)
@@ -186,7 +210,8 @@ public final class PartitionLog: Sendable {
         // Served offline (KAFKA_STORAGE_ERROR) rather than with a silent hole; the files stay as
         // they are for the operator.
         state.offlineReason = damage
-        if epochEntries.count != storedEntries.count { try? epochFile.write(epochEntries) }
+        // A failed write is retried by the first flush.
+        if epochEntries != storedEntries, (try? epochFile.write(epochEntries)) == nil { state.epochGeneration = 1 }
         // Producer retries land within seconds of the original, so the newest segments hold the
         // batches a retry can repeat: the active one and the one before (a roll just before the
         // crash must not make a retry of the batch before it look new); older producers start
@@ -224,16 +249,26 @@ public final class PartitionLog: Sendable {
     public func setLeaderEpoch(_ epoch: Int32) throws(CheckpointError) {
         // Under `appendOrder`, so that no follower append is half done when the epoch starts, and
         // none lands after it (a leader's log takes no copies: see ``becomeFollower()``).
-        let entries = appendOrder.withLock { _ in state.withLock { state -> [EpochEntry]? in
+        appendOrder.withLock { _ in state.withLock { state in
             state.acceptsFollowerAppends = false
-            guard epoch > state.leaderEpoch || state.epochEntries.isEmpty else { return nil }
+            guard epoch > state.leaderEpoch || state.epochEntries.isEmpty else { return }
             state.leaderEpoch = epoch
             state.epochEntries.removeAll { $0.startOffset >= state.offsets.logEndOffset }
             state.epochEntries.append(EpochEntry(epoch: epoch, startOffset: state.offsets.logEndOffset))
-            return state.epochEntries
+            // Written by the next flush, before anything of this epoch counts as durable.
+            state.epochGeneration += 1
         } }
-        guard let entries else { return }
-        try epochCheckpoint.write(entries)
+    }
+
+    /// Writes `leader-epoch-checkpoint` (synced) if the epochs changed since it was last written.
+    func syncEpochCheckpoint() throws(CheckpointError) {
+        try epochCheckpointWrites.withLock { _ throws(CheckpointError) in
+            // Read under the writers' turn: the last writer writes the newest epochs.
+            let (entries, generation, synced) = state.withLock { ($0.epochEntries, $0.epochGeneration, $0.epochSyncedGeneration) }
+            guard generation > synced else { return }
+            try epochCheckpoint.write(entries)
+            state.withLock { $0.epochSyncedGeneration = max($0.epochSyncedGeneration, generation) }
+        }
     }
 
     // MARK: Appending
@@ -422,7 +457,14 @@ public final class PartitionLog: Sendable {
             return (state.offsets.logEndOffset, dirty, generation)
         }
         let (target, dirty, directoryGeneration) = captured
-        do {
+        do throws(StorageIOError) {
+            do throws(CheckpointError) {
+                try syncEpochCheckpoint()
+            } catch {
+                // Writing raises only I/O errors (malformed is a reading error).
+                guard case .io(let io) = error else { throw StorageIOError(kind: .other, operation: "\(error)", path: directory) }
+                throw io
+            }
             for segment in dirty { try segment.flush() }
             // A new segment's directory entry must be durable too, or a power cut could lose the file.
             if let directoryGeneration {

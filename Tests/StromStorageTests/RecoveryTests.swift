@@ -305,3 +305,61 @@ import Testing
         #expect(seen.values.withLock { $0 } == [2, 3])
     }
 }
+
+/// The leader-epoch checkpoint is written by the flush that first needs it, and rebuilt from the
+/// batches for data that was never flushed.
+@Suite struct LeaderEpochCheckpointTimingTests {
+    let topicPartition = TopicPartition(topic: "t", partition: 0)
+
+    func open(_ fileSystem: SimulatedFileSystem) throws -> PartitionLog {
+        try PartitionLog.open(
+            directory: "/d/t-0", topicPartition: topicPartition, config: smallSegments(), fileSystem: fileSystem,
+            cleanShutdown: false, nowMs: 0).0
+    }
+
+    func stored(_ fileSystem: SimulatedFileSystem) -> [EpochEntry] {
+        (try? LeaderEpochCheckpointFile(directory: "/d/t-0", fileSystem: fileSystem).read()) ?? []
+    }
+
+    @Test func aNewEpochIsWrittenByTheFlushThatMakesItsDataDurable() throws {
+        let fileSystem = SimulatedFileSystem()
+        let log = try open(fileSystem)
+        try log.setLeaderEpoch(3)
+        #expect(log.epochEntries == [EpochEntry(epoch: 3, startOffset: 0)])
+        #expect(stored(fileSystem) == [])
+        _ = try log.append(try producedBatch(keys: ["a", "b"]), nowMs: 0)
+        try log.flush()
+        #expect(stored(fileSystem) == [EpochEntry(epoch: 3, startOffset: 0)])
+        // A follower's copy that starts an epoch: the same.
+        let follower = try PartitionLog.open(
+            directory: "/d/f-0", topicPartition: TopicPartition(topic: "f", partition: 0), config: smallSegments(),
+            fileSystem: fileSystem, cleanShutdown: false, nowMs: 0).0
+        var bytes = try log.read(from: 0, maxBytes: 1 << 20, upToLogEnd: true).slices[0].read()
+        try follower.appendAsFollower(try RecordBatch.read(from: &bytes), nowMs: 0)
+        let followerFile = LeaderEpochCheckpointFile(directory: "/d/f-0", fileSystem: fileSystem)
+        #expect(((try? followerFile.read()) ?? []) == [])
+        try follower.flush()
+        #expect(try followerFile.read() == [EpochEntry(epoch: 3, startOffset: 0)])
+    }
+
+    /// kill -9 (what was written survives, the checkpoint was not written) and power cuts (any
+    /// prefix of the unsynced writes survives): every surviving batch's epoch is in the cache.
+    @Test(arguments: [nil] + (0..<40).map { Optional(UInt64($0)) })
+    func epochsOfUnflushedBatchesAreRebuiltOnOpen(powerCutSeed: UInt64?) throws {
+        let fileSystem = SimulatedFileSystem()
+        let log = try open(fileSystem)
+        try log.setLeaderEpoch(3)
+        _ = try log.append(try producedBatch(keys: ["a", "b"]), nowMs: 0)
+        try log.flush()
+        try log.setLeaderEpoch(5)
+        for key in ["c", "d", "e"] { _ = try log.append(try producedBatch(keys: [key]), nowMs: 0) }
+        if let powerCutSeed { fileSystem.crash(seed: powerCutSeed) }
+        let reopened = try open(fileSystem)
+        let end = reopened.offsets.logEndOffset
+        #expect(end >= 2)
+        if powerCutSeed == nil { #expect(end == 5) }
+        let expected = [EpochEntry(epoch: 3, startOffset: 0)] + (end > 2 ? [EpochEntry(epoch: 5, startOffset: 2)] : [])
+        #expect(reopened.epochEntries == expected)
+        #expect(stored(fileSystem) == expected)
+    }
+}

@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 import KafkaProtocol
-import NIOPosix
 import Logging
 import StromCluster
 import StromStorage
@@ -23,11 +22,6 @@ actor ClusterRuntime {
     private weak var broker: Broker?
     private var applied: MetadataImage?
     private var takeUpFailed = false
-    /// The reconcile in progress (each waits for the one before).
-    private var reconcileTail: Task<Void, Never>?
-    /// Threads for taking up replicas: their file work blocks (see ``takeUp(_:broker:)``).
-    private let takeUpPool = NIOThreadPool(numberOfThreads: ClusterRuntime.takeUpThreads)
-    static let takeUpThreads = 8
     private var fetchers: [Int32: Task<Void, Never>] = [:]
     private var changesTask: Task<Void, Never>?
     private var maintenanceTask: Task<Void, Never>?
@@ -58,7 +52,6 @@ actor ClusterRuntime {
 
     /// Follows the metadata from now on, keeps ISRs current, and takes part in controller elections.
     func start() async {
-        takeUpPool.start()
         await reconcile(to: store.image())
         let changes = await store.changes()
         changesTask = Task { [weak self] in
@@ -88,25 +81,13 @@ actor ClusterRuntime {
         for task in fetchers.values { task.cancel() }
         fetchers = [:]
         await controller?.stop()
-        await reconcileTail?.value
-        try? await takeUpPool.shutdownGracefully()
     }
 
     // MARK: Applying the metadata
 
     /// Brings this broker in line with `image` (never an image older than the one applied).
-    /// Calls take turns: a take-up still running for one image is never overtaken by the next's.
-    func reconcile(to image: MetadataImage) async {
-        let previous = reconcileTail
-        let turn = Task { [weak self] in
-            await previous?.value
-            await self?.apply(image)
-        }
-        reconcileTail = turn
-        await turn.value
-    }
-
-    private func apply(_ image: MetadataImage) async {
+    /// It does not suspend: the actor applies one image at a time.
+    func reconcile(to image: MetadataImage) {
         guard let broker else { return }
         if let applied, image.revision < applied.revision { return }
         broker.partitions.update(image)
@@ -150,7 +131,7 @@ actor ClusterRuntime {
                     config: config))
             }
         }
-        takeUpFailed = await !takeUp(takeUps, broker: broker)
+        takeUpFailed = !takeUp(takeUps, broker: broker)
         updateFetchers(image)
     }
 
@@ -161,46 +142,17 @@ actor ClusterRuntime {
         let config: LogConfig
     }
 
-    /// Takes up every replica of `takeUps`. Leaderships of existing logs that start an epoch sync
-    /// the leader-epoch checkpoint (twice: the file, then its directory): they run on the blocking
-    /// pool, several at once, since a broker taking over thousands of partitions after a failure
-    /// would otherwise spend seconds in fsync after fsync. The rest run here. Returns whether every
-    /// one was taken up.
-    private func takeUp(_ takeUps: [TakeUp], broker: Broker) async -> Bool {
-        guard !takeUps.isEmpty else { return true }
+    /// Takes up every replica of `takeUps`; returns whether every one was taken up. Taking up
+    /// needs no sync but a new log's (a new leader epoch reaches the disk with the first flush
+    /// that needs it), so a broker takes over thousands of partitions in milliseconds.
+    private func takeUp(_ takeUps: [TakeUp], broker: Broker) -> Bool {
         let started = ContinuousClock.now
-        let (replicas, logger, nodeId, pool) = (replicas, logger, nodeId, takeUpPool)
-        var blocking: [TakeUp] = []
         var all = true
         for item in takeUps {
-            let startsEpoch: Bool
-            if item.assignment.leader == nodeId, case .leader(let epoch) = replicas.role(of: item.topicPartition) {
-                startsEpoch = epoch != item.assignment.leaderEpoch
-            } else {
-                startsEpoch = item.assignment.leader == nodeId
-            }
-            // New logs stay in turn: their directories share one parent, whose every change is
-            // synced, so creating them concurrently only contends.
-            if startsEpoch, broker.logs.log(for: item.topicPartition) != nil {
-                blocking.append(item)
-            } else {
-                all = Self.takeUp(item, broker: broker, replicas: replicas, nodeId: nodeId, logger: logger) && all
-            }
-        }
-        all = await withTaskGroup(of: Bool.self) { group in
-            for item in blocking {
-                group.addTask {
-                    (try? await pool.runIfActive {
-                        Self.takeUp(item, broker: broker, replicas: replicas, nodeId: nodeId, logger: logger)
-                    }) ?? false
-                }
-            }
-            var all = all
-            for await succeeded in group { all = all && succeeded }
-            return all
+            all = Self.takeUp(item, broker: broker, replicas: replicas, nodeId: nodeId, logger: logger) && all
         }
         if takeUps.count >= Self.takeUpsLogged {
-            logger.info("took up \(takeUps.count) replica changes (\(blocking.count) on disk) in \(ContinuousClock.now - started)")
+            logger.info("took up \(takeUps.count) replica changes in \(ContinuousClock.now - started)")
         }
         return all
     }
@@ -239,7 +191,7 @@ actor ClusterRuntime {
 
     private func catchUp() async {
         let image = await store.image()
-        if image.revision > applied?.revision ?? -1 { await reconcile(to: image) }
+        if image.revision > applied?.revision ?? -1 { reconcile(to: image) }
     }
 
     private func updateFetchers(_ image: MetadataImage) {
