@@ -279,4 +279,50 @@ final class TestPartitions: PartitionDirectory {
         #expect(try await code(sequence: 2) == KafkaErrorCode.outOfOrderSequenceNumber.rawValue, "a gap is a gap after the grace")
         #expect(try await code(sequence: 1) == 0)
     }
+
+    /// A follower's long poll is not kept waiting while a partition led here moments ago, which it
+    /// replicates, is missing from it (it takes the partition up from the same metadata change,
+    /// maybe a moment later; acks=all produce to a new topic would otherwise stall for the poll).
+    @Test func aFollowersFetchEndsSoonWhileItLacksANewlyLedPartition() async throws {
+        let nowMs = Mutex<Int64>(1_000)
+        let replicas = ReplicaManager(nodeId: 1, replicaLagTimeMaxMs: 30_000, clock: { nowMs.withLock { $0 } })
+        let (old, new) = (TopicPartition(topic: "orders", partition: 0), TopicPartition(topic: "orders", partition: 1))
+        for topicPartition in [old, new] {
+            let log = try #require(partitions.log(topic: "orders", partition: topicPartition.partition))
+            try replicas.lead(topicPartition, topic: "orders", assignment: PartitionAssignment(
+                partition: topicPartition.partition, replicas: [1, 2], leader: 1, leaderEpoch: 0, inSyncReplicas: [1, 2],
+                partitionEpoch: 0), log: log)
+        }
+        #expect(replicas.awaitsNewPartition(follower: 2, fetched: [old]))
+        #expect(!replicas.awaitsNewPartition(follower: 2, fetched: [old, new]))
+        #expect(!replicas.awaitsNewPartition(follower: 3, fetched: [old]))
+
+        let handler = ReplicaFetchHandler(partitions: partitions, replicas: replicas, waiters: waiters, proposeInSyncReplicaChange: { _, _ in })
+        var request = FetchRequest(maxWaitMs: 30_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, topics: [
+            .init(topic: "orders", topicId: partitions.topicId(name: "orders")!, partitions: [
+                .init(partition: 0, currentLeaderEpoch: 0, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: 0, partitionMaxBytes: 1 << 20),
+            ]),
+        ])
+        request.replicaState = .init(replicaId: 2, replicaEpoch: -1)
+        // Nothing to fetch on the partition asked for: without the rule the fetch would wait 30 s.
+        let fetch = request
+        let answered = try await Self.within(.seconds(20)) { await handler.fetch(fetch, version: 16) }
+        #expect(answered?.response.responses[0].partitions[0].errorCode == 0)
+        nowMs.withLock { $0 += ReplicaManager.newLeaderGapGraceMs }
+        #expect(!replicas.awaitsNewPartition(follower: 2, fetched: [old]), "moments ago no more")
+    }
+
+    /// `body`'s result, or nil if `limit` passes first (a bound that no passing run comes near).
+    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async -> T) async throws -> T? {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+    }
 }

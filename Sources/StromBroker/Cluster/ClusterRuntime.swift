@@ -178,6 +178,12 @@ actor ClusterRuntime {
                     logger.info("leading \(topicPartition) at epoch \(assignment.leaderEpoch), in-sync replicas \(assignment.inSyncReplicas)")
                 }
                 try replicas.lead(topicPartition, topic: topicPartition.topic, assignment: assignment, log: log)
+                if before != .leader(epoch: assignment.leaderEpoch) {
+                    // Followers' long polls that started before this leadership ask again with it.
+                    for follower in assignment.replicas where follower != nodeId {
+                        broker.waiters.notify(ReplicaFetchHandler.newLeadershipKey(follower: follower))
+                    }
+                }
             } else if replicas.follow(topicPartition, assignment: assignment, log: log) {
                 logger.info("following \(topicPartition) from leader \(assignment.leader) at epoch \(assignment.leaderEpoch)")
             }

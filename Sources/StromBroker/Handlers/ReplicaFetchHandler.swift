@@ -18,6 +18,13 @@ struct ReplicaFetchHandler: Sendable {
     /// Called with an ISR expansion to commit (outside the request: the follower does not wait).
     let proposeInSyncReplicaChange: @Sendable (TopicPartition, PartitionStateChange) -> Void
     let maxWaitMsMax: Int32 = 30_000
+    /// The longest a follower's fetch waits while a partition it replicates, led here since moments
+    /// ago, is missing from it.
+    static let newPartitionWait: Duration = .milliseconds(10)
+
+    /// What ``HighWatermarkWaiters`` is notified with when this broker begins leading a partition
+    /// `follower` replicates (an empty topic name: no real partition has one).
+    static func newLeadershipKey(follower: Int32) -> TopicPartition { TopicPartition(topic: "", partition: follower) }
     var responseBytesMax = 57_671_680
 
     func fetch(_ request: FetchRequest, version: Int16) async -> FetchResult {
@@ -63,7 +70,13 @@ struct ReplicaFetchHandler: Sendable {
             }
         }
         let clock = ContinuousClock()
-        let deadline = clock.now + .milliseconds(Int64(min(max(request.maxWaitMs, 0), maxWaitMsMax)))
+        var deadline = clock.now + .milliseconds(Int64(min(max(request.maxWaitMs, 0), maxWaitMsMax)))
+        // A partition refused (not led here yet, an older epoch) ends the wait, as in Kafka: the
+        // follower retries once the metadata settles. A partition led here since moments ago
+        // that the follower does not ask for yet shortens it: its next fetch will.
+        let refused = targets.count < request.topics.reduce(0) { $0 + $1.partitions.count }
+        if refused { deadline = clock.now }
+        let fetched = Set(targets.map(\.topicPartition))
         while true {
             var records: [FetchResult.PartitionRecords] = []
             var remaining = min(Int(request.maxBytes), responseBytesMax)
@@ -96,9 +109,13 @@ struct ReplicaFetchHandler: Sendable {
             if bytes >= max(Int(request.minBytes), 1) || !diverged.isEmpty || clock.now >= deadline || targets.isEmpty {
                 return FetchResult(response: response, records: records)
             }
+            if replicas.awaitsNewPartition(follower: replica, fetched: fetched) {
+                deadline = min(deadline, clock.now + Self.newPartitionWait)
+            }
             let watched = targets.map { ($0.topicPartition, $0.log, request.topics[$0.topicIndex].partitions[$0.partitionIndex].fetchOffset) }
             let replicas = self.replicas
-            await waiters.wait(for: Set(watched.map(\.0)), timeout: deadline - clock.now) {
+            // Also woken when this broker begins leading a partition the follower replicates.
+            await waiters.wait(for: Set(watched.map(\.0)).union([Self.newLeadershipKey(follower: replica)]), timeout: deadline - clock.now) {
                 watched.contains { $0.1.offsets.logEndOffset > $0.2 || replicas.leaderError($0.0, currentLeaderEpoch: -1) != nil }
             }
             if Task.isCancelled { return FetchResult(response: response, records: []) }

@@ -41,6 +41,9 @@ final class ReplicaManager: Sendable {
     private struct State {
         var led: [TopicPartition: Led] = [:]
         var followed: [TopicPartition: Followed] = [:]
+        /// Leaderships begun within ``newLeaderGapGraceMs``, with their followers (see
+        /// ``awaitsNewPartition(follower:fetched:)``).
+        var recentLeads: [TopicPartition: (followers: [Int32], sinceMs: Int64)] = [:]
     }
 
     private let state = Mutex(State())
@@ -133,6 +136,7 @@ final class ReplicaManager: Sendable {
         state.withLock { state in
             state.followed[topicPartition] = nil
             state.led[topicPartition] = Led(replicaState: replicaState, assignment: assignment, topic: topic, log: log, sinceMs: nowMs)
+            state.recentLeads[topicPartition] = (assignment.replicas.filter { $0 != nodeId }, nowMs)
         }
         log.setDurabilityListener { [weak self] topicPartition, _ in self?.recomputeHighWatermark(topicPartition) }
         recomputeHighWatermark(topicPartition)
@@ -176,6 +180,19 @@ final class ReplicaManager: Sendable {
     }
 
     var ledPartitions: [TopicPartition] { state.withLock { Array($0.led.keys) } }
+
+    /// Whether a partition this broker began leading moments ago has `follower` as a replica but
+    /// is not in its fetch (`fetched`): the follower takes it up from the same metadata change,
+    /// possibly a moment after this broker, and its long poll must not keep the new partition
+    /// waiting (acks=all produce to a new topic would stall for `replica.fetch.wait.max.ms`).
+    func awaitsNewPartition(follower: Int32, fetched: Set<TopicPartition>) -> Bool {
+        let nowMs = clock()
+        return state.withLock { state in
+            guard !state.recentLeads.isEmpty else { return false }
+            state.recentLeads = state.recentLeads.filter { nowMs - $0.value.sinceMs < Self.newLeaderGapGraceMs && state.led[$0.key] != nil }
+            return state.recentLeads.contains { $0.value.followers.contains(follower) && !fetched.contains($0.key) }
+        }
+    }
 
     // MARK: The leader's side of replication
 
