@@ -22,6 +22,8 @@ actor ClusterRuntime {
     private weak var broker: Broker?
     private var applied: MetadataImage?
     private var takeUpFailed = false
+    /// Set by ``controlledShutdown()``: this broker follows nobody any more.
+    private var shuttingDown = false
     private var fetchers: [Int32: Task<Void, Never>] = [:]
     private var changesTask: Task<Void, Never>?
     private var maintenanceTask: Task<Void, Never>?
@@ -202,7 +204,10 @@ actor ClusterRuntime {
 
     private func updateFetchers(_ image: MetadataImage) {
         guard let broker else { return }
-        let wanted = replicas.leadersFollowed
+        // A broker shutting down leaves every ISR; fetching on, it would catch up and be taken
+        // back in, and its leaders would then wait for it after it is gone (until
+        // replica.lag.time.max.ms: acks=all produce stalled 30 s after a SIGTERM).
+        let wanted = shuttingDown ? [] : replicas.leadersFollowed
         for (leader, task) in fetchers where !wanted.contains(leader) {
             task.cancel()
             fetchers[leader] = nil
@@ -228,6 +233,8 @@ actor ClusterRuntime {
     /// `controlled.shutdown.max.wait.ms`; the broker stops anyway after it.
     func controlledShutdown() async {
         let deadline = ContinuousClock.now + .milliseconds(settings.controlledShutdownWaitMaxMs)
+        shuttingDown = true
+        updateFetchers(await store.image())
         await controller?.stop()
         var moved = 0
         while ContinuousClock.now < deadline {
