@@ -293,9 +293,7 @@ final class TestPartitions: PartitionDirectory {
                 partition: topicPartition.partition, replicas: [1, 2], leader: 1, leaderEpoch: 0, inSyncReplicas: [1, 2],
                 partitionEpoch: 0), log: log)
         }
-        #expect(replicas.awaitsNewPartition(follower: 2, fetched: [old]))
-        #expect(!replicas.awaitsNewPartition(follower: 2, fetched: [old, new]))
-        #expect(!replicas.awaitsNewPartition(follower: 3, fetched: [old]))
+        #expect(!replicas.awaitsNewPartition(follower: 3, fetched: { [old] }))
 
         let handler = ReplicaFetchHandler(partitions: partitions, replicas: replicas, waiters: waiters, proposeInSyncReplicaChange: { _, _ in })
         var request = FetchRequest(maxWaitMs: 30_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, topics: [
@@ -308,8 +306,21 @@ final class TestPartitions: PartitionDirectory {
         let fetch = request
         let answered = try await Self.within(.seconds(20)) { await handler.fetch(fetch, version: 16) }
         #expect(answered?.response.responses[0].partitions[0].errorCode == 0)
+        #expect(replicas.awaitsNewPartition(follower: 2, fetched: { [old] }), "still missing")
         nowMs.withLock { $0 += ReplicaManager.newLeaderGapGraceMs }
-        #expect(!replicas.awaitsNewPartition(follower: 2, fetched: [old]), "moments ago no more")
+        #expect(!replicas.awaitsNewPartition(follower: 2, fetched: { [old] }), "moments ago no more")
+    }
+
+    /// Once a follower has fetched a new partition it is no longer waited for.
+    @Test func aNewlyLedPartitionOnceFetchedIsForgotten() throws {
+        let replicas = ReplicaManager(nodeId: 1, replicaLagTimeMaxMs: 30_000, clock: { 1_000 })
+        let topicPartition = TopicPartition(topic: "orders", partition: 0)
+        try replicas.lead(topicPartition, topic: "orders", assignment: PartitionAssignment(
+            partition: 0, replicas: [1, 2], leader: 1, leaderEpoch: 0, inSyncReplicas: [1, 2], partitionEpoch: 0),
+            log: try #require(partitions.log(topic: "orders", partition: 0)))
+        #expect(replicas.awaitsNewPartition(follower: 2, fetched: { [] }))
+        #expect(!replicas.awaitsNewPartition(follower: 2, fetched: { [topicPartition] }))
+        #expect(!replicas.awaitsNewPartition(follower: 2, fetched: { [] }), "forgotten once fetched")
     }
 
     /// `body`'s result, or nil if `limit` passes first (a bound that no passing run comes near).

@@ -76,7 +76,6 @@ struct ReplicaFetchHandler: Sendable {
         // that the follower does not ask for yet shortens it: its next fetch will.
         let refused = targets.count < request.topics.reduce(0) { $0 + $1.partitions.count }
         if refused { deadline = clock.now }
-        let fetched = Set(targets.map(\.topicPartition))
         while true {
             var records: [FetchResult.PartitionRecords] = []
             var remaining = min(Int(request.maxBytes), responseBytesMax)
@@ -109,7 +108,7 @@ struct ReplicaFetchHandler: Sendable {
             if bytes >= max(Int(request.minBytes), 1) || !diverged.isEmpty || clock.now >= deadline || targets.isEmpty {
                 return FetchResult(response: response, records: records)
             }
-            if replicas.awaitsNewPartition(follower: replica, fetched: fetched) {
+            if replicas.awaitsNewPartition(follower: replica, fetched: { targets.map(\.topicPartition) }) {
                 deadline = min(deadline, clock.now + Self.newPartitionWait)
             }
             let watched = targets.map { ($0.topicPartition, $0.log, request.topics[$0.topicIndex].partitions[$0.partitionIndex].fetchOffset) }

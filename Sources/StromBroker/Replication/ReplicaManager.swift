@@ -41,9 +41,9 @@ final class ReplicaManager: Sendable {
     private struct State {
         var led: [TopicPartition: Led] = [:]
         var followed: [TopicPartition: Followed] = [:]
-        /// Leaderships begun within ``newLeaderGapGraceMs``, with their followers (see
-        /// ``awaitsNewPartition(follower:fetched:)``).
-        var recentLeads: [TopicPartition: (followers: [Int32], sinceMs: Int64)] = [:]
+        /// By follower: partitions this broker began leading within ``newLeaderGapGraceMs`` that
+        /// the follower has not fetched yet (see ``awaitsNewPartition(follower:fetched:)``).
+        var unfetchedNewLeads: [Int32: [TopicPartition: Int64]] = [:]
     }
 
     private let state = Mutex(State())
@@ -136,7 +136,9 @@ final class ReplicaManager: Sendable {
         state.withLock { state in
             state.followed[topicPartition] = nil
             state.led[topicPartition] = Led(replicaState: replicaState, assignment: assignment, topic: topic, log: log, sinceMs: nowMs)
-            state.recentLeads[topicPartition] = (assignment.replicas.filter { $0 != nodeId }, nowMs)
+            for follower in assignment.replicas where follower != nodeId {
+                state.unfetchedNewLeads[follower, default: [:]][topicPartition] = nowMs
+            }
         }
         log.setDurabilityListener { [weak self] topicPartition, _ in self?.recomputeHighWatermark(topicPartition) }
         recomputeHighWatermark(topicPartition)
@@ -185,12 +187,16 @@ final class ReplicaManager: Sendable {
     /// is not in its fetch (`fetched`): the follower takes it up from the same metadata change,
     /// possibly a moment after this broker, and its long poll must not keep the new partition
     /// waiting (acks=all produce to a new topic would stall for `replica.fetch.wait.max.ms`).
-    func awaitsNewPartition(follower: Int32, fetched: Set<TopicPartition>) -> Bool {
+    /// `fetched` is asked for only while there are such partitions: once fetched, a partition
+    /// is forgotten, so the check costs nothing in the steady state.
+    func awaitsNewPartition(follower: Int32, fetched: () -> [TopicPartition]) -> Bool {
         let nowMs = clock()
         return state.withLock { state in
-            guard !state.recentLeads.isEmpty else { return false }
-            state.recentLeads = state.recentLeads.filter { nowMs - $0.value.sinceMs < Self.newLeaderGapGraceMs && state.led[$0.key] != nil }
-            return state.recentLeads.contains { $0.value.followers.contains(follower) && !fetched.contains($0.key) }
+            guard var unfetched = state.unfetchedNewLeads[follower] else { return false }
+            for topicPartition in fetched() { unfetched[topicPartition] = nil }
+            unfetched = unfetched.filter { nowMs - $0.value < Self.newLeaderGapGraceMs && state.led[$0.key] != nil }
+            state.unfetchedNewLeads[follower] = unfetched.isEmpty ? nil : unfetched
+            return !unfetched.isEmpty
         }
     }
 
