@@ -96,10 +96,10 @@ extension PartitionLog {
     @discardableResult
     public func truncate(to offset: Int64, nowMs: Int64) throws(LogAppendError) -> Int64 {
         try appendOrder.withLock { _ throws(LogAppendError) -> Int64 in
-            let result = try state.withLock { (state: inout State) throws(LogAppendError) -> (Int64, [EpochEntry]?) in
+            let result = try state.withLock { (state: inout State) throws(LogAppendError) -> (Int64, Bool) in
                 if let reason = state.offlineReason { throw .offline(reason: reason) }
                 // A log that leads is never cut by a late answer from its former leader.
-                guard state.acceptsFollowerAppends else { return (state.offsets.logEndOffset, nil) }
+                guard state.acceptsFollowerAppends else { return (state.offsets.logEndOffset, false) }
                 guard offset < state.offsets.logEndOffset else {
                     return (state.offsets.logEndOffset, trimEpochs(&state, from: state.offsets.logEndOffset))
                 }
@@ -127,7 +127,7 @@ extension PartitionLog {
                 }
                 return (state.offsets.logEndOffset, trimEpochs(&state, from: state.offsets.logEndOffset))
             }
-            if result.1 != nil {
+            if result.1 {
                 do throws(CheckpointError) {
                     try syncEpochCheckpoint()
                 } catch {
@@ -140,12 +140,13 @@ extension PartitionLog {
 
     /// Drops leader epochs that start at or after `end` (a leader that wrote nothing in its epoch
     /// leaves an entry a follower must not keep, or the divergence search never settles).
-    private func trimEpochs(_ state: inout State, from end: Int64) -> [EpochEntry]? {
+    /// Returns whether any was dropped.
+    private func trimEpochs(_ state: inout State, from end: Int64) -> Bool {
         let before = state.epochEntries.count
         state.epochEntries.removeAll { $0.startOffset >= end }
-        guard state.epochEntries.count != before else { return nil }
+        guard state.epochEntries.count != before else { return false }
         state.leaderEpoch = state.epochEntries.last?.epoch ?? state.leaderEpoch
         state.epochGeneration += 1
-        return state.epochEntries
+        return true
     }
 }

@@ -195,12 +195,10 @@ public final class PartitionLog: Sendable {
         // The checkpoint is written by flushes: batches that were never flushed may carry epochs
         // it does not have. They are taken from the batches themselves, as Kafka's recovery does.
         for segment in unflushed {
-            var position: Int64 = 0
-            while position < segment.sizeBytes, let header = try segment.batchHeader(at: position) {
+            try segment.forEachBatchHeader { header in
                 if header.partitionLeaderEpoch >= 0, header.partitionLeaderEpoch > (epochEntries.last?.epoch ?? -1) {
                     epochEntries.append(EpochEntry(epoch: header.partitionLeaderEpoch, startOffset: header.baseOffset))
                 }
-                position += Int64(header.totalSizeBytes)
             }
         }
         var state = State(
@@ -217,11 +215,7 @@ public final class PartitionLog: Sendable {
         // crash must not make a retry of the batch before it look new); older producers start
         // afresh (Kafka keeps snapshots instead).
         for segment in segments.suffix(Self.producerStateSegments) {
-            var position: Int64 = 0
-            while position < segment.sizeBytes, let header = try segment.batchHeader(at: position) {
-                state.producers.record(header)
-                position += Int64(header.totalSizeBytes)
-            }
+            try segment.forEachBatchHeader { state.producers.record($0) }
         }
         return (PartitionLog(topicPartition: topicPartition, directory: directory, fileSystem: fileSystem, state: state), report)
     }
@@ -246,7 +240,7 @@ public final class PartitionLog: Sendable {
 
     /// Starts a new leader epoch at the current log end: later batches carry it, and the
     /// leader-epoch checkpoint records where it began (written atomically before returning).
-    public func setLeaderEpoch(_ epoch: Int32) throws(CheckpointError) {
+    public func setLeaderEpoch(_ epoch: Int32) {
         // Under `appendOrder`, so that no follower append is half done when the epoch starts, and
         // none lands after it (a leader's log takes no copies: see ``becomeFollower()``).
         appendOrder.withLock { _ in state.withLock { state in

@@ -260,7 +260,7 @@ final class TestPartitions: PartitionDirectory {
         let replicas = ReplicaManager(nodeId: 1, replicaLagTimeMaxMs: 30_000, clock: { nowMs.withLock { $0 } })
         let topicPartition = TopicPartition(topic: "orders", partition: 0)
         let log = try #require(partitions.log(topic: "orders", partition: 0))
-        try replicas.lead(topicPartition, topic: "orders", assignment: PartitionAssignment(
+        replicas.lead(topicPartition, topic: "orders", assignment: PartitionAssignment(
             partition: 0, replicas: [1], leader: 1, leaderEpoch: 3, inSyncReplicas: [1], partitionEpoch: 3), log: log)
         var handler = produce
         handler.replication = ProduceReplication(replicas: replicas, waiters: waiters)
@@ -289,7 +289,7 @@ final class TestPartitions: PartitionDirectory {
         let (old, new) = (TopicPartition(topic: "orders", partition: 0), TopicPartition(topic: "orders", partition: 1))
         for topicPartition in [old, new] {
             let log = try #require(partitions.log(topic: "orders", partition: topicPartition.partition))
-            try replicas.lead(topicPartition, topic: "orders", assignment: PartitionAssignment(
+            replicas.lead(topicPartition, topic: "orders", assignment: PartitionAssignment(
                 partition: topicPartition.partition, replicas: [1, 2], leader: 1, leaderEpoch: 0, inSyncReplicas: [1, 2],
                 partitionEpoch: 0), log: log)
         }
@@ -315,7 +315,7 @@ final class TestPartitions: PartitionDirectory {
     @Test func aNewlyLedPartitionOnceFetchedIsForgotten() throws {
         let replicas = ReplicaManager(nodeId: 1, replicaLagTimeMaxMs: 30_000, clock: { 1_000 })
         let topicPartition = TopicPartition(topic: "orders", partition: 0)
-        try replicas.lead(topicPartition, topic: "orders", assignment: PartitionAssignment(
+        replicas.lead(topicPartition, topic: "orders", assignment: PartitionAssignment(
             partition: 0, replicas: [1, 2], leader: 1, leaderEpoch: 0, inSyncReplicas: [1, 2], partitionEpoch: 0),
             log: try #require(partitions.log(topic: "orders", partition: 0)))
         #expect(replicas.awaitsNewPartition(follower: 2, fetched: { [] }))

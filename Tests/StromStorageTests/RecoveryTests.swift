@@ -220,9 +220,9 @@ import Testing
         var (log, _) = try PartitionLog.open(
             directory: "/d/e-0", topicPartition: topicPartition, config: smallSegments(), fileSystem: fileSystem,
             cleanShutdown: false, nowMs: 0)
-        try log.setLeaderEpoch(3)
+        log.setLeaderEpoch(3)
         _ = try log.append(try producedBatch(keys: ["a", "b"]), nowMs: 0)
-        try log.setLeaderEpoch(5)
+        log.setLeaderEpoch(5)
         _ = try log.append(try producedBatch(keys: ["c"]), nowMs: 0)
         try log.close()
         (log, _) = try PartitionLog.open(
@@ -324,7 +324,7 @@ import Testing
     @Test func aNewEpochIsWrittenByTheFlushThatMakesItsDataDurable() throws {
         let fileSystem = SimulatedFileSystem()
         let log = try open(fileSystem)
-        try log.setLeaderEpoch(3)
+        log.setLeaderEpoch(3)
         #expect(log.epochEntries == [EpochEntry(epoch: 3, startOffset: 0)])
         #expect(stored(fileSystem) == [])
         _ = try log.append(try producedBatch(keys: ["a", "b"]), nowMs: 0)
@@ -348,10 +348,10 @@ import Testing
     func epochsOfUnflushedBatchesAreRebuiltOnOpen(powerCutSeed: UInt64?) throws {
         let fileSystem = SimulatedFileSystem()
         let log = try open(fileSystem)
-        try log.setLeaderEpoch(3)
+        log.setLeaderEpoch(3)
         _ = try log.append(try producedBatch(keys: ["a", "b"]), nowMs: 0)
         try log.flush()
-        try log.setLeaderEpoch(5)
+        log.setLeaderEpoch(5)
         for key in ["c", "d", "e"] { _ = try log.append(try producedBatch(keys: [key]), nowMs: 0) }
         if let powerCutSeed { fileSystem.crash(seed: powerCutSeed) }
         let reopened = try open(fileSystem)

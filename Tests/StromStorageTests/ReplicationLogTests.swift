@@ -19,7 +19,7 @@ import Testing
         let leader = try open("leader")
         leader.setReplicated(true)
         for epoch in epochs {
-            try leader.setLeaderEpoch(epoch)
+            leader.setLeaderEpoch(epoch)
             for _ in 0..<batchesPerEpoch { _ = try leader.append(try producedBatch(keys: ["a", "b", "c"]), nowMs: 0) }
         }
         return leader
@@ -99,14 +99,14 @@ import Testing
         follower.setReplicated(true)
         let leader = try open("leader", config: smallSegments(64))
         leader.setReplicated(true)
-        try leader.setLeaderEpoch(1)
+        leader.setLeaderEpoch(1)
         _ = try leader.append(try idempotent(7, sequence: 0), nowMs: 0)
         for sequence in stride(from: Int32(0), to: 12, by: 3) { _ = try leader.append(try idempotent(8, sequence: sequence), nowMs: 0) }
         for batch in try storedBatches(leader) { try follower.appendAsFollower(batch, nowMs: 0) }
         #expect(follower.segmentBaseOffsets.count > 2)
         // The follower cuts its last batch (producer 8's) and then leads.
         try follower.truncate(to: 12, nowMs: 0)
-        try follower.setLeaderEpoch(2)
+        follower.setLeaderEpoch(2)
         #expect(try follower.append(try idempotent(7, sequence: 0), nowMs: 0).firstOffset == 0, "producer 7's retry is recognised")
         #expect(try follower.append(try idempotent(8, sequence: 9), nowMs: 0).firstOffset == 12, "the batch cut off is taken again")
         #expect(try follower.append(try idempotent(8, sequence: 6), nowMs: 0).firstOffset == 9, "the batch before the cut is known")

@@ -138,7 +138,7 @@ actor ClusterRuntime {
     }
 
     /// One replica to take up: its log opened (created if new), then led or followed.
-    private struct TakeUp: Sendable {
+    private struct TakeUp {
         let topicPartition: TopicPartition
         let assignment: PartitionAssignment
         let config: LogConfig
@@ -151,7 +151,7 @@ actor ClusterRuntime {
         let started = ContinuousClock.now
         var all = true
         for item in takeUps {
-            all = Self.takeUp(item, broker: broker, replicas: replicas, nodeId: nodeId, logger: logger) && all
+            all = takeUp(item, broker: broker) && all
         }
         if takeUps.count >= Self.takeUpsLogged {
             logger.info("took up \(takeUps.count) replica changes in \(ContinuousClock.now - started)")
@@ -162,7 +162,7 @@ actor ClusterRuntime {
     /// Reconciles that change at least this many replicas say how long it took.
     static let takeUpsLogged = 100
 
-    private static func takeUp(_ item: TakeUp, broker: Broker, replicas: ReplicaManager, nodeId: Int32, logger: Logger) -> Bool {
+    private func takeUp(_ item: TakeUp, broker: Broker) -> Bool {
         let (topicPartition, assignment) = (item.topicPartition, item.assignment)
         do {
             let log = try broker.openLog(topicPartition, config: item.config)
@@ -179,7 +179,7 @@ actor ClusterRuntime {
                 if case .leader = before {} else {
                     logger.info("leading \(topicPartition) at epoch \(assignment.leaderEpoch), in-sync replicas \(assignment.inSyncReplicas)")
                 }
-                try replicas.lead(topicPartition, topic: topicPartition.topic, assignment: assignment, log: log)
+                replicas.lead(topicPartition, topic: topicPartition.topic, assignment: assignment, log: log)
                 if before != .leader(epoch: assignment.leaderEpoch) {
                     // Followers' long polls that started before this leadership ask again with it.
                     for follower in assignment.replicas where follower != nodeId {

@@ -43,7 +43,7 @@ final class ReplicaManager: Sendable {
         var followed: [TopicPartition: Followed] = [:]
         /// By follower: partitions this broker began leading within ``newLeaderGapGraceMs`` that
         /// the follower has not fetched yet (see ``awaitsNewPartition(follower:fetched:)``).
-        var unfetchedNewLeads: [Int32: [TopicPartition: Int64]] = [:]
+        var unfetchedNewLeads: [Int32: Set<TopicPartition>] = [:]
     }
 
     private let state = Mutex(State())
@@ -111,7 +111,7 @@ final class ReplicaManager: Sendable {
     /// starts at the log end, and the log's high watermark is decided by replication from now on.
     /// An assignment that only changed the ISR or partition epoch of a partition already led
     /// updates the leader state.
-    func lead(_ topicPartition: TopicPartition, topic: String, assignment: PartitionAssignment, log: PartitionLog) throws {
+    func lead(_ topicPartition: TopicPartition, topic: String, assignment: PartitionAssignment, log: PartitionLog) {
         let nowMs = clock()
         let already = state.withLock { state -> Bool in
             guard var led = state.led[topicPartition], led.assignment.leaderEpoch == assignment.leaderEpoch else { return false }
@@ -127,7 +127,7 @@ final class ReplicaManager: Sendable {
             return
         }
         log.setReplicated(true)
-        try log.setLeaderEpoch(assignment.leaderEpoch)
+        log.setLeaderEpoch(assignment.leaderEpoch)
         let replicaState = LeaderReplicaState(
             localReplica: nodeId, replicas: assignment.replicas, inSyncReplicas: assignment.inSyncReplicas,
             leaderEpoch: assignment.leaderEpoch, partitionEpoch: assignment.partitionEpoch,
@@ -137,7 +137,7 @@ final class ReplicaManager: Sendable {
             state.followed[topicPartition] = nil
             state.led[topicPartition] = Led(replicaState: replicaState, assignment: assignment, topic: topic, log: log, sinceMs: nowMs)
             for follower in assignment.replicas where follower != nodeId {
-                state.unfetchedNewLeads[follower, default: [:]][topicPartition] = nowMs
+                state.unfetchedNewLeads[follower, default: []].insert(topicPartition)
             }
         }
         log.setDurabilityListener { [weak self] topicPartition, _ in self?.recomputeHighWatermark(topicPartition) }
@@ -193,8 +193,8 @@ final class ReplicaManager: Sendable {
         let nowMs = clock()
         return state.withLock { state in
             guard var unfetched = state.unfetchedNewLeads[follower] else { return false }
-            for topicPartition in fetched() { unfetched[topicPartition] = nil }
-            unfetched = unfetched.filter { nowMs - $0.value < Self.newLeaderGapGraceMs && state.led[$0.key] != nil }
+            unfetched.subtract(fetched())
+            unfetched = unfetched.filter { state.led[$0].map { nowMs - $0.sinceMs < Self.newLeaderGapGraceMs } ?? false }
             state.unfetchedNewLeads[follower] = unfetched.isEmpty ? nil : unfetched
             return !unfetched.isEmpty
         }

@@ -25,6 +25,9 @@ struct SharePartition: Sendable, Equatable {
         case acquired = 1
         case acknowledged = 2
         case archived = 4
+
+        /// As written and read back: an acquisition's lock does not survive the leader.
+        var persisted: RecordState { self == .acquired ? .available : self }
     }
 
     struct InFlightRecord: Sendable, Equatable {
@@ -93,9 +96,8 @@ struct SharePartition: Sendable, Equatable {
         for batch in persisted.batches.sorted(by: { $0.firstOffset < $1.firstOffset }) where batch.lastOffset >= endOffset {
             // Offsets between batches were handed out and are done.
             while endOffset < batch.firstOffset { records.append(InFlightRecord(state: .archived, deliveryCount: 0, lockDeadlineMs: 0)) }
-            let state: RecordState = batch.state == .acquired ? .available : batch.state
             for _ in max(batch.firstOffset, endOffset)...batch.lastOffset {
-                records.append(InFlightRecord(state: state, deliveryCount: batch.deliveryCount, lockDeadlineMs: 0))
+                records.append(InFlightRecord(state: batch.state.persisted, deliveryCount: batch.deliveryCount, lockDeadlineMs: 0))
             }
         }
         advanceStartOffset()
@@ -207,7 +209,7 @@ struct SharePartition: Sendable, Equatable {
         var batches: [PersistedState.Batch] = []
         for (index, record) in records.enumerated() {
             let offset = startOffset + Int64(index)
-            let state: RecordState = record.state == .acquired ? .available : record.state
+            let state = record.state.persisted
             if let last = batches.last, last.lastOffset == offset - 1, last.state == state, last.deliveryCount == record.deliveryCount {
                 batches[batches.count - 1].lastOffset = offset
             } else {

@@ -218,6 +218,16 @@ final class LogSegment: @unchecked Sendable {
         return (FileSlice(file: log, position: start, lengthBytes: Int(end - start)), nextOffset)
     }
 
+    /// Every batch header of the segment, in order, up to its size (the batches themselves are
+    /// not read).
+    func forEachBatchHeader(_ body: (RecordBatchHeader) -> Void) throws(StorageIOError) {
+        var position: Int64 = 0
+        while position < sizeBytes, let header = try batchHeader(at: position) {
+            body(header)
+            position += Int64(header.totalSizeBytes)
+        }
+    }
+
     /// Every whole batch of the segment, in order (for recovery, compaction and timestamp search).
     func forEachBatch(from startPosition: Int64 = 0, _ body: (Int64, RecordBatch) throws -> Bool) throws {
         var position = startPosition
