@@ -13,7 +13,7 @@
 // rather than an enum: an unknown code survives decoding and re-encoding unchanged.
 
 /// A Kafka protocol error code as carried in responses (`ErrorCode` int16 fields).
-public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible, Error {
     public let rawValue: Int16
 
     @inlinable

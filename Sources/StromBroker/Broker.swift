@@ -40,7 +40,7 @@ public final class Broker: Sendable {
         self.currentLogDefaults = Mutex(Self.logDefaults(configuration: configuration, image: partitions.current))
         self.producerIds = ProducerIdBlock(metadata: metadata)
         self.groupCoordinator = GroupCoordinator(
-            settings: configuration.groups, storage: OffsetsTopicStorage(logs: logs, groupCommit: groupCommit),
+            settings: configuration.groups, storage: CoordinatorTopicStorage(topic: GroupCoordinatorSettings.offsetsTopic, logs: logs),
             logger: Logger(label: "strom.groups"), clock: { Broker.nowMs() })
     }
 
@@ -484,10 +484,10 @@ extension Broker {
     }
 }
 
-extension Broker: OffsetsTopicHost {
-    func leadsOffsetsPartition(_ partition: Int32) -> Bool {
+extension Broker: CoordinatorTopicHost {
+    func leadsCoordinatorPartition(_ topic: String, _ partition: Int32) -> Bool {
         guard let replicas else { return true }
-        if case .leader = replicas.role(of: TopicPartition(topic: GroupCoordinatorSettings.offsetsTopic, partition: partition)) { return true }
+        if case .leader = replicas.role(of: TopicPartition(topic: topic, partition: partition)) { return true }
         return false
     }
 
@@ -502,18 +502,30 @@ extension Broker: OffsetsTopicHost {
         return code == .none
     }
 
-    func offsetsTopicPartitionCount() -> Int32? {
-        partitions.current.topic(named: GroupCoordinatorSettings.offsetsTopic)?.partitionCount
+    func coordinatorTopicPartitionCount(_ topic: String) -> Int32? {
+        partitions.current.topic(named: topic)?.partitionCount
     }
 
-    func createOffsetsTopic(partitionCount: Int32) async throws {
-        let configs = ["cleanup.policy": "compact", "segment.bytes": String(configuration.groups.offsetsTopicSegmentBytes)]
-        // Kafka's offsets.topic.replication.factor is 3; fewer brokers than that get one replica each.
+    /// `__consumer_offsets` is compacted; `__share_group_state` keeps everything until the share
+    /// coordinator prunes what later snapshots made obsolete (Kafka's configs for both).
+    func createCoordinatorTopic(_ topic: String, partitionCount: Int32) async throws {
+        let configs: [String: String]
+        let wantedReplicas: Int16
+        if topic == ShareCoordinatorSettings.stateTopic {
+            configs = [
+                "cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1",
+                "segment.bytes": String(configuration.shareCoordinator.stateTopicSegmentBytes),
+            ]
+            wantedReplicas = configuration.shareCoordinator.stateTopicReplicationFactor
+        } else {
+            configs = ["cleanup.policy": "compact", "segment.bytes": String(configuration.groups.offsetsTopicSegmentBytes)]
+            wantedReplicas = configuration.groups.offsetsTopicReplicationFactor
+        }
+        // Kafka's replication factor for both is 3; fewer brokers than that get one replica each.
         let brokerCount = partitions.current.brokers.count
-        let replicationFactor = cluster == nil ? 1 : Int16(max(1, min(Int(configuration.groups.offsetsTopicReplicationFactor), brokerCount)))
+        let replicationFactor = cluster == nil ? 1 : Int16(max(1, min(Int(wantedReplicas), brokerCount)))
         let result = await createTopic(
-            name: GroupCoordinatorSettings.offsetsTopic, partitionCount: partitionCount, replicationFactor: replicationFactor,
-            configs: configs, validateOnly: false)
+            name: topic, partitionCount: partitionCount, replicationFactor: replicationFactor, configs: configs, validateOnly: false)
         if case .failure(let error) = result, error.kafkaErrorCode != .topicAlreadyExists { throw error }
     }
 }

@@ -48,6 +48,8 @@ public struct BrokerConfiguration: Sendable {
     public var produceValidation: ProduceValidation = .strict
     /// The group coordinator (`offsets.*`, `group.*`).
     public var groups = GroupCoordinatorSettings()
+    public var shareCoordinator = ShareCoordinatorSettings()
+    public var shareGroups = ShareGroupSettings()
     /// The cluster this broker joins (`etcd.endpoints` set); nil runs alone on the embedded store.
     public var cluster: ClusterSettings?
     /// `broker.rack`: where replicas are spread across when every broker has one.

@@ -103,7 +103,7 @@ import Testing
                 waited += 1
             }
             #expect(await coordinator.parkedRequestCount == 1, "the join waits for the initial rebalance delay")
-            let partitions = try #require(running.broker.offsetsTopicPartitionCount())
+            let partitions = try #require(running.broker.coordinatorTopicPartitionCount("__consumer_offsets"))
             await coordinator.unload(GroupCoordinator.partition(for: "parked", partitionCount: partitions))
             let response = await join.value
             #expect(response.errorCode == KafkaErrorCode.notCoordinator.rawValue)

@@ -53,31 +53,6 @@ extension ConsumerGroup {
         return records
     }
 
-    /// What to write to go from `before` to `after`: changed and new records, and a null value
-    /// for each record that is gone. Kafka's order: members' records before the group's.
-    static func changes(from before: [String: CoordinatorRecord], to after: [String: CoordinatorRecord]) -> [CoordinatorRecord] {
-        var changed: [CoordinatorRecord] = []
-        for key in after.keys.sorted(by: Self.writeOrder) {
-            let record = after[key]!
-            if before[key] == record { continue }
-            changed.append(record)
-        }
-        for key in before.keys.sorted(by: Self.writeOrder) where after[key] == nil {
-            changed.append(before[key]!.tombstone)
-        }
-        return changed
-    }
-
-    private static func writeOrder(_ lhs: String, _ rhs: String) -> Bool {
-        func rank(_ key: String) -> Int {
-            if key.hasPrefix("member:") { return 0 }
-            if key.hasPrefix("targetMember:") { return 1 }
-            if key == "target" { return 2 }
-            if key.hasPrefix("current:") { return 3 }
-            return 4
-        }
-        return (rank(lhs), lhs) < (rank(rhs), rhs)
-    }
 
     /// Applies one record read back from the log.
     mutating func replay(_ record: CoordinatorRecord, sessionDeadlineMs: Int64) {
@@ -119,13 +94,40 @@ extension ConsumerGroup {
                 $0[$1.topicId, default: []].formUnion($1.partitions)
             }
             members[key.memberId] = member
-        case .offsetCommit, .groupMetadata, .other:
+        default:
             break
         }
     }
 }
 
 extension CoordinatorRecord {
+    /// What to write to go from `before` to `after` (a KIP-848 or share group's records by a key
+    /// naming each, see ``ConsumerGroup/records()``): changed and new records, and a null value
+    /// for each record that is gone. Kafka's order: members' records before the group's.
+    static func changes(from before: [String: CoordinatorRecord], to after: [String: CoordinatorRecord]) -> [CoordinatorRecord] {
+        var changed: [CoordinatorRecord] = []
+        for key in after.keys.sorted(by: writeOrder) {
+            let record = after[key]!
+            if before[key] == record { continue }
+            changed.append(record)
+        }
+        for key in before.keys.sorted(by: writeOrder) where after[key] == nil {
+            changed.append(before[key]!.tombstone)
+        }
+        return changed
+    }
+
+    private static func writeOrder(_ lhs: String, _ rhs: String) -> Bool {
+        func rank(_ key: String) -> Int {
+            if key.hasPrefix("member:") { return 0 }
+            if key.hasPrefix("targetMember:") { return 1 }
+            if key == "target" { return 2 }
+            if key.hasPrefix("current:") { return 3 }
+            return 4
+        }
+        return (rank(lhs), lhs) < (rank(rhs), rhs)
+    }
+
     /// The same key with a null value.
     var tombstone: CoordinatorRecord {
         switch self {
@@ -136,6 +138,11 @@ extension CoordinatorRecord {
         case .consumerGroupTargetAssignmentMember(let key, _): .consumerGroupTargetAssignmentMember(key, nil)
         case .consumerGroupTargetAssignmentMetadata(let key, _): .consumerGroupTargetAssignmentMetadata(key, nil)
         case .consumerGroupCurrentMemberAssignment(let key, _): .consumerGroupCurrentMemberAssignment(key, nil)
+        case .shareGroupMemberMetadata(let key, _): .shareGroupMemberMetadata(key, nil)
+        case .shareGroupMetadata(let key, _): .shareGroupMetadata(key, nil)
+        case .shareGroupTargetAssignmentMetadata(let key, _): .shareGroupTargetAssignmentMetadata(key, nil)
+        case .shareGroupTargetAssignmentMember(let key, _): .shareGroupTargetAssignmentMember(key, nil)
+        case .shareGroupCurrentMemberAssignment(let key, _): .shareGroupCurrentMemberAssignment(key, nil)
         case .other: self
         }
     }
@@ -148,7 +155,19 @@ extension CoordinatorRecord {
         case .consumerGroupTargetAssignmentMember(let key, _): key.groupId
         case .consumerGroupTargetAssignmentMetadata(let key, _): key.groupId
         case .consumerGroupCurrentMemberAssignment(let key, _): key.groupId
-        case .offsetCommit, .groupMetadata, .other: nil
+        default: nil
+        }
+    }
+
+    /// The group a share-group record belongs to.
+    var shareGroupId: String? {
+        switch self {
+        case .shareGroupMemberMetadata(let key, _): key.groupId
+        case .shareGroupMetadata(let key, _): key.groupId
+        case .shareGroupTargetAssignmentMetadata(let key, _): key.groupId
+        case .shareGroupTargetAssignmentMember(let key, _): key.groupId
+        case .shareGroupCurrentMemberAssignment(let key, _): key.groupId
+        default: nil
         }
     }
 }

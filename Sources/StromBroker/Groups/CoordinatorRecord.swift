@@ -3,7 +3,7 @@ import NIOCore
 
 /// One record of `__consumer_offsets` in Kafka's own format: the key starts with an int16 that
 /// says which record it is (0-1 a committed offset, 2 a classic group's metadata, 3-8 the KIP-848
-/// records), the value with its schema version; a null value deletes the key (compaction keeps
+/// records, 10-14 share groups'), the value with its schema version; a null value deletes the key (compaction keeps
 /// only the latest record per key).
 enum CoordinatorRecord: Sendable, Hashable {
     case offsetCommit(OffsetCommitKey, OffsetCommitValue?)
@@ -15,6 +15,13 @@ enum CoordinatorRecord: Sendable, Hashable {
     case consumerGroupTargetAssignmentMember(ConsumerGroupTargetAssignmentMemberKey, ConsumerGroupTargetAssignmentMemberValue?)
     case consumerGroupTargetAssignmentMetadata(ConsumerGroupTargetAssignmentMetadataKey, ConsumerGroupTargetAssignmentMetadataValue?)
     case consumerGroupCurrentMemberAssignment(ConsumerGroupCurrentMemberAssignmentKey, ConsumerGroupCurrentMemberAssignmentValue?)
+    /// Share groups (KIP-932): the group epoch, each member's subscription, the target assignment
+    /// and each member's current assignment.
+    case shareGroupMemberMetadata(ShareGroupMemberMetadataKey, ShareGroupMemberMetadataValue?)
+    case shareGroupMetadata(ShareGroupMetadataKey, ShareGroupMetadataValue?)
+    case shareGroupTargetAssignmentMetadata(ShareGroupTargetAssignmentMetadataKey, ShareGroupTargetAssignmentMetadataValue?)
+    case shareGroupTargetAssignmentMember(ShareGroupTargetAssignmentMemberKey, ShareGroupTargetAssignmentMemberValue?)
+    case shareGroupCurrentMemberAssignment(ShareGroupCurrentMemberAssignmentKey, ShareGroupCurrentMemberAssignmentValue?)
     /// A record type Strom does not read (yet): skipped when loading.
     case other(keyVersion: Int16)
 
@@ -70,6 +77,16 @@ enum CoordinatorRecord: Sendable, Hashable {
             return try Self.encode(recordKey, recordValue)
         case .consumerGroupCurrentMemberAssignment(let recordKey, let recordValue):
             return try Self.encode(recordKey, recordValue)
+        case .shareGroupMemberMetadata(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
+        case .shareGroupMetadata(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
+        case .shareGroupTargetAssignmentMetadata(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
+        case .shareGroupTargetAssignmentMember(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
+        case .shareGroupCurrentMemberAssignment(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
         case .other(let keyVersion):
             // Only read, never written by Strom.
             throw KafkaEncodingError.fieldNotSupported(type: "CoordinatorRecord", field: "key", version: keyVersion)
@@ -77,7 +94,7 @@ enum CoordinatorRecord: Sendable, Hashable {
         return (key, value)
     }
 
-    /// The KIP-848 records have one key version (the record type) and value version 0.
+    /// The KIP-848 and share-group records have one key version (the record type) and value version 0.
     private static func encode<Key: KafkaVersionedMessage, Value: KafkaVersionedMessage>(
         _ key: Key, _ value: Value?
     ) throws(KafkaEncodingError) -> (key: ByteBuffer, value: ByteBuffer?) {
@@ -116,6 +133,19 @@ enum CoordinatorRecord: Sendable, Hashable {
         case 8:
             return .consumerGroupCurrentMemberAssignment(
                 try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ConsumerGroupCurrentMemberAssignmentValue.self, $0) })
+        case 10:
+            return .shareGroupMemberMetadata(try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ShareGroupMemberMetadataValue.self, $0) })
+        case 11:
+            return .shareGroupMetadata(try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ShareGroupMetadataValue.self, $0) })
+        case 12:
+            return .shareGroupTargetAssignmentMetadata(
+                try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ShareGroupTargetAssignmentMetadataValue.self, $0) })
+        case 13:
+            return .shareGroupTargetAssignmentMember(
+                try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ShareGroupTargetAssignmentMemberValue.self, $0) })
+        case 14:
+            return .shareGroupCurrentMemberAssignment(
+                try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ShareGroupCurrentMemberAssignmentValue.self, $0) })
         default:
             return .other(keyVersion: keyVersion)
         }

@@ -10,7 +10,7 @@ import StromStorage
 /// their next deadline. `__consumer_offsets` is created on first use, as Kafka does.
 actor GroupCoordinator {
     private let settings: GroupCoordinatorSettings
-    private let storage: OffsetsTopicStorage
+    private let storage: CoordinatorTopicStorage
     private let logger: Logger
     private let clock: @Sendable () -> Int64
     private var shards: [Int32: GroupStateMachine] = [:]
@@ -22,10 +22,10 @@ actor GroupCoordinator {
     private var timerDeadlineMs: Int64?
     private var isShutDown = false
     /// The broker, which owns the topic metadata (weak: the broker owns the coordinator).
-    private weak var host: (any OffsetsTopicHost)?
+    private weak var host: (any CoordinatorTopicHost)?
     private var topicCreation: Task<Void, Never>?
 
-    init(settings: GroupCoordinatorSettings, storage: OffsetsTopicStorage, logger: Logger, clock: @escaping @Sendable () -> Int64) {
+    init(settings: GroupCoordinatorSettings, storage: CoordinatorTopicStorage, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.settings = settings
         self.storage = storage
         self.logger = logger
@@ -46,9 +46,9 @@ actor GroupCoordinator {
     ///
     /// - Parameter loadingEagerly: load every partition now (a broker alone leads them all); in a
     ///   cluster a partition is loaded when a request for it first comes to its leader.
-    func start(host: any OffsetsTopicHost, loadingEagerly: Bool = true) throws {
+    func start(host: any CoordinatorTopicHost, loadingEagerly: Bool = true) throws {
         self.host = host
-        guard let count = host.offsetsTopicPartitionCount() else { return }
+        guard let count = host.coordinatorTopicPartitionCount(GroupCoordinatorSettings.offsetsTopic) else { return }
         partitionCount = count
         if loadingEagerly {
             for partition in 0..<count { try load(partition) }
@@ -60,7 +60,7 @@ actor GroupCoordinator {
     private func load(_ partition: Int32) throws {
         let nowMs = clock()
         var machine = GroupStateMachine(settings: settings, nowMs: nowMs)
-        let unreadable = try storage.readAll(partition: partition) { machine.replay($0, nowMs: nowMs) }
+        let unreadable = try storage.readAll(CoordinatorRecord.self, partition: partition) { record, _ in machine.replay(record, nowMs: nowMs) }
         if unreadable > 0 { logger.warning("\(unreadable) unreadable records in \(GroupCoordinatorSettings.offsetsTopic)-\(partition) skipped") }
         shards[partition] = machine
     }
@@ -94,14 +94,14 @@ actor GroupCoordinator {
     private func ensureTopic() async -> Int32? {
         if let partitionCount { return partitionCount }
         guard let host else { return nil }
-        if let existing = host.offsetsTopicPartitionCount() {
+        if let existing = host.coordinatorTopicPartitionCount(GroupCoordinatorSettings.offsetsTopic) {
             initializeShards(count: existing)
             return existing
         }
         // Concurrent first requests wait for one creation.
         let creation = topicCreation ?? Task { [settings, logger] in
             do {
-                try await host.createOffsetsTopic(partitionCount: settings.offsetsTopicPartitionCount)
+                try await host.createCoordinatorTopic(GroupCoordinatorSettings.offsetsTopic, partitionCount: settings.offsetsTopicPartitionCount)
             } catch {
                 logger.error("creating \(GroupCoordinatorSettings.offsetsTopic) failed: \(error)")
             }
@@ -109,7 +109,7 @@ actor GroupCoordinator {
         topicCreation = creation
         await creation.value
         topicCreation = nil
-        guard let count = host.offsetsTopicPartitionCount() else { return nil }
+        guard let count = host.coordinatorTopicPartitionCount(GroupCoordinatorSettings.offsetsTopic) else { return nil }
         initializeShards(count: count)
         return count
     }
@@ -130,7 +130,7 @@ actor GroupCoordinator {
     private func shard(for groupId: String) async -> Int32? {
         guard !isShutDown, let count = await ensureTopic() else { return nil }
         let partition = Self.partition(for: groupId, partitionCount: count)
-        guard host?.leadsOffsetsPartition(partition) ?? false else { return nil }
+        guard host?.leadsCoordinatorPartition(GroupCoordinatorSettings.offsetsTopic, partition) ?? false else { return nil }
         if shards[partition] == nil {
             do {
                 try load(partition)
@@ -236,6 +236,32 @@ actor GroupCoordinator {
         return response
     }
 
+    func shareHeartbeat(_ request: ShareGroupHeartbeatRequest, clientId: String, clientHost: String, topics: TopicCatalog) async -> ShareGroupHeartbeatResponse {
+        guard let partition = await shard(for: request.groupId) else {
+            return ShareGroupHeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, memberEpoch: -1)
+        }
+        let (response, effects) = shards[partition]!.shareHeartbeat(.init(
+            request: request, clientId: clientId, clientHost: clientHost, topics: topics, nowMs: clock()))
+        guard await persist(effects, partition: partition) else {
+            return ShareGroupHeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, memberEpoch: -1)
+        }
+        return response
+    }
+
+    func describeShareGroup(_ groupId: String) async -> ShareGroupDescribeResponse.DescribedGroup {
+        guard let partition = await shard(for: groupId) else {
+            return .init(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, groupId: groupId)
+        }
+        return shards[partition]!.describeShareGroup(groupId)
+    }
+
+    /// The members of a share group and the topics they subscribe to (nil: no such share group,
+    /// or the coordinator is not here).
+    func shareGroupSubscriptions(_ groupId: String) async -> (memberCount: Int, topics: Set<String>)? {
+        guard let partition = await shard(for: groupId), let group = shards[partition]!.shareGroups[groupId] else { return nil }
+        return (group.members.count, group.subscribedTopicNames)
+    }
+
     func describeConsumerGroup(_ groupId: String) async -> ConsumerGroupDescribeResponse.DescribedGroup {
         guard let partition = await shard(for: groupId) else {
             return .init(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, groupId: groupId)
@@ -302,7 +328,7 @@ actor GroupCoordinator {
     /// Appends records to the shard's `__consumer_offsets` partition; nil (logged) on failure.
     private func append(_ records: [CoordinatorRecord], partition: Int32) -> (log: PartitionLog, lastOffset: Int64)? {
         // Leadership may have moved since the request arrived: only the leader appends.
-        guard host?.leadsOffsetsPartition(partition) ?? false else { return nil }
+        guard host?.leadsCoordinatorPartition(GroupCoordinatorSettings.offsetsTopic, partition) ?? false else { return nil }
         do {
             return try storage.append(records, partition: partition, nowMs: clock())
         } catch {

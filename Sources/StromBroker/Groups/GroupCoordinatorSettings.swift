@@ -23,6 +23,12 @@ public struct GroupCoordinatorSettings: Sendable, Hashable {
     /// members' sessions are set by the broker.
     public var consumerSessionTimeoutMs: Int32 = 45_000
     public var consumerHeartbeatIntervalMs: Int32 = 5_000
+    /// `group.share.session.timeout.ms` / `group.share.heartbeat.interval.ms` (Kafka's
+    /// `share.session.timeout.ms` / `share.heartbeat.interval.ms` group configs default to them).
+    public var shareSessionTimeoutMs: Int32 = 45_000
+    public var shareHeartbeatIntervalMs: Int32 = 5_000
+    /// `group.share.max.size`: members of one share group.
+    public var shareGroupMaxSize: Int = 200
     /// `group.max.size`.
     public var maxGroupSize: Int = Int(Int32.max)
 

@@ -11,7 +11,7 @@ extension GroupStateMachine {
         let response = applyConsumerHeartbeat(input)
         var effects = GroupEffects()
         if let group = consumerGroups[input.request.groupId] {
-            effects.records = ConsumerGroup.changes(from: before, to: group.records())
+            effects.records = CoordinatorRecord.changes(from: before, to: group.records())
         }
         return (response, effects)
     }
@@ -20,6 +20,10 @@ extension GroupStateMachine {
         let groupId = input.request.groupId
         guard !groupId.isEmpty else {
             return ConsumerGroupHeartbeatResponse(errorCode: KafkaErrorCode.invalidGroupId.rawValue, memberEpoch: -1)
+        }
+        if shareGroups[groupId] != nil {
+            return ConsumerGroupHeartbeatResponse(
+                errorCode: KafkaErrorCode.groupIdNotFound.rawValue, errorMessage: "\(groupId) is a share group", memberEpoch: -1)
         }
         topics = input.topics
         if let classic = groups[groupId] {
@@ -61,7 +65,7 @@ extension GroupStateMachine {
             guard let deadline = consumerGroups[groupId]?.nextDeadlineMs, deadline <= nowMs else { continue }
             let before = consumerGroups[groupId]!.records()
             if consumerGroups[groupId]!.expire(nowMs: nowMs, topics: topics) {
-                effects.records += ConsumerGroup.changes(from: before, to: consumerGroups[groupId]!.records())
+                effects.records += CoordinatorRecord.changes(from: before, to: consumerGroups[groupId]!.records())
             }
         }
     }

@@ -10,6 +10,8 @@ struct GroupStateMachine: Sendable {
     private(set) var offsets: [String: [OffsetKey: CommittedOffset]] = [:]
     /// KIP-848 groups (a group id is in `groups` or here, never both).
     var consumerGroups: [String: ConsumerGroup] = [:]
+    /// Share groups (KIP-932); their ids are taken by no other group.
+    var shareGroups: [String: ShareGroup] = [:]
     /// The topics as the last consumer heartbeat saw them (for timers and descriptions).
     var topics = TopicCatalog([])
     private var nextOffsetExpiryMs: Int64
@@ -52,6 +54,10 @@ struct GroupStateMachine: Sendable {
         }
         guard (settings.minSessionTimeoutMs...settings.maxSessionTimeoutMs).contains(request.sessionTimeoutMs) else {
             effects.reply(input.token, .join(ClassicGroup.joinError(.invalidSessionTimeout, memberId: request.memberId, version: input.version)))
+            return effects
+        }
+        if shareGroups[request.groupId] != nil {
+            effects.reply(input.token, .join(ClassicGroup.joinError(.inconsistentGroupProtocol, memberId: request.memberId, version: input.version)))
             return effects
         }
         if let consumer = consumerGroups[request.groupId] {
@@ -163,6 +169,7 @@ struct GroupStateMachine: Sendable {
     /// member id), otherwise a current member of the current generation outside a rebalance.
     private func validateCommit(groupId: String, generation: Int32, memberId: String, instanceId: String?) -> KafkaErrorCode? {
         guard !groupId.isEmpty else { return .invalidGroupId }
+        if shareGroups[groupId] != nil { return .groupIdNotFound }
         if let consumer = consumerGroups[groupId] { return validateConsumerCommit(consumer, memberEpoch: generation, memberId: memberId) }
         guard let group = groups[groupId] else { return generation < 0 ? nil : .illegalGeneration }
         if group.state == .dead { return .coordinatorNotAvailable }
@@ -225,10 +232,16 @@ struct GroupStateMachine: Sendable {
         if typesFilter.isEmpty || typesFilter.contains("consumer") {
             listed += consumerGroups.values.map { .init(groupId: $0.groupId, protocolType: "consumer", groupState: $0.state.rawValue, groupType: "consumer") }
         }
+        if typesFilter.isEmpty || typesFilter.contains("share") {
+            listed += shareGroups.values.map { .init(groupId: $0.groupId, protocolType: "share", groupState: $0.state.rawValue, groupType: "share") }
+        }
         return listed.filter { statesFilter.isEmpty || statesFilter.contains($0.groupState.lowercased()) }.sorted { $0.groupId < $1.groupId }
     }
 
     func describeGroup(_ groupId: String) -> DescribeGroupsResponse.DescribedGroup {
+        if let type = otherGroupType(groupId, than: "classic"), type == "share" {
+            return .init(errorCode: KafkaErrorCode.groupIdNotFound.rawValue, groupId: groupId, groupState: "", protocolType: "", protocolData: "")
+        }
         guard let group = groups[groupId] else {
             return .init(errorCode: 0, groupId: groupId, groupState: ClassicGroup.State.dead.rawValue, protocolType: "", protocolData: "")
         }
@@ -248,6 +261,7 @@ struct GroupStateMachine: Sendable {
 
     /// DeleteGroups for one group: only a group without members; its offsets go with it.
     mutating func deleteGroup(_ groupId: String) -> (KafkaErrorCode, GroupEffects) {
+        if shareGroups[groupId] != nil { return deleteShareGroup(groupId) }
         var effects = GroupEffects()
         if let consumer = consumerGroups[groupId] {
             guard consumer.members.isEmpty else { return (.nonEmptyGroup, effects) }
@@ -277,6 +291,7 @@ struct GroupStateMachine: Sendable {
             groups[groupId]!.expire(nowMs: nowMs, settings: settings, effects: &effects)
         }
         expireConsumerMembers(nowMs: nowMs, effects: &effects)
+        expireShareMembers(nowMs: nowMs, effects: &effects)
         if nowMs >= nextOffsetExpiryMs {
             nextOffsetExpiryMs = nowMs + settings.offsetsRetentionCheckIntervalMs
             expireOffsets(nowMs: nowMs, effects: &effects)
@@ -285,7 +300,8 @@ struct GroupStateMachine: Sendable {
     }
 
     var nextDeadlineMs: Int64 {
-        (groups.values.compactMap(\.nextDeadlineMs) + consumerGroups.values.compactMap(\.nextDeadlineMs)).reduce(nextOffsetExpiryMs, min)
+        (groups.values.compactMap(\.nextDeadlineMs) + consumerGroups.values.compactMap(\.nextDeadlineMs)
+            + shareGroups.values.compactMap(\.nextDeadlineMs)).reduce(nextOffsetExpiryMs, min)
     }
 
     /// Kafka's rules (KIP-211, KIP-496): an explicit expiry time wins; an empty group's offsets
@@ -349,6 +365,9 @@ struct GroupStateMachine: Sendable {
         case .consumerGroupMetadata, .consumerGroupMemberMetadata, .consumerGroupTargetAssignmentMember,
              .consumerGroupTargetAssignmentMetadata, .consumerGroupCurrentMemberAssignment:
             if let groupId = record.consumerGroupId { replayConsumerRecord(record, groupId: groupId, nowMs: nowMs) }
+        case .shareGroupMemberMetadata, .shareGroupMetadata, .shareGroupTargetAssignmentMetadata, .shareGroupTargetAssignmentMember,
+             .shareGroupCurrentMemberAssignment:
+            if let groupId = record.shareGroupId { replayShareRecord(record, groupId: groupId, nowMs: nowMs) }
         case .other:
             break
         }

@@ -3,25 +3,35 @@ import KafkaProtocol
 import NIOCore
 import StromStorage
 
-/// Who owns the topic metadata: the broker creates `__consumer_offsets` for the coordinator.
-protocol OffsetsTopicHost: AnyObject, Sendable {
-    /// The partition count of `__consumer_offsets`, nil while it does not exist.
-    func offsetsTopicPartitionCount() -> Int32?
-    /// Creates `__consumer_offsets` (compacted) with this many partitions.
-    func createOffsetsTopic(partitionCount: Int32) async throws
-    /// Whether this broker leads `__consumer_offsets` partition `partition`, and so coordinates
-    /// its groups (always, alone).
-    func leadsOffsetsPartition(_ partition: Int32) -> Bool
+/// Who owns the topic metadata: the broker creates a coordinator's topic (`__consumer_offsets`,
+/// `__share_group_state`) for it.
+protocol CoordinatorTopicHost: AnyObject, Sendable {
+    /// The partition count of the coordinator topic, nil while it does not exist.
+    func coordinatorTopicPartitionCount(_ topic: String) -> Int32?
+    /// Creates the coordinator topic (with the configs the broker keeps for it) with this many partitions.
+    func createCoordinatorTopic(_ topic: String, partitionCount: Int32) async throws
+    /// Whether this broker leads the topic's partition `partition`, and so coordinates what is
+    /// placed there (always, alone).
+    func leadsCoordinatorPartition(_ topic: String, _ partition: Int32) -> Bool
     /// Waits until records up to `lastOffset` are as durable as an acks=all produce: on this
     /// broker's disk alone, past the high watermark in a cluster. False if they cannot be.
     func awaitDurable(_ log: PartitionLog, lastOffset: Int64) async -> Bool
 }
 
-/// The group coordinator's I/O: `__consumer_offsets` partitions to append records to (durably)
-/// and to read back on start. The coordinator itself never touches files.
-struct OffsetsTopicStorage: Sendable {
+/// A record a coordinator keeps in its topic: a key that names what it is about and a value
+/// (null: deleted), each with its schema version first.
+protocol CoordinatorLogRecord: Sendable {
+    func encoded() throws(KafkaEncodingError) -> (key: ByteBuffer, value: ByteBuffer?)
+    static func decode(key: ByteBuffer, value: ByteBuffer?) throws -> Self
+}
+
+extension CoordinatorRecord: CoordinatorLogRecord {}
+
+/// A coordinator's I/O: its topic's partitions to append records to (durably) and to read back
+/// on load. The coordinators themselves never touch files.
+struct CoordinatorTopicStorage: Sendable {
+    let topic: String
     let logs: LogManager
-    let groupCommit: GroupCommit
 
     /// Most records per batch, so that a large delete stays far below `max.message.bytes`.
     static let recordsPerBatchMax = 500
@@ -31,14 +41,14 @@ struct OffsetsTopicStorage: Sendable {
     }
 
     func log(_ partition: Int32) throws -> PartitionLog {
-        guard let log = logs.log(for: TopicPartition(topic: GroupCoordinatorSettings.offsetsTopic, partition: partition)) else {
-            throw Unavailable(description: "\(GroupCoordinatorSettings.offsetsTopic)-\(partition) is not open")
+        guard let log = logs.log(for: TopicPartition(topic: topic, partition: partition)) else {
+            throw Unavailable(description: "\(topic)-\(partition) is not open")
         }
         return log
     }
 
     /// Appends the records (in batches) and returns the log and the last offset written.
-    func append(_ records: [CoordinatorRecord], partition: Int32, nowMs: Int64) throws -> (PartitionLog, Int64) {
+    func append<Record: CoordinatorLogRecord>(_ records: [Record], partition: Int32, nowMs: Int64) throws -> (PartitionLog, Int64) {
         let log = try log(partition)
         var lastOffset: Int64 = -1
         var start = 0
@@ -57,9 +67,9 @@ struct OffsetsTopicStorage: Sendable {
         return (log, lastOffset)
     }
 
-    /// Every record of one partition, oldest first. Records that cannot be read are skipped
-    /// (and counted), so one damaged record does not lose the rest.
-    func readAll(partition: Int32, _ body: (CoordinatorRecord) -> Void) throws -> Int {
+    /// Every record of one partition, oldest first, with its offset. Records that cannot be read
+    /// are skipped (and counted), so one damaged record does not lose the rest.
+    func readAll<Record: CoordinatorLogRecord>(_: Record.Type, partition: Int32, _ body: (Record, Int64) -> Void) throws -> Int {
         let log = try log(partition)
         var offset = log.offsets.logStartOffset
         var unreadable = 0
@@ -74,11 +84,11 @@ struct OffsetsTopicStorage: Sendable {
                 offset = batch.header.lastOffset + 1
                 guard !batch.header.attributes.isControl, var records = try? batch.records(decompressedSizeBytesMax: 64 << 20) else { continue }
                 while let record = try? records.next() {
-                    guard let key = record.key, let decoded = try? CoordinatorRecord.decode(key: key, value: record.value) else {
+                    guard let key = record.key, let decoded = try? Record.decode(key: key, value: record.value) else {
                         unreadable += 1
                         continue
                     }
-                    body(decoded)
+                    body(decoded, batch.header.baseOffset + Int64(record.offsetDelta))
                 }
             }
             guard offset > before else { break }
