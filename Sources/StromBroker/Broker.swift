@@ -20,6 +20,9 @@ public final class Broker: Sendable {
     private let currentLogDefaults: Mutex<LogConfig>
     let producerIds: ProducerIdBlock
     let groupCoordinator: GroupCoordinator
+    let shareCoordinator: ShareCoordinator
+    /// The share-partitions this broker leads and its share sessions.
+    let shareManager: SharePartitionManager
     private let clusterRuntime = Mutex<ClusterRuntime?>(nil)
 
     /// This broker's part in a cluster; nil when it runs alone.
@@ -42,7 +45,25 @@ public final class Broker: Sendable {
         self.groupCoordinator = GroupCoordinator(
             settings: configuration.groups, storage: CoordinatorTopicStorage(topic: GroupCoordinatorSettings.offsetsTopic, logs: logs),
             logger: Logger(label: "strom.groups"), clock: { Broker.nowMs() })
+        let shareCoordinator = ShareCoordinator(
+            settings: configuration.shareCoordinator, storage: CoordinatorTopicStorage(topic: ShareCoordinatorSettings.stateTopic, logs: logs),
+            logger: Logger(label: "strom.share-coordinator"), clock: { Broker.nowMs() })
+        self.shareCoordinator = shareCoordinator
+        let shareGroups = configuration.shareGroups
+        self.shareManager = SharePartitionManager(
+            persister: LocalShareStatePersister(coordinator: shareCoordinator), waiters: waiters, sessionsMax: shareGroups.maxShareSessions,
+            logger: Logger(label: "strom.share"), clock: { Broker.nowMs() },
+            settings: { _ in Self.shareSettings(shareGroups) })
     }
+
+    /// What a share group's share-partitions run with: the broker's `group.share.*` settings.
+    static func shareSettings(_ shareGroups: ShareGroupSettings) -> SharePartitionManager.Settings {
+        SharePartitionManager.Settings(partition: .init(
+            lockDurationMs: Int64(shareGroups.recordLockDurationMs), deliveryCountLimit: shareGroups.deliveryCountLimit,
+            recordLocksMax: shareGroups.partitionMaxRecordLocks))
+    }
+
+    func shareSettings(group: String) -> SharePartitionManager.Settings { Self.shareSettings(configuration.shareGroups) }
 
     /// The topic defaults in force (what a topic without an override runs with).
     var logDefaults: LogConfig { currentLogDefaults.withLock { $0 } }
@@ -112,6 +133,7 @@ public final class Broker: Sendable {
             broker.partitions.update(await metadata.image())
         }
         try await broker.groupCoordinator.start(host: broker, loadingEagerly: broker.cluster == nil)
+        await broker.shareCoordinator.start(host: broker)
         return broker
     }
 
@@ -298,7 +320,7 @@ public final class Broker: Sendable {
     /// - Parameter orderedPhaseDone: called once the request's effects are made and only waiting
     ///   remains (an acks=all Produce after its appends), so the connection's next request may start.
     public func handle(
-        _ request: KafkaRequest, sendsFiles: Bool = false, clientHost: String = "",
+        _ request: KafkaRequest, sendsFiles: Bool = false, clientHost: String = "", connectionId: UInt64 = 0,
         orderedPhaseDone: @escaping @Sendable () -> Void = {}
     ) async -> Reply {
         guard SupportedApis.supports(request.apiKey, version: request.apiVersion) else {
@@ -314,7 +336,7 @@ public final class Broker: Sendable {
         if case .fetch(let body) = request.body {
             return await fetch(body, request: request, sendsFiles: sendsFiles)
         }
-        switch await respond(to: request, clientHost: clientHost, orderedPhaseDone: orderedPhaseDone) {
+        switch await respond(to: request, clientHost: clientHost, connectionId: connectionId, orderedPhaseDone: orderedPhaseDone) {
         case .success(let frame?): return .response(frame)
         case .success(nil): return .noResponse
         case .failure(let error):
@@ -325,7 +347,7 @@ public final class Broker: Sendable {
     }
 
     private func respond(
-        to request: KafkaRequest, clientHost: String, orderedPhaseDone: @escaping @Sendable () -> Void
+        to request: KafkaRequest, clientHost: String, connectionId: UInt64, orderedPhaseDone: @escaping @Sendable () -> Void
     ) async -> Result<ByteBuffer?, KafkaEncodingError> {
         let version = request.apiVersion
         switch request.body {
@@ -397,6 +419,16 @@ public final class Broker: Sendable {
             return encode(OffsetForLeaderEpochHandler(partitions: partitions, replicas: replicas).handle(body), version: version, for: request)
         case .electLeaders(let body):
             return encode(await ElectLeadersHandler(broker: self).handle(body, version: version), version: version, for: request)
+        case .shareGroupHeartbeat(let body):
+            let response = await groupCoordinator.shareHeartbeat(
+                body, clientId: request.header.clientId ?? "", clientHost: clientHost, topics: topicCatalog)
+            return encode(response, version: version, for: request)
+        case .shareGroupDescribe(let body):
+            return encode(await GroupAdminHandlers(broker: self).describeShareGroups(body), version: version, for: request)
+        case .shareFetch(let body):
+            return encode(await ShareFetchHandler(broker: self, connectionId: connectionId).handle(body, version: version), version: version, for: request)
+        case .shareAcknowledge(let body):
+            return encode(await ShareAcknowledgeHandler(broker: self).handle(body, version: version), version: version, for: request)
         case .offsetDelete(let body):
             return encode(await GroupAdminHandlers(broker: self).deleteOffsets(body), version: version, for: request)
         default:
@@ -466,6 +498,8 @@ public final class Broker: Sendable {
     /// clean-shutdown marker).
     public func shutdown() async throws {
         await groupCoordinator.shutdown()
+        await shareCoordinator.shutdown()
+        await shareManager.shutdown()
         if let cluster {
             await cluster.stop()
             // Ends the registration at once: the controller moves this broker's leaderships now,
@@ -478,6 +512,12 @@ public final class Broker: Sendable {
 }
 
 extension Broker {
+    /// A connection closed: the share sessions it opened end, and their records go back to the group.
+    public func connectionClosed(_ connectionId: UInt64) {
+        let shares = shareManager
+        Task { await shares.connectionClosed(connectionId) }
+    }
+
     /// The topics as KIP-848 assignors see them (internal topics are never assigned).
     var topicCatalog: TopicCatalog {
         TopicCatalog(partitions.current.topics.filter { !$0.isInternal }.map { .init(id: $0.id, name: $0.name, partitionCount: $0.partitionCount) })

@@ -26,12 +26,17 @@ public final class BrokerRequestProcessor: KafkaRequestProcessor {
     ) async -> KafkaResponseAction {
         guard let broker = broker.withLock({ $0 }) else { return .close(reason: "broker still starting") }
         switch await broker.handle(
-            request, sendsFiles: sendsFiles, clientHost: Self.clientHost(connection.remoteAddress), orderedPhaseDone: orderedPhaseDone) {
+            request, sendsFiles: sendsFiles, clientHost: Self.clientHost(connection.remoteAddress), connectionId: connection.connectionId,
+            orderedPhaseDone: orderedPhaseDone) {
         case .response(let frame): return .respond(frame)
         case .responseParts(let parts, let whenWritten): return .respondWithParts(parts, whenWritten: { _ in whenWritten() })
         case .noResponse: return .noResponse
         case .unsupported(let reason): return .close(reason: reason)
         }
+    }
+
+    public func connectionClosed(_ connection: KafkaConnectionInfo) {
+        broker.withLock { $0 }?.connectionClosed(connection.connectionId)
     }
 
     /// Kafka's form of a client address in group descriptions: "/127.0.0.1".

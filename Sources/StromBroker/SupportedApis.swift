@@ -38,6 +38,12 @@ public enum SupportedApis {
         .offsetDelete: 0...0,
         .consumerGroupHeartbeat: 0...1,
         .consumerGroupDescribe: 0...0,
+        // Share groups (KIP-932): the three client APIs go together (librdkafka sends ShareFetch
+        // at version -1 when the heartbeat is offered without it).
+        .shareGroupHeartbeat: 1...1,
+        .shareGroupDescribe: 1...1,
+        .shareFetch: 1...2,
+        .shareAcknowledge: 1...2,
     ]
 
     /// The ranges in API-key order, for ApiVersions responses.

@@ -170,9 +170,17 @@ actor ClusterRuntime {
             defer {
                 // A coordinator partition whose leadership moved holds groups that may be
                 // stale: they are loaded again from the log when next needed.
-                if topicPartition.topic == GroupCoordinatorSettings.offsetsTopic, replicas.role(of: topicPartition) != before {
-                    let coordinator = broker.groupCoordinator
-                    Task { await coordinator.unload(assignment.partition) }
+                if replicas.role(of: topicPartition) != before {
+                    if topicPartition.topic == GroupCoordinatorSettings.offsetsTopic {
+                        let coordinator = broker.groupCoordinator
+                        Task { await coordinator.unload(assignment.partition) }
+                    } else if topicPartition.topic == ShareCoordinatorSettings.stateTopic {
+                        let coordinator = broker.shareCoordinator
+                        Task { await coordinator.unload(assignment.partition) }
+                    }
+                    // Share-partitions of a partition led elsewhere now (or at a new epoch) are loaded again when fetched.
+                    let shares = broker.shareManager
+                    Task { await shares.unload(topicPartition) }
                 }
             }
             if assignment.leader == nodeId {

@@ -45,6 +45,8 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
     }
 
     private let processor: any KafkaRequestProcessor
+    /// Whether the processor has been told the connection closed.
+    private var closeReported = false
     private let inFlightRequestsMax: Int
     private let connectionId: UInt64
     private var logger: Logger
@@ -427,6 +429,11 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
 
     /// Cancels running requests and discards waiting responses.
     private func tearDown() {
+        if !self.closeReported {
+            // Once: both channelInactive and handlerRemoved come here.
+            self.closeReported = true
+            self.processor.connectionClosed(self.connection)
+        }
         for entry in self.pending.removeAll() {
             switch entry.progress {
             case .processing(let task): task.cancel()

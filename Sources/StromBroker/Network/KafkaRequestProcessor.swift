@@ -35,6 +35,9 @@ public protocol KafkaRequestProcessor: Sendable {
     func processUnsupportedVersion(
         _ error: KafkaRequestFrameError, connection: KafkaConnectionInfo
     ) async -> KafkaResponseAction
+
+    /// The connection closed (once per connection): what belongs to it ends (share sessions).
+    func connectionClosed(_ connection: KafkaConnectionInfo)
 }
 
 extension KafkaRequestProcessor {
@@ -48,6 +51,8 @@ extension KafkaRequestProcessor {
 }
 
 extension KafkaRequestProcessor {
+    public func connectionClosed(_ connection: KafkaConnectionInfo) {}
+
     public func processUnsupportedVersion(
         _ error: KafkaRequestFrameError, connection: KafkaConnectionInfo
     ) async -> KafkaResponseAction {

@@ -105,9 +105,9 @@ struct SharePartition: Sendable, Equatable {
 
     // MARK: Acquiring
 
-    /// Acquires up to `recordsMax` records for `memberId`: first those offered again inside the
-    /// window (lowest offsets first), then new ones from the end offset up to `logEndOffset`
-    /// (exclusive) while the window has room. Each acquired record counts a delivery and is locked
+    /// Acquires up to `recordsMax` records below `logEndOffset` for `memberId`: first those
+    /// offered again inside the window (lowest offsets first), then new ones from the end offset
+    /// while the window has room. Each acquired record counts a delivery and is locked
     /// for ``Settings/lockDurationMs``.
     mutating func acquire(memberId: String, logEndOffset: Int64, recordsMax: Int, nowMs: Int64) -> [AcquiredRange] {
         var ranges: [AcquiredRange] = []
@@ -126,7 +126,7 @@ struct SharePartition: Sendable, Equatable {
             }
             remaining -= 1
         }
-        for index in records.indices where remaining > 0 && records[index].state == .available {
+        for index in records.indices where remaining > 0 && records[index].state == .available && startOffset + Int64(index) < logEndOffset {
             take(index)
         }
         while remaining > 0, endOffset < logEndOffset, records.count < settings.recordLocksMax {
@@ -137,8 +137,14 @@ struct SharePartition: Sendable, Equatable {
     }
 
     /// Whether a fetch could acquire something with the log ending at `logEndOffset`.
-    func hasAcquirable(logEndOffset: Int64) -> Bool {
-        (endOffset < logEndOffset && records.count < settings.recordLocksMax) || records.contains { $0.state == .available }
+    func hasAcquirable(logEndOffset: Int64) -> Bool { nextAcquirableOffset(logEndOffset: logEndOffset) != nil }
+
+    /// The lowest offset a fetch could acquire (where to start reading the log), nil when none.
+    func nextAcquirableOffset(logEndOffset: Int64) -> Int64? {
+        if let index = records.firstIndex(where: { $0.state == .available }), startOffset + Int64(index) < logEndOffset {
+            return startOffset + Int64(index)
+        }
+        return endOffset < logEndOffset && records.count < settings.recordLocksMax ? endOffset : nil
     }
 
     // MARK: Acknowledging

@@ -33,6 +33,16 @@ struct GroupAdminHandlers: Sendable {
         return ConsumerGroupDescribeResponse(groups: groups)
     }
 
+    func describeShareGroups(_ request: ShareGroupDescribeRequest) async -> ShareGroupDescribeResponse {
+        var groups: [ShareGroupDescribeResponse.DescribedGroup] = []
+        for groupId in request.groupIds {
+            var described = await broker.groupCoordinator.describeShareGroup(groupId)
+            described.authorizedOperations = request.includeAuthorizedOperations ? Self.groupOperations : Int32.min
+            groups.append(described)
+        }
+        return ShareGroupDescribeResponse(groups: groups)
+    }
+
     /// READ (3), DELETE (6), DESCRIBE (8).
     private static let groupOperations: Int32 = (1 << 3) | (1 << 6) | (1 << 8)
 
