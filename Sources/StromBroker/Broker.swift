@@ -49,21 +49,36 @@ public final class Broker: Sendable {
             settings: configuration.shareCoordinator, storage: CoordinatorTopicStorage(topic: ShareCoordinatorSettings.stateTopic, logs: logs),
             logger: Logger(label: "strom.share-coordinator"), clock: { Broker.nowMs() })
         self.shareCoordinator = shareCoordinator
-        let shareGroups = configuration.shareGroups
+        let groupConfigs = GroupConfigs(shareGroups: configuration.shareGroups, groups: configuration.groups)
         self.shareManager = SharePartitionManager(
-            persister: LocalShareStatePersister(coordinator: shareCoordinator), waiters: waiters, sessionsMax: shareGroups.maxShareSessions,
-            logger: Logger(label: "strom.share"), clock: { Broker.nowMs() },
-            settings: { _ in Self.shareSettings(shareGroups) })
+            persister: LocalShareStatePersister(coordinator: shareCoordinator), waiters: waiters,
+            sessionsMax: configuration.shareGroups.maxShareSessions, logger: Logger(label: "strom.share"), clock: { Broker.nowMs() },
+            settings: { group in groupConfigs.shareSettings(partitions.current.groupConfigs[group] ?? [:]) })
     }
 
-    /// What a share group's share-partitions run with: the broker's `group.share.*` settings.
-    static func shareSettings(_ shareGroups: ShareGroupSettings) -> SharePartitionManager.Settings {
-        SharePartitionManager.Settings(partition: .init(
-            lockDurationMs: Int64(shareGroups.recordLockDurationMs), deliveryCountLimit: shareGroups.deliveryCountLimit,
-            recordLocksMax: shareGroups.partitionMaxRecordLocks))
+    /// The group configs Strom knows, with this broker's settings as their defaults and bounds.
+    var groupConfigVocabulary: GroupConfigs { GroupConfigs(shareGroups: configuration.shareGroups, groups: configuration.groups) }
+
+    /// What a share group's share-partitions run with: its group configs on the broker's settings.
+    func shareSettings(group: String) -> SharePartitionManager.Settings {
+        groupConfigVocabulary.shareSettings(groupConfigs(group))
     }
 
-    func shareSettings(group: String) -> SharePartitionManager.Settings { Self.shareSettings(configuration.shareGroups) }
+    /// A group's config overrides.
+    func groupConfigs(_ group: String) -> [String: String] { partitions.current.groupConfigs[group] ?? [:] }
+
+    /// Changes a group's configs in the metadata (checked against the keys and bounds this broker knows).
+    func alterGroupConfigs(group: String, set: [String: String], remove: Set<String>, validateOnly: Bool) async -> MetadataError? {
+        let vocabulary = groupConfigVocabulary
+        do throws(MetadataError) {
+            _ = try await metadata.alterGroupConfigs(
+                group: group, set: set, remove: remove, validateOnly: validateOnly, validate: { configs throws(MetadataError) in try vocabulary.validate(configs) })
+            if !validateOnly { partitions.update(await metadata.image()) }
+            return nil
+        } catch {
+            return error
+        }
+    }
 
     /// The topic defaults in force (what a topic without an override runs with).
     var logDefaults: LogConfig { currentLogDefaults.withLock { $0 } }
@@ -421,7 +436,8 @@ public final class Broker: Sendable {
             return encode(await ElectLeadersHandler(broker: self).handle(body, version: version), version: version, for: request)
         case .shareGroupHeartbeat(let body):
             let response = await groupCoordinator.shareHeartbeat(
-                body, clientId: request.header.clientId ?? "", clientHost: clientHost, topics: topicCatalog)
+                body, clientId: request.header.clientId ?? "", clientHost: clientHost, topics: topicCatalog,
+                membership: groupConfigVocabulary.membership(groupConfigs(body.groupId)))
             return encode(response, version: version, for: request)
         case .shareGroupDescribe(let body):
             return encode(await GroupAdminHandlers(broker: self).describeShareGroups(body), version: version, for: request)

@@ -29,6 +29,12 @@ public enum BrokerProperties {
         "etcd.endpoints", "etcd.prefix", "broker.rack", "broker.session.timeout.ms", "replica.lag.time.max.ms",
         "replica.fetch.wait.max.ms", "replica.fetch.max.bytes", "replica.fetch.response.max.bytes",
         "controlled.shutdown.max.wait.ms", "advertised.listeners",
+        "group.share.record.lock.duration.ms", "group.share.min.record.lock.duration.ms", "group.share.max.record.lock.duration.ms",
+        "group.share.delivery.count.limit", "group.share.partition.max.record.locks", "group.share.max.share.sessions",
+        "group.share.session.timeout.ms", "group.share.heartbeat.interval.ms", "group.share.min.session.timeout.ms",
+        "group.share.max.session.timeout.ms", "group.share.min.heartbeat.interval.ms", "group.share.max.heartbeat.interval.ms",
+        "group.share.max.size", "share.coordinator.state.topic.num.partitions", "share.coordinator.state.topic.replication.factor",
+        "share.coordinator.state.topic.segment.bytes", "share.coordinator.snapshot.update.records.per.snapshot",
     ]
 
     /// Every key ``apply(_:to:)`` accepts.
@@ -96,6 +102,26 @@ public enum BrokerProperties {
             case "group.consumer.session.timeout.ms": configuration.groups.consumerSessionTimeoutMs = max(1, try integer(Int32.self))
             case "group.consumer.heartbeat.interval.ms": configuration.groups.consumerHeartbeatIntervalMs = max(1, try integer(Int32.self))
             case "group.max.size": configuration.groups.maxGroupSize = max(1, try integer(Int.self))
+            case "group.share.record.lock.duration.ms": configuration.shareGroups.recordLockDurationMs = max(1, try integer(Int32.self))
+            case "group.share.min.record.lock.duration.ms": configuration.shareGroups.minRecordLockDurationMs = max(1, try integer(Int32.self))
+            case "group.share.max.record.lock.duration.ms": configuration.shareGroups.maxRecordLockDurationMs = max(1, try integer(Int32.self))
+            case "group.share.partition.max.record.locks": configuration.shareGroups.partitionMaxRecordLocks = max(1, try integer(Int.self))
+            case "group.share.max.share.sessions": configuration.shareGroups.maxShareSessions = max(1, try integer(Int.self))
+            case "group.share.session.timeout.ms": configuration.groups.shareSessionTimeoutMs = max(1, try integer(Int32.self))
+            case "group.share.heartbeat.interval.ms": configuration.groups.shareHeartbeatIntervalMs = max(1, try integer(Int32.self))
+            case "group.share.min.session.timeout.ms": configuration.groups.shareMinSessionTimeoutMs = max(1, try integer(Int32.self))
+            case "group.share.max.session.timeout.ms": configuration.groups.shareMaxSessionTimeoutMs = max(1, try integer(Int32.self))
+            case "group.share.min.heartbeat.interval.ms": configuration.groups.shareMinHeartbeatIntervalMs = max(1, try integer(Int32.self))
+            case "group.share.max.heartbeat.interval.ms": configuration.groups.shareMaxHeartbeatIntervalMs = max(1, try integer(Int32.self))
+            case "group.share.max.size": configuration.groups.shareGroupMaxSize = max(1, try integer(Int.self))
+            case "share.coordinator.state.topic.num.partitions": configuration.shareCoordinator.stateTopicPartitionCount = max(1, try integer(Int32.self))
+            case "share.coordinator.state.topic.replication.factor": configuration.shareCoordinator.stateTopicReplicationFactor = max(1, try integer(Int16.self))
+            case "share.coordinator.state.topic.segment.bytes": configuration.shareCoordinator.stateTopicSegmentBytes = max(1, try integer(Int64.self))
+            case "share.coordinator.snapshot.update.records.per.snapshot": configuration.shareCoordinator.updateRecordsPerSnapshot = max(1, try integer(Int.self))
+            case "group.share.delivery.count.limit":
+                let limit = try integer(Int16.self)
+                guard (2...10).contains(limit) else { throw InvalidProperty(key: key, reason: "must be between 2 and 10") }
+                configuration.shareGroups.deliveryCountLimit = limit
             case "produce.batch.validation":
                 guard let mode = ProduceValidation(rawValue: value.lowercased()) else {
                     throw InvalidProperty(key: key, reason: "not strict or relaxed: \(value)")

@@ -193,6 +193,17 @@ public actor EmbeddedMetadataStore: MetadataStore {
         return configs
     }
 
+    public func alterGroupConfigs(
+        group: String, set: [String: String], remove: Set<String>, validateOnly: Bool,
+        validate: @Sendable ([String: String]) throws(MetadataError) -> Void
+    ) throws(MetadataError) -> [String: String] {
+        let configs = try current.groupConfigsWith(group: group, set: set, remove: remove, validate: validate)
+        if !validateOnly && configs != current.groupConfigs[group] ?? [:] {
+            try commit(.groupConfigsAltered(group: group, configs: configs), persist: true)
+        }
+        return configs
+    }
+
     public func allocateProducerIds(count: Int) throws(MetadataError) -> Range<Int64> {
         precondition(count > 0, "allocate at least one producer id, not \(count)")
         let first = current.nextProducerId

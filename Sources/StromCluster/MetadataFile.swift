@@ -125,7 +125,7 @@ struct MetadataFile: Sendable {
         }
         let image = MetadataImage(
             clusterId: document.clusterId, controllerId: document.nodeId, revision: document.revision, topics: topics,
-            brokerConfigs: document.brokerConfigs ?? [:], nextProducerId: document.nextProducerId ?? 0)
+            brokerConfigs: document.brokerConfigs ?? [:], groupConfigs: document.groupConfigs ?? [:], nextProducerId: document.nextProducerId ?? 0)
         return Contents(nodeId: document.nodeId, image: image)
     }
 
@@ -145,6 +145,7 @@ struct MetadataFile: Sendable {
                     })
             },
             brokerConfigs: image.brokerConfigs.isEmpty ? nil : image.brokerConfigs,
+            groupConfigs: image.groupConfigs.isEmpty ? nil : image.groupConfigs,
             nextProducerId: image.nextProducerId == 0 ? nil : image.nextProducerId)
         let encoder = JSONEncoder()
         // Sorted keys and sorted topics: the same state always gives the same bytes.
@@ -188,6 +189,8 @@ struct MetadataFile: Sendable {
         var topics: [Topic]
         /// Absent in files written before dynamic broker configs existed.
         var brokerConfigs: [String: [String: String]]?
+        /// Absent until a group config was set.
+        var groupConfigs: [String: [String: String]]?
         /// Absent until a producer id was handed out.
         var nextProducerId: Int64?
 

@@ -147,6 +147,20 @@ extension MetadataImage {
         return configs
     }
 
+    /// A group's configs after the change, checked by `validate`.
+    func groupConfigsWith(
+        group: String, set: [String: String], remove: Set<String>, validate: ([String: String]) throws(MetadataError) -> Void
+    ) throws(MetadataError) -> [String: String] {
+        if let key = set.keys.sorted().first(where: remove.contains) {
+            throw .invalidConfig(key: key, reason: "Config \(key) is both set and removed in one request.")
+        }
+        var configs = groupConfigs[group] ?? [:]
+        for key in remove { configs[key] = nil }
+        configs.merge(set) { _, new in new }
+        try validate(configs)
+        return configs
+    }
+
     // MARK: Helpers
 
     /// Checks topic overrides with Kafka's rules (`LogConfig(properties:defaults:)`).

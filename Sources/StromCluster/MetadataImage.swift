@@ -23,6 +23,8 @@ public struct MetadataImage: Sendable, Equatable {
     /// Dynamic broker configs (Kafka's broker key names, e.g. `log.retention.ms`) by resource name:
     /// `""` for the cluster-wide defaults, a node id for one broker.
     public private(set) var brokerConfigs: [String: [String: String]]
+    /// Group configs (Kafka's resource type GROUP) by group id: what a group overrides of the broker's settings.
+    public private(set) var groupConfigs: [String: [String: String]]
     /// The first producer id not handed out yet (InitProducerId): ids are never reused.
     public private(set) var nextProducerId: Int64
     /// Topic names by topic id.
@@ -36,9 +38,11 @@ public struct MetadataImage: Sendable, Equatable {
     /// - Precondition: Topic names and ids are unique.
     public init(
         clusterId: String, controllerId: Int32, revision: Int64 = 0, brokers: [BrokerRegistration] = [],
-        topics: [TopicMetadata] = [], brokerConfigs: [String: [String: String]] = [:], nextProducerId: Int64 = 0
+        topics: [TopicMetadata] = [], brokerConfigs: [String: [String: String]] = [:], groupConfigs: [String: [String: String]] = [:],
+        nextProducerId: Int64 = 0
     ) {
         self.brokerConfigs = brokerConfigs.filter { !$0.value.isEmpty }
+        self.groupConfigs = groupConfigs.filter { !$0.value.isEmpty }
         self.nextProducerId = nextProducerId
         self.clusterId = clusterId
         self.controllerId = controllerId
@@ -127,6 +131,8 @@ public struct MetadataImage: Sendable, Equatable {
             }
         case .brokerConfigsAltered(let resource, let configs):
             brokerConfigs[resource] = configs.isEmpty ? nil : configs
+        case .groupConfigsAltered(let group, let configs):
+            groupConfigs[group] = configs.isEmpty ? nil : configs
         case .producerIdsAllocated(let next):
             precondition(next > nextProducerId, "producer ids \(next) allocated below \(nextProducerId)")
             nextProducerId = next
@@ -188,6 +194,8 @@ public struct MetadataChange: Sendable, Equatable {
         case partitionStatesChanged(TopicMetadata)
         /// The whole set of dynamic configs of a broker resource (`""`: the cluster-wide defaults).
         case brokerConfigsAltered(resource: String, configs: [String: String])
+        /// The whole set of a group's configs.
+        case groupConfigsAltered(group: String, configs: [String: String])
         /// Producer ids below `next` are handed out.
         case producerIdsAllocated(next: Int64)
     }

@@ -117,6 +117,15 @@ public protocol MetadataStore: Sendable {
         resource: String, set: [String: String], remove: Set<String>, validateOnly: Bool
     ) async throws(MetadataError) -> [String: String]
 
+    /// Changes a group's configs: `set` and `remove` applied to what it has, the result checked by
+    /// `validate` (the broker knows the keys and their bounds) before it is stored.
+    ///
+    /// - Returns: The group's configs after the change.
+    func alterGroupConfigs(
+        group: String, set: [String: String], remove: Set<String>, validateOnly: Bool,
+        validate: @Sendable ([String: String]) throws(MetadataError) -> Void
+    ) async throws(MetadataError) -> [String: String]
+
     /// Reserves `count` producer ids that were never handed out, durably, so that no restart hands
     /// them out again (Kafka's AllocateProducerIds: brokers take ids in blocks).
     func allocateProducerIds(count: Int) async throws(MetadataError) -> Range<Int64>

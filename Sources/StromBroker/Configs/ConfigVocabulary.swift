@@ -19,6 +19,7 @@ enum ConfigSource: Int8 {
     case dynamicDefaultBrokerConfig = 3
     case staticBrokerConfig = 4
     case defaultConfig = 5
+    case groupConfig = 8
 }
 
 /// Kafka's `ConfigDef.Type` codes for DescribeConfigs v3+.

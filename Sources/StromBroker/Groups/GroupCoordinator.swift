@@ -236,12 +236,16 @@ actor GroupCoordinator {
         return response
     }
 
-    func shareHeartbeat(_ request: ShareGroupHeartbeatRequest, clientId: String, clientHost: String, topics: TopicCatalog) async -> ShareGroupHeartbeatResponse {
+    func shareHeartbeat(
+        _ request: ShareGroupHeartbeatRequest, clientId: String, clientHost: String, topics: TopicCatalog,
+        membership: (sessionTimeoutMs: Int32, heartbeatIntervalMs: Int32)
+    ) async -> ShareGroupHeartbeatResponse {
         guard let partition = await shard(for: request.groupId) else {
             return ShareGroupHeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, memberEpoch: -1)
         }
         let (response, effects) = shards[partition]!.shareHeartbeat(.init(
-            request: request, clientId: clientId, clientHost: clientHost, topics: topics, nowMs: clock()))
+            request: request, clientId: clientId, clientHost: clientHost, topics: topics,
+            sessionTimeoutMs: membership.sessionTimeoutMs, heartbeatIntervalMs: membership.heartbeatIntervalMs, nowMs: clock()))
         guard await persist(effects, partition: partition) else {
             return ShareGroupHeartbeatResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue, memberEpoch: -1)
         }

@@ -27,6 +27,12 @@ public struct GroupCoordinatorSettings: Sendable, Hashable {
     /// `share.session.timeout.ms` / `share.heartbeat.interval.ms` group configs default to them).
     public var shareSessionTimeoutMs: Int32 = 45_000
     public var shareHeartbeatIntervalMs: Int32 = 5_000
+    /// `group.share.min/max.session.timeout.ms` and `group.share.min/max.heartbeat.interval.ms`:
+    /// the bounds of a share group's own values.
+    public var shareMinSessionTimeoutMs: Int32 = 45_000
+    public var shareMaxSessionTimeoutMs: Int32 = 60_000
+    public var shareMinHeartbeatIntervalMs: Int32 = 5_000
+    public var shareMaxHeartbeatIntervalMs: Int32 = 15_000
     /// `group.share.max.size`: members of one share group.
     public var shareGroupMaxSize: Int = 200
     /// `group.max.size`.

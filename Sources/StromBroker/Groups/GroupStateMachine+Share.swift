@@ -23,7 +23,7 @@ extension GroupStateMachine {
             shareGroups[groupId] = ShareGroup(groupId: groupId)
         }
         let before = shareGroups[groupId]!.records()
-        let response = shareGroups[groupId]!.heartbeat(input, settings: settings)
+        let response = shareGroups[groupId]!.heartbeat(input, groupSizeMax: settings.shareGroupMaxSize)
         effects.records = CoordinatorRecord.changes(from: before, to: shareGroups[groupId]!.records())
         return (response, effects)
     }

@@ -54,12 +54,15 @@ struct ShareGroup: Sendable {
         var clientId: String
         var clientHost: String
         var topics: TopicCatalog
+        /// The group's `share.session.timeout.ms` and `share.heartbeat.interval.ms`.
+        var sessionTimeoutMs: Int32
+        var heartbeatIntervalMs: Int32
         var nowMs: Int64
     }
 
     /// ShareGroupHeartbeat: join (epoch 0, with the client's own member id), leave (-1), or a
     /// heartbeat at the member's epoch, answered with the assignment when it changed.
-    mutating func heartbeat(_ input: HeartbeatInput, settings: GroupCoordinatorSettings) -> ShareGroupHeartbeatResponse {
+    mutating func heartbeat(_ input: HeartbeatInput, groupSizeMax: Int) -> ShareGroupHeartbeatResponse {
         let request = input.request
         func fail(_ code: KafkaErrorCode, _ message: String? = nil) -> ShareGroupHeartbeatResponse {
             ShareGroupHeartbeatResponse(errorCode: code.rawValue, errorMessage: message, memberId: request.memberId, memberEpoch: -1, heartbeatIntervalMs: 0)
@@ -76,7 +79,7 @@ struct ShareGroup: Sendable {
                 return fail(.invalidRequest, "a joining member must name the topics it subscribes to")
             }
             if members[request.memberId] == nil {
-                guard members.count < settings.shareGroupMaxSize else { return fail(.groupMaxSizeReached) }
+                guard members.count < groupSizeMax else { return fail(.groupMaxSizeReached) }
                 members[request.memberId] = ShareGroupMember(
                     memberId: request.memberId, rackId: request.rackId, clientId: input.clientId, clientHost: input.clientHost,
                     subscribedTopicNames: [], sessionDeadlineMs: input.nowMs)
@@ -97,7 +100,7 @@ struct ShareGroup: Sendable {
         if request.memberEpoch == 0 { member.rackId = request.rackId }
         member.clientId = input.clientId
         member.clientHost = input.clientHost
-        member.sessionDeadlineMs = input.nowMs + Int64(settings.shareSessionTimeoutMs)
+        member.sessionDeadlineMs = input.nowMs + Int64(input.sessionTimeoutMs)
         members[request.memberId] = member
 
         refreshTargetAssignment(topics: input.topics)
@@ -111,7 +114,7 @@ struct ShareGroup: Sendable {
             members[request.memberId] = member
         }
         return ShareGroupHeartbeatResponse(
-            memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: settings.shareHeartbeatIntervalMs,
+            memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: input.heartbeatIntervalMs,
             assignment: sendAssignment ? .init(topicPartitions: member.assigned.sorted { $0.key.description < $1.key.description }.map {
                 .init(topicId: $0.key, partitions: $0.value.sorted())
             }) : nil)

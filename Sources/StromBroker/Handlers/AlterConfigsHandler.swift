@@ -4,7 +4,8 @@ import StromCluster
 import StromStorage
 
 /// AlterConfigs (replace a resource's overrides) and IncrementalAlterConfigs (SET, DELETE,
-/// APPEND, SUBTRACT per key) for topics and brokers. On a broker (its node id, or "" for every
+/// APPEND, SUBTRACT per key) for topics, brokers and groups (the share-group configs, for a group
+/// that may not exist yet, as in Kafka). On a broker (its node id, or "" for every
 /// broker) only the topic defaults may change at run time (`log.retention.ms`,
 /// `message.max.bytes`, ...); the others are refused with INVALID_REQUEST, as Kafka does.
 struct AlterConfigsHandler: Sendable {
@@ -110,6 +111,14 @@ struct AlterConfigsHandler: Sendable {
                 }
                 return nil
             }
+        case .group?:
+            guard !name.isEmpty else { return .failure(.invalidRequest, "a group config names its group") }
+            let overrides = broker.groupConfigs(name)
+            let defaults = broker.groupConfigVocabulary.defaults
+            own = overrides
+            current = { overrides[$0] ?? defaults[$0] }
+            isList = { _ in false }
+            apply = { set, remove in await broker.alterGroupConfigs(group: name, set: set, remove: remove, validateOnly: validateOnly) }
         default:
             return .failure(.invalidRequest, "altering configs of resource type \(type) is not supported")
         }

@@ -32,6 +32,8 @@ struct DescribeConfigsHandler: Sendable {
                     result.errorCode = KafkaErrorCode.invalidRequest.rawValue
                     result.errorMessage = "unexpected broker id \(resource.resourceName), this is broker \(broker.configuration.nodeId)"
                 }
+            case .group?:
+                result.configs = groupEntries(resource.resourceName, request: request, version: version)
             default:
                 result.errorCode = KafkaErrorCode.invalidRequest.rawValue
                 result.errorMessage = "describing configs of resource type \(resource.resourceType) is not supported"
@@ -105,6 +107,21 @@ struct DescribeConfigsHandler: Sendable {
                 name: name, value: value, source: source, readOnly: false, type: key.map { ConfigValueType($0.type) } ?? .string,
                 documentation: key?.documentation ?? "", synonyms: [Synonym(name: name, value: value, source: source.rawValue)],
                 request: request, version: version)
+        }
+    }
+
+    /// A group's configs: its overrides, else the broker's settings.
+    private func groupEntries(_ group: String, request: DescribeConfigsRequest, version: Int16) -> [Entry] {
+        let overrides = broker.groupConfigs(group)
+        let defaults = broker.groupConfigVocabulary.defaults
+        return GroupConfigs.keys.map { key in
+            var synonyms = [Synonym(name: key.name, value: defaults[key.name], source: ConfigSource.defaultConfig.rawValue)]
+            if let value = overrides[key.name] {
+                synonyms.insert(Synonym(name: key.name, value: value, source: ConfigSource.groupConfig.rawValue), at: 0)
+            }
+            return entry(
+                name: key.name, value: synonyms[0].value ?? "", source: ConfigSource(rawValue: synonyms[0].source) ?? .unknown,
+                readOnly: false, type: key.type, documentation: key.documentation, synonyms: synonyms, request: request, version: version)
         }
     }
 

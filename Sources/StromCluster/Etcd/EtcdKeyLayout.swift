@@ -1,4 +1,5 @@
 public import KafkaProtocol
+import Foundation
 
 /// Where a Strom cluster keeps its metadata in etcd: every key under one prefix (`etcd.prefix`,
 /// default `/strom`), so several clusters can share an etcd. docs/ARCHITECTURE.md lists each key
@@ -45,6 +46,13 @@ public struct EtcdKeyLayout: Sendable, Hashable {
         resource.isEmpty ? "\(prefix)/configs/cluster" : "\(prefix)/configs/broker/\(resource)"
     }
 
+    /// A group's configs; the group id percent-encoded, so that one with a `/` stays one key.
+    public func groupConfigs(group: String) -> String {
+        "\(prefix)/configs/group/\(group.addingPercentEncoding(withAllowedCharacters: Self.groupIdCharacters) ?? group)"
+    }
+
+    private static let groupIdCharacters = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._"))
+
     /// What a key under the prefix is.
     public enum Key: Sendable, Hashable {
         case clusterId
@@ -53,6 +61,7 @@ public struct EtcdKeyLayout: Sendable, Hashable {
         case topic(String)
         case partition(topicId: KafkaUUID, partition: Int32)
         case brokerConfigs(resource: String)
+        case groupConfigs(group: String)
         case producerIds
     }
 
@@ -68,6 +77,7 @@ public struct EtcdKeyLayout: Sendable, Hashable {
         case 2 where parts[0] == "topics" && !parts[1].isEmpty: return .topic(parts[1])
         case 2 where parts[0] == "configs" && parts[1] == "cluster": return .brokerConfigs(resource: "")
         case 3 where parts[0] == "configs" && parts[1] == "broker" && Int32(parts[2]) != nil: return .brokerConfigs(resource: parts[2])
+        case 3 where parts[0] == "configs" && parts[1] == "group": return parts[2].removingPercentEncoding.map { .groupConfigs(group: $0) }
         case 3 where parts[0] == "partitions":
             guard let id = KafkaUUID(kafkaText: parts[1]), let partition = Int32(parts[2]) else { return nil }
             return .partition(topicId: id, partition: partition)

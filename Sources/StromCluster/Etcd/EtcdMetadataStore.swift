@@ -341,6 +341,19 @@ public actor EtcdMetadataStore: MetadataStore {
         return configs
     }
 
+    public func alterGroupConfigs(
+        group: String, set: [String: String], remove: Set<String>, validateOnly: Bool,
+        validate: @Sendable ([String: String]) throws(MetadataError) -> Void
+    ) async throws(MetadataError) -> [String: String] {
+        let configs = try current.groupConfigsWith(group: group, set: set, remove: remove, validate: validate)
+        guard !validateOnly, configs != current.groupConfigs[group] ?? [:] else { return configs }
+        let key = keys.groupConfigs(group: group)
+        let write: EtcdOperation = configs.isEmpty ? .delete(key: key) : .put(key: key, value: EtcdJSON.encode(configs))
+        let result = try await commit(EtcdTransaction(compare: [.unchanged(key, since: modRevision(key))], success: [write]))
+        guard result.succeeded else { throw .storage("configs of group '\(group)' changed concurrently; try again") }
+        return configs
+    }
+
     /// Takes the next block of producer ids with a compare-and-swap on the counter, so that no two
     /// brokers ever hand out the same id.
     public func allocateProducerIds(count: Int) async throws(MetadataError) -> Range<Int64> {
@@ -593,6 +606,9 @@ public actor EtcdMetadataStore: MetadataStore {
             case .brokerConfigs(let resource):
                 let configs = keyValues[keys.brokerConfigs(resource: resource)].flatMap { EtcdJSON.decode([String: String].self, $0.value) } ?? [:]
                 if configs != current.brokerConfigs[resource] ?? [:] { kinds.append(.brokerConfigsAltered(resource: resource, configs: configs)) }
+            case .groupConfigs(let group):
+                let configs = keyValues[keys.groupConfigs(group: group)].flatMap { EtcdJSON.decode([String: String].self, $0.value) } ?? [:]
+                if configs != current.groupConfigs[group] ?? [:] { kinds.append(.groupConfigsAltered(group: group, configs: configs)) }
             case .producerIds:
                 let next = keyValues[keys.producerIds].flatMap { EtcdJSON.decode(ProducerIdsRecord.self, $0.value)?.next } ?? 0
                 if next > current.nextProducerId { kinds.append(.producerIdsAllocated(next: next)) }
@@ -649,6 +665,7 @@ public actor EtcdMetadataStore: MetadataStore {
         var brokers: [BrokerRegistration] = []
         var topicNames: Set<String> = []
         var brokerConfigs: [String: [String: String]] = [:]
+        var groupConfigs: [String: [String: String]] = [:]
         var controllerId: Int32 = -1
         var nextProducerId: Int64 = 0
         for (key, keyValue) in keyValues {
@@ -661,6 +678,8 @@ public actor EtcdMetadataStore: MetadataStore {
                 controllerId = EtcdJSON.decode(ControllerRecord.self, keyValue.value)?.nodeId ?? -1
             case .brokerConfigs(let resource):
                 brokerConfigs[resource] = EtcdJSON.decode([String: String].self, keyValue.value)
+            case .groupConfigs(let group):
+                groupConfigs[group] = EtcdJSON.decode([String: String].self, keyValue.value)
             case .producerIds:
                 nextProducerId = EtcdJSON.decode(ProducerIdsRecord.self, keyValue.value)?.next ?? 0
             case .clusterId, .partition, nil:
@@ -674,7 +693,7 @@ public actor EtcdMetadataStore: MetadataStore {
         }
         return MetadataImage(
             clusterId: clusterId, controllerId: controllerId, revision: revision, brokers: brokers, topics: topics,
-            brokerConfigs: brokerConfigs, nextProducerId: nextProducerId)
+            brokerConfigs: brokerConfigs, groupConfigs: groupConfigs, nextProducerId: nextProducerId)
     }
 
     private static func broker(_ nodeId: Int32, _ keyValue: EtcdKeyValue?) -> BrokerRegistration? {
