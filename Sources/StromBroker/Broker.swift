@@ -51,7 +51,9 @@ public final class Broker: Sendable {
         self.shareCoordinator = shareCoordinator
         let groupConfigs = GroupConfigs(shareGroups: configuration.shareGroups, groups: configuration.groups)
         self.shareManager = SharePartitionManager(
-            persister: LocalShareStatePersister(coordinator: shareCoordinator), waiters: waiters,
+            persister: BrokerShareStatePersister(
+                local: shareCoordinator, nodeId: configuration.nodeId, partitions: partitions, logger: Logger(label: "strom.share")),
+            waiters: waiters,
             sessionsMax: configuration.shareGroups.maxShareSessions, logger: Logger(label: "strom.share"), clock: { Broker.nowMs() },
             settings: { group in groupConfigs.shareSettings(partitions.current.groupConfigs[group] ?? [:]) })
     }
@@ -445,6 +447,16 @@ public final class Broker: Sendable {
             return encode(await ShareFetchHandler(broker: self, connectionId: connectionId).handle(body, version: version), version: version, for: request)
         case .shareAcknowledge(let body):
             return encode(await ShareAcknowledgeHandler(broker: self).handle(body, version: version), version: version, for: request)
+        case .initializeShareGroupState(let body):
+            return encode(await ShareStateHandlers(coordinator: shareCoordinator).initialize(body), version: version, for: request)
+        case .readShareGroupState(let body):
+            return encode(await ShareStateHandlers(coordinator: shareCoordinator).read(body), version: version, for: request)
+        case .writeShareGroupState(let body):
+            return encode(await ShareStateHandlers(coordinator: shareCoordinator).write(body), version: version, for: request)
+        case .deleteShareGroupState(let body):
+            return encode(await ShareStateHandlers(coordinator: shareCoordinator).delete(body), version: version, for: request)
+        case .readShareGroupStateSummary(let body):
+            return encode(await ShareStateHandlers(coordinator: shareCoordinator).summary(body), version: version, for: request)
         case .offsetDelete(let body):
             return encode(await GroupAdminHandlers(broker: self).deleteOffsets(body), version: version, for: request)
         default:

@@ -44,6 +44,12 @@ public enum SupportedApis {
         .shareGroupDescribe: 1...1,
         .shareFetch: 1...2,
         .shareAcknowledge: 1...2,
+        // The share coordinator's APIs, between brokers.
+        .initializeShareGroupState: 0...0,
+        .readShareGroupState: 0...0,
+        .writeShareGroupState: 0...1,
+        .deleteShareGroupState: 0...0,
+        .readShareGroupStateSummary: 0...1,
     ]
 
     /// The ranges in API-key order, for ApiVersions responses.

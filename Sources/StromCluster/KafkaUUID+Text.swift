@@ -1,10 +1,10 @@
-import KafkaProtocol
+public import KafkaProtocol
 
 extension KafkaUUID {
     /// Parses Kafka's text form of a UUID: 22 characters of URL-safe base64 without padding, what
     /// `description` prints. Only the canonical form parses (the last character's 4 unused bits are zero),
     /// so `KafkaUUID(kafkaText: id.description) == id` and no other text maps to `id`.
-    init?(kafkaText text: String) {
+    public init?(kafkaText text: String) {
         let characters = Array(text.utf8)
         guard characters.count == 22 else {
             return nil

@@ -21,6 +21,14 @@ extension SharePartition.PersistedState {
         return Self(startOffset: startOffset, batches: changed)
     }
 
+    /// Records at or after the start offset that are done (acknowledged or archived): with the
+    /// start offset, what a share group's lag leaves out (KIP-1226's DeliveryCompleteCount).
+    var completedCount: Int64 {
+        batches.reduce(0) { done, batch in
+            batch.state == .acknowledged || batch.state == .archived ? done + batch.lastOffset - batch.firstOffset + 1 : done
+        }
+    }
+
     /// Whether writing `self` as changes would change nothing (start offset as before, no batch).
     func isEmpty(comparedTo previous: Self) -> Bool { batches.isEmpty && startOffset == previous.startOffset }
 

@@ -1,14 +1,17 @@
 import KafkaProtocol
 import StromCluster
 
-/// FindCoordinator: a group's coordinator is the leader of its `__consumer_offsets` partition
-/// (Kafka's placement) — on one broker, this broker — once the topic exists (created here on first
-/// use, as Kafka does). Transactions and share groups have no coordinator yet.
+/// FindCoordinator: a group's coordinator (key type 0, consumer and share groups alike) is the
+/// leader of its `__consumer_offsets` partition (Kafka's placement), a share-partition's share
+/// coordinator (key type 2, `group:topicId:partition`) the leader of its `__share_group_state`
+/// partition — on one broker, this broker — once the topic exists (created here on first use, as
+/// Kafka does). Transactions have no coordinator yet.
 struct FindCoordinatorHandler: Sendable {
     let broker: Broker
 
     /// Kafka's key types.
     private static let groupKeyType: Int8 = 0
+    private static let shareKeyType: Int8 = 2
 
     func handle(_ request: FindCoordinatorRequest, version: Int16) async -> FindCoordinatorResponse {
         // v4+ batch keys; v0-3 name one key at the top level.
@@ -23,16 +26,31 @@ struct FindCoordinatorHandler: Sendable {
     }
 
     private func locate(key: String, keyType: Int8) async -> FindCoordinatorResponse.Coordinator {
-        guard keyType == Self.groupKeyType else {
+        let topicName: String
+        switch keyType {
+        case Self.groupKeyType:
+            guard await broker.groupCoordinator.isAvailable() else {
+                return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+            }
+            topicName = GroupCoordinatorSettings.offsetsTopic
+        case Self.shareKeyType:
+            let parts = key.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 3, Int32(parts[parts.count - 1]) != nil, KafkaUUID(kafkaText: String(parts[parts.count - 2])) != nil else {
+                return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.invalidRequest.rawValue,
+                             errorMessage: "a share coordinator key is group:topicId:partition")
+            }
+            guard await broker.shareCoordinator.ensureTopic() != nil else {
+                return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+            }
+            topicName = ShareCoordinatorSettings.stateTopic
+        default:
             return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue,
-                         errorMessage: "no coordinator for key type \(keyType): only consumer groups are served")
-        }
-        guard await broker.groupCoordinator.isAvailable() else {
-            return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+                         errorMessage: "no coordinator for key type \(keyType): groups (0) and share-partitions (2) are served")
         }
         let image = broker.partitions.current
         var coordinatorId = broker.configuration.nodeId
-        if broker.cluster != nil, let topic = image.topic(named: GroupCoordinatorSettings.offsetsTopic) {
+        if broker.cluster != nil, let topic = image.topic(named: topicName) {
+            // The share key is placed by the same hash of its whole text.
             let partition = GroupCoordinator.partition(for: key, partitionCount: topic.partitionCount)
             coordinatorId = topic.partitions[Int(partition)].leader
         }
