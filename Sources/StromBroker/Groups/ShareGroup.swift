@@ -74,6 +74,8 @@ struct ShareGroup: Sendable {
             return ShareGroupHeartbeatResponse(memberId: request.memberId, memberEpoch: Self.leaveEpoch, heartbeatIntervalMs: 0)
         }
         var sendAssignment = false
+        // The group epoch moves once per heartbeat, whatever changed.
+        var membershipChanged = false
         if request.memberEpoch == 0 {
             guard let names = request.subscribedTopicNames, !names.isEmpty else {
                 return fail(.invalidRequest, "a joining member must name the topics it subscribes to")
@@ -83,7 +85,7 @@ struct ShareGroup: Sendable {
                 members[request.memberId] = ShareGroupMember(
                     memberId: request.memberId, rackId: request.rackId, clientId: input.clientId, clientHost: input.clientHost,
                     subscribedTopicNames: [], sessionDeadlineMs: input.nowMs)
-                groupEpoch &+= 1
+                membershipChanged = true
             }
             sendAssignment = true
         } else {
@@ -95,7 +97,7 @@ struct ShareGroup: Sendable {
         var member = members[request.memberId]!
         if let names = request.subscribedTopicNames, Set(names) != Set(member.subscribedTopicNames) {
             member.subscribedTopicNames = names.sorted()
-            groupEpoch &+= 1
+            membershipChanged = true
         }
         if request.memberEpoch == 0 { member.rackId = request.rackId }
         member.clientId = input.clientId
@@ -103,7 +105,7 @@ struct ShareGroup: Sendable {
         member.sessionDeadlineMs = input.nowMs + Int64(input.sessionTimeoutMs)
         members[request.memberId] = member
 
-        refreshTargetAssignment(topics: input.topics)
+        refreshTargetAssignment(topics: input.topics, membershipChanged: membershipChanged)
         // A share member takes its target at once: nobody has to give a partition up first.
         let target = targetAssignment[request.memberId] ?? [:]
         if member.memberEpoch != targetAssignmentEpoch || member.assigned != target {
@@ -123,8 +125,7 @@ struct ShareGroup: Sendable {
     mutating func removeMember(_ memberId: String, topics: TopicCatalog) {
         guard members.removeValue(forKey: memberId) != nil else { return }
         targetAssignment.removeValue(forKey: memberId)
-        groupEpoch &+= 1
-        refreshTargetAssignment(topics: topics)
+        refreshTargetAssignment(topics: topics, membershipChanged: true)
     }
 
     /// Members whose session passed: removed (as if they had left). Returns whether any was.
@@ -134,10 +135,11 @@ struct ShareGroup: Sendable {
         return !expired.isEmpty
     }
 
-    /// Recomputes the target when the group epoch moved past it, or the subscribed topics changed.
-    mutating func refreshTargetAssignment(topics: TopicCatalog) {
+    /// Moves the group epoch and recomputes the target when the membership or the subscribed
+    /// topics (created, deleted, grown) changed.
+    mutating func refreshTargetAssignment(topics: TopicCatalog, membershipChanged: Bool = false) {
         let snapshot = Dictionary(uniqueKeysWithValues: subscribedTopicNames.compactMap { name in topics.byName[name].map { (name, $0) } })
-        if snapshot != subscribedTopicsSnapshot {
+        if membershipChanged || snapshot != subscribedTopicsSnapshot {
             subscribedTopicsSnapshot = snapshot
             groupEpoch &+= 1
         }
