@@ -21,6 +21,8 @@ public final class Broker: Sendable {
     let producerIds: ProducerIdBlock
     let groupCoordinator: GroupCoordinator
     let shareCoordinator: ShareCoordinator
+    /// The share coordinator of any share-partition, here or on another broker.
+    let shareCoordinators: ShareCoordinatorClient
     /// The share-partitions this broker leads and its share sessions.
     let shareManager: SharePartitionManager
     private let clusterRuntime = Mutex<ClusterRuntime?>(nil)
@@ -50,10 +52,11 @@ public final class Broker: Sendable {
             logger: Logger(label: "strom.share-coordinator"), clock: { Broker.nowMs() })
         self.shareCoordinator = shareCoordinator
         let groupConfigs = GroupConfigs(shareGroups: configuration.shareGroups, groups: configuration.groups)
+        let shareCoordinators = ShareCoordinatorClient(
+            local: shareCoordinator, nodeId: configuration.nodeId, partitions: partitions, logger: Logger(label: "strom.share"))
+        self.shareCoordinators = shareCoordinators
         self.shareManager = SharePartitionManager(
-            persister: BrokerShareStatePersister(
-                local: shareCoordinator, nodeId: configuration.nodeId, partitions: partitions, logger: Logger(label: "strom.share")),
-            waiters: waiters,
+            persister: shareCoordinators, waiters: waiters,
             sessionsMax: configuration.shareGroups.maxShareSessions, logger: Logger(label: "strom.share"), clock: { Broker.nowMs() },
             settings: { group in groupConfigs.shareSettings(partitions.current.groupConfigs[group] ?? [:]) })
     }
@@ -457,6 +460,12 @@ public final class Broker: Sendable {
             return encode(await ShareStateHandlers(coordinator: shareCoordinator).delete(body), version: version, for: request)
         case .readShareGroupStateSummary(let body):
             return encode(await ShareStateHandlers(coordinator: shareCoordinator).summary(body), version: version, for: request)
+        case .describeShareGroupOffsets(let body):
+            return encode(await ShareGroupOffsetsHandlers(broker: self).describe(body, version: version), version: version, for: request)
+        case .alterShareGroupOffsets(let body):
+            return encode(await ShareGroupOffsetsHandlers(broker: self).alter(body), version: version, for: request)
+        case .deleteShareGroupOffsets(let body):
+            return encode(await ShareGroupOffsetsHandlers(broker: self).delete(body), version: version, for: request)
         case .offsetDelete(let body):
             return encode(await GroupAdminHandlers(broker: self).deleteOffsets(body), version: version, for: request)
         default:
@@ -528,6 +537,7 @@ public final class Broker: Sendable {
         await groupCoordinator.shutdown()
         await shareCoordinator.shutdown()
         await shareManager.shutdown()
+        await shareCoordinators.shutdown()
         if let cluster {
             await cluster.stop()
             // Ends the registration at once: the controller moves this broker's leaderships now,

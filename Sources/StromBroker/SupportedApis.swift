@@ -44,6 +44,9 @@ public enum SupportedApis {
         .shareGroupDescribe: 1...1,
         .shareFetch: 1...2,
         .shareAcknowledge: 1...2,
+        .describeShareGroupOffsets: 0...1,
+        .alterShareGroupOffsets: 0...0,
+        .deleteShareGroupOffsets: 0...0,
         // The share coordinator's APIs, between brokers.
         .initializeShareGroupState: 0...0,
         .readShareGroupState: 0...0,

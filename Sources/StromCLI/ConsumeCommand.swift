@@ -3,9 +3,11 @@ import NIOCore
 import StromClient
 
 /// `strom consume TOPIC`: prints records from one or every partition of a topic, starting at the
-/// end (new records only), the beginning, an offset or a timestamp. It stops after
-/// `--max-messages` records, or when none arrived for `--timeout-ms`; without either it runs
-/// until interrupted. The number of records printed goes to stderr at the end.
+/// end (new records only), the beginning, an offset or a timestamp — or, with `--share-group`, as
+/// a member of a share group (a queue: each record goes to one member), acknowledging each record
+/// it prints (accept; `--reject` or `--release` for testing). It stops after `--max-messages`
+/// records, or when none arrived for `--timeout-ms`; without either it runs until interrupted.
+/// The number of records printed goes to stderr at the end.
 struct ConsumeCommand: ClientCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume", abstract: "Print a topic's records.")
@@ -36,8 +38,17 @@ struct ConsumeCommand: ClientCommand {
     @Option(name: .customLong("timeout-ms"), help: "Stop when no record arrived for this long.")
     var timeoutMs: Int64?
 
-    @Option(help: "How to print a record: %k key, %v value, %o offset, %p partition, %t timestamp, %h headers, %T topic.")
+    @Option(help: "How to print a record: %k key, %v value, %o offset, %p partition, %t timestamp, %h headers, %T topic, %d delivery count (share groups).")
     var format = "%v"
+
+    @Option(name: .customLong("share-group"), help: "Consume as a member of this share group, acknowledging each record printed.")
+    var shareGroup: String?
+
+    @Flag(help: "With --share-group: reject each record (it is never delivered again).")
+    var reject = false
+
+    @Flag(help: "With --share-group: release each record (it is delivered again, up to the delivery limit).")
+    var release = false
 
     func validate() throws {
         let starts = [fromBeginning, offset != nil, timestamp != nil].filter { $0 }.count
@@ -47,10 +58,16 @@ struct ConsumeCommand: ClientCommand {
         if let partition, partition < 0 { throw ValidationError("--partition must not be negative") }
         if let maxMessages, maxMessages < 1 { throw ValidationError("--max-messages must be at least 1") }
         if let timeoutMs, timeoutMs < 0 { throw ValidationError("--timeout-ms must not be negative") }
+        if shareGroup != nil, starts > 0 || partition != nil {
+            throw ValidationError("a share group decides where to read: --share-group takes no --partition, --from-beginning, --offset or --timestamp")
+        }
+        if shareGroup == nil, reject || release { throw ValidationError("--reject and --release need --share-group") }
+        if reject && release { throw ValidationError("give at most one of --reject and --release") }
         _ = try RecordFormat(parsing: format)
     }
 
     func execute(client: KafkaClient, output: some CommandOutput) async throws {
+        if let shareGroup { return try await consumeShared(group: shareGroup, client: client, output: output) }
         let recordFormat = try RecordFormat(parsing: format)
         var positions = try await startOffsets(client: client)
         let clock = ContinuousClock()
@@ -80,6 +97,39 @@ struct ConsumeCommand: ClientCommand {
             }
             if text.readableBytes > 0 { output.write(text) }
         }
+        output.writeError("Processed a total of \(printed) messages\n")
+    }
+
+    /// As a share group member: prints and acknowledges; records past `--max-messages` go back.
+    private func consumeShared(group: String, client: KafkaClient, output: some CommandOutput) async throws {
+        let recordFormat = try RecordFormat(parsing: format)
+        let consumer = ShareConsumer(client: client, group: group, topic: topic)
+        let acknowledgement: ShareConsumer.Acknowledgement = reject ? .reject : release ? .release : .accept
+        let clock = ContinuousClock()
+        var lastArrival = clock.now
+        var printed = 0
+        while maxMessages.map({ printed < $0 }) ?? true {
+            var waitMs = Self.fetchWaitMsMax
+            if let timeoutMs {
+                let remainingMs = timeoutMs - (clock.now - lastArrival).milliseconds
+                if remainingMs <= 0 { break }
+                waitMs = Swift.min(waitMs, remainingMs)
+            }
+            let deliveries = try await consumer.poll(maxWaitMs: Int32(waitMs))
+            var text = ByteBuffer()
+            for delivery in deliveries {
+                guard maxMessages.map({ printed < $0 }) ?? true else {
+                    await consumer.acknowledge(delivery, .release)
+                    continue
+                }
+                recordFormat.write(delivery.record, deliveryCount: delivery.deliveryCount, into: &text)
+                await consumer.acknowledge(delivery, acknowledgement)
+                printed += 1
+            }
+            if !deliveries.isEmpty { lastArrival = clock.now }
+            if text.readableBytes > 0 { output.write(text) }
+        }
+        try await consumer.close()
         output.writeError("Processed a total of \(printed) messages\n")
     }
 

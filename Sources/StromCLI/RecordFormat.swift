@@ -3,14 +3,14 @@ import NIOCore
 import StromClient
 
 /// `strom consume --format`: how each record is printed. `%k` key, `%v` value, `%o` offset,
-/// `%p` partition, `%t` timestamp (ms), `%h` headers (`key=value` joined by `,`; a header
+/// `%p` partition, `%t` timestamp (ms), `%d` delivery count (share groups), `%h` headers (`key=value` joined by `,`; a header
 /// without a value prints its key alone), `%T` topic, `%%` a percent sign; `\n`, `\t` and `\\`
 /// are escapes. A null key or value prints as `null`, as Kafka's console consumer does. Each
 /// record ends with a newline.
 struct RecordFormat {
     enum Piece: Equatable {
         case literal(String)
-        case key, value, offset, partition, timestamp, headers, topic
+        case key, value, offset, partition, timestamp, headers, topic, deliveryCount
     }
 
     let pieces: [Piece]
@@ -36,8 +36,9 @@ struct RecordFormat {
                 case "t": .timestamp
                 case "h": .headers
                 case "T": .topic
+                case "d": .deliveryCount
                 case "%": nil
-                default: throw ValidationError("--format: unknown directive %\(directive) (known: %k %v %o %p %t %h %T %%)")
+                default: throw ValidationError("--format: unknown directive %\(directive) (known: %k %v %o %p %t %h %T %d %%)")
                 }
                 if let piece {
                     flushLiteral()
@@ -61,8 +62,9 @@ struct RecordFormat {
         self.pieces = pieces
     }
 
-    /// Appends one record, newline included.
-    func write(_ record: ConsumerRecord, into output: inout ByteBuffer) {
+    /// Appends one record, newline included; `deliveryCount` is what `%d` prints (a share
+    /// group's delivery count; 1 otherwise).
+    func write(_ record: ConsumerRecord, deliveryCount: Int16 = 1, into output: inout ByteBuffer) {
         for piece in pieces {
             switch piece {
             case .literal(let text): output.writeString(text)
@@ -72,6 +74,7 @@ struct RecordFormat {
             case .partition: output.writeString(String(record.partition))
             case .timestamp: output.writeString(String(record.timestampMs))
             case .topic: output.writeString(record.topic)
+            case .deliveryCount: output.writeString(String(deliveryCount))
             case .headers:
                 for (index, header) in record.headers.enumerated() {
                     if index > 0 { output.writeString(",") }

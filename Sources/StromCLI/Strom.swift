@@ -6,5 +6,8 @@ struct Strom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strom",
         abstract: "A Kafka-compatible streaming platform.",
-        subcommands: [ServeCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, ClusterCommand.self, BenchCommand.self])
+        subcommands: [
+            ServeCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, ShareGroupCommand.self, ClusterCommand.self,
+            BenchCommand.self,
+        ])
 }

@@ -143,6 +143,7 @@ extension CoordinatorRecord {
         case .shareGroupTargetAssignmentMetadata(let key, _): .shareGroupTargetAssignmentMetadata(key, nil)
         case .shareGroupTargetAssignmentMember(let key, _): .shareGroupTargetAssignmentMember(key, nil)
         case .shareGroupCurrentMemberAssignment(let key, _): .shareGroupCurrentMemberAssignment(key, nil)
+        case .shareGroupStatePartitionMetadata(let key, _): .shareGroupStatePartitionMetadata(key, nil)
         case .other: self
         }
     }
@@ -167,6 +168,7 @@ extension CoordinatorRecord {
         case .shareGroupTargetAssignmentMetadata(let key, _): key.groupId
         case .shareGroupTargetAssignmentMember(let key, _): key.groupId
         case .shareGroupCurrentMemberAssignment(let key, _): key.groupId
+        case .shareGroupStatePartitionMetadata(let key, _): key.groupId
         default: nil
         }
     }

@@ -3,7 +3,7 @@ import NIOCore
 
 /// One record of `__consumer_offsets` in Kafka's own format: the key starts with an int16 that
 /// says which record it is (0-1 a committed offset, 2 a classic group's metadata, 3-8 the KIP-848
-/// records, 10-14 share groups'), the value with its schema version; a null value deletes the key (compaction keeps
+/// records, 10-15 share groups'), the value with its schema version; a null value deletes the key (compaction keeps
 /// only the latest record per key).
 enum CoordinatorRecord: Sendable, Hashable {
     case offsetCommit(OffsetCommitKey, OffsetCommitValue?)
@@ -22,6 +22,8 @@ enum CoordinatorRecord: Sendable, Hashable {
     case shareGroupTargetAssignmentMetadata(ShareGroupTargetAssignmentMetadataKey, ShareGroupTargetAssignmentMetadataValue?)
     case shareGroupTargetAssignmentMember(ShareGroupTargetAssignmentMemberKey, ShareGroupTargetAssignmentMemberValue?)
     case shareGroupCurrentMemberAssignment(ShareGroupCurrentMemberAssignmentKey, ShareGroupCurrentMemberAssignmentValue?)
+    /// The share-partitions a share group has state for.
+    case shareGroupStatePartitionMetadata(ShareGroupStatePartitionMetadataKey, ShareGroupStatePartitionMetadataValue?)
     /// A record type Strom does not read (yet): skipped when loading.
     case other(keyVersion: Int16)
 
@@ -87,6 +89,8 @@ enum CoordinatorRecord: Sendable, Hashable {
             return try Self.encode(recordKey, recordValue)
         case .shareGroupCurrentMemberAssignment(let recordKey, let recordValue):
             return try Self.encode(recordKey, recordValue)
+        case .shareGroupStatePartitionMetadata(let recordKey, let recordValue):
+            return try Self.encode(recordKey, recordValue)
         case .other(let keyVersion):
             // Only read, never written by Strom.
             throw KafkaEncodingError.fieldNotSupported(type: "CoordinatorRecord", field: "key", version: keyVersion)
@@ -146,6 +150,9 @@ enum CoordinatorRecord: Sendable, Hashable {
         case 14:
             return .shareGroupCurrentMemberAssignment(
                 try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ShareGroupCurrentMemberAssignmentValue.self, $0) })
+        case 15:
+            return .shareGroupStatePartitionMetadata(
+                try .init(from: &key, version: keyVersion), try value.map { try decodeValue(ShareGroupStatePartitionMetadataValue.self, $0) })
         default:
             return .other(keyVersion: keyVersion)
         }

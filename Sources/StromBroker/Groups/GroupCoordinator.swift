@@ -259,11 +259,25 @@ actor GroupCoordinator {
         return shards[partition]!.describeShareGroup(groupId)
     }
 
-    /// The members of a share group and the topics they subscribe to (nil: no such share group,
-    /// or the coordinator is not here).
-    func shareGroupSubscriptions(_ groupId: String) async -> (memberCount: Int, topics: Set<String>)? {
-        guard let partition = await shard(for: groupId), let group = shards[partition]!.shareGroups[groupId] else { return nil }
-        return (group.members.count, group.subscribedTopicNames)
+    /// A share group's members and share-partitions with state; COORDINATOR_NOT_AVAILABLE when
+    /// this broker does not coordinate it, GROUP_ID_NOT_FOUND when it is no share group.
+    func shareGroupOffsetsView(_ groupId: String) async -> Result<GroupStateMachine.ShareGroupOffsetsView, KafkaErrorCode> {
+        guard let partition = await shard(for: groupId) else { return .failure(.notCoordinator) }
+        return shards[partition]!.shareGroupOffsetsView(groupId).map { .success($0) } ?? .failure(.groupIdNotFound)
+    }
+
+    func recordShareOffsets(_ groupId: String, topics: [KafkaUUID: (name: String, partitions: Set<Int32>)]) async -> KafkaErrorCode {
+        guard let partition = await shard(for: groupId) else { return .notCoordinator }
+        let (code, effects) = shards[partition]!.recordShareOffsets(groupId, topics: topics)
+        guard code == .none else { return code }
+        return await persist(effects, partition: partition) ? .none : .coordinatorNotAvailable
+    }
+
+    func forgetShareTopics(_ groupId: String, topicIds: Set<KafkaUUID>) async -> KafkaErrorCode {
+        guard let partition = await shard(for: groupId) else { return .notCoordinator }
+        let (code, effects) = shards[partition]!.forgetShareTopics(groupId, topicIds: topicIds)
+        guard code == .none else { return code }
+        return await persist(effects, partition: partition) ? .none : .coordinatorNotAvailable
     }
 
     func describeConsumerGroup(_ groupId: String) async -> ConsumerGroupDescribeResponse.DescribedGroup {

@@ -74,3 +74,46 @@ extension GroupStateMachine {
             record, sessionDeadlineMs: nowMs + Int64(settings.shareSessionTimeoutMs))
     }
 }
+
+/// What the share-group offset APIs need of the group: who is in it and which share-partitions
+/// it has state for.
+extension GroupStateMachine {
+    struct ShareGroupOffsetsView: Sendable {
+        var memberCount: Int
+        var topics: [KafkaUUID: (name: String, partitions: Set<Int32>)]
+    }
+
+    /// Nil when `groupId` is not a share group.
+    func shareGroupOffsetsView(_ groupId: String) -> ShareGroupOffsetsView? {
+        shareGroups[groupId].map { ShareGroupOffsetsView(memberCount: $0.members.count, topics: $0.initializedTopics) }
+    }
+
+    /// AlterShareGroupOffsets on a group that does not exist creates it empty (its offsets may be
+    /// set before anyone consumes); the altered partitions become part of its state. Fails for a
+    /// group of another type or one with members.
+    mutating func recordShareOffsets(_ groupId: String, topics: [KafkaUUID: (name: String, partitions: Set<Int32>)]) -> (KafkaErrorCode, GroupEffects) {
+        if otherGroupType(groupId, than: "share") != nil { return (.groupIdNotFound, GroupEffects()) }
+        let before = shareGroups[groupId]?.records() ?? [:]
+        var group = shareGroups[groupId] ?? ShareGroup(groupId: groupId)
+        guard group.members.isEmpty else { return (.nonEmptyGroup, GroupEffects()) }
+        for (topicId, topic) in topics {
+            group.initializedTopics[topicId, default: (topic.name, [])].partitions.formUnion(topic.partitions)
+        }
+        shareGroups[groupId] = group
+        var effects = GroupEffects()
+        effects.records = CoordinatorRecord.changes(from: before, to: group.records())
+        return (.none, effects)
+    }
+
+    /// DeleteShareGroupOffsets: the topics leave the group's state (an empty group only).
+    mutating func forgetShareTopics(_ groupId: String, topicIds: Set<KafkaUUID>) -> (KafkaErrorCode, GroupEffects) {
+        guard var group = shareGroups[groupId] else { return (.groupIdNotFound, GroupEffects()) }
+        guard group.members.isEmpty else { return (.nonEmptyGroup, GroupEffects()) }
+        let before = group.records()
+        for topicId in topicIds { group.initializedTopics.removeValue(forKey: topicId) }
+        shareGroups[groupId] = group
+        var effects = GroupEffects()
+        effects.records = CoordinatorRecord.changes(from: before, to: group.records())
+        return (.none, effects)
+    }
+}

@@ -366,7 +366,7 @@ struct GroupStateMachine: Sendable {
              .consumerGroupTargetAssignmentMetadata, .consumerGroupCurrentMemberAssignment:
             if let groupId = record.consumerGroupId { replayConsumerRecord(record, groupId: groupId, nowMs: nowMs) }
         case .shareGroupMemberMetadata, .shareGroupMetadata, .shareGroupTargetAssignmentMetadata, .shareGroupTargetAssignmentMember,
-             .shareGroupCurrentMemberAssignment:
+             .shareGroupCurrentMemberAssignment, .shareGroupStatePartitionMetadata:
             if let groupId = record.shareGroupId { replayShareRecord(record, groupId: groupId, nowMs: nowMs) }
         case .other:
             break

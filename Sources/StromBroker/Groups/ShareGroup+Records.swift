@@ -1,6 +1,6 @@
 import KafkaProtocol
 
-/// A share group in `__consumer_offsets`, with Kafka's record types 10-14: after each change the
+/// A share group in `__consumer_offsets`, with Kafka's record types 10-15: after each change the
 /// records that differ are written (``CoordinatorRecord/changes(from:to:)``), and loading rebuilds
 /// the group from them.
 extension ShareGroup {
@@ -23,6 +23,12 @@ extension ShareGroup {
                 .init(
                     memberEpoch: member.memberEpoch, previousMemberEpoch: member.previousMemberEpoch, state: 0,
                     assignedPartitions: Self.sorted(member.assigned).map { .init(topicId: $0.0, partitions: $0.1) }))
+        }
+        if !initializedTopics.isEmpty {
+            records["statePartitions"] = .shareGroupStatePartitionMetadata(.init(groupId: groupId), .init(
+                initializedTopics: initializedTopics.sorted { $0.key.description < $1.key.description }.map {
+                    .init(topicId: $0.key, topicName: $0.value.name, partitions: $0.value.partitions.sorted())
+                }))
         }
         for (memberId, assignment) in targetAssignment {
             records["targetMember:\(memberId)"] = .shareGroupTargetAssignmentMember(
@@ -54,6 +60,8 @@ extension ShareGroup {
             member.clientHost = value.clientHost
             member.subscribedTopicNames = value.subscribedTopicNames
             members[key.memberId] = member
+        case .shareGroupStatePartitionMetadata(_, let value):
+            initializedTopics = (value?.initializedTopics ?? []).reduce(into: [:]) { $0[$1.topicId] = ($1.topicName, Set($1.partitions)) }
         case .shareGroupCurrentMemberAssignment(let key, let value):
             guard let value, var member = members[key.memberId] else { return }
             member.memberEpoch = value.memberEpoch

@@ -26,6 +26,10 @@ struct ShareGroup: Sendable {
     var members: [String: ShareGroupMember] = [:]
     /// The subscribed topics' ids and partition counts when the target was last computed.
     var subscribedTopicsSnapshot: [String: TopicCatalog.Topic] = [:]
+    /// Every share-partition the group was ever assigned (and so may have state at a share
+    /// coordinator), by topic id with its name: what describing, resetting and deleting the
+    /// group's offsets cover.
+    var initializedTopics: [KafkaUUID: (name: String, partitions: Set<Int32>)] = [:]
 
     static let assignorName = "simple"
     static let leaveEpoch: Int32 = -1
@@ -148,6 +152,12 @@ struct ShareGroup: Sendable {
             members: members.values.sorted { $0.memberId < $1.memberId }.map { ($0.memberId, Set($0.subscribedTopicNames)) },
             topics: snapshot)
         targetAssignmentEpoch = groupEpoch
+        for assignment in targetAssignment.values {
+            for (topicId, partitions) in assignment {
+                guard let name = topics.name(of: topicId) else { continue }
+                initializedTopics[topicId, default: (name, [])].partitions.formUnion(partitions)
+            }
+        }
     }
 
     /// Kafka's simple share assignor, per topic: with at least as many partitions as subscribers

@@ -141,11 +141,23 @@ actor SharePartitionManager {
     private func release(memberId: String, groupId: String, partitions: [ShareTopicPartition]) {
         for partition in partitions {
             let key = ShareStateKey(groupId: groupId, topicId: partition.topicId, partition: partition.partition)
-            guard let entry = entries[key], entry.partition.releaseAll(memberId: memberId) > 0 else { continue }
-            signalReleased(entry)
-            // The delivery counts are kept; nobody waits for this write.
-            Task { _ = await self.persist(entry) }
+            guard let entry = entries[key] else { continue }
+            if entry.partition.releaseAll(memberId: memberId) > 0 { signalReleased(entry) }
+            // The delivery counts are kept; nobody waits for this write. A share-partition no
+            // session fetches from any more is then forgotten: loaded again (as its coordinator
+            // has it, perhaps reset meanwhile) when fetched again.
+            Task {
+                _ = await self.persist(entry)
+                self.forgetIfUnused(entry)
+            }
         }
+    }
+
+    private func forgetIfUnused(_ entry: Entry) {
+        let partition = ShareTopicPartition(topicId: entry.key.topicId, partition: entry.key.partition)
+        let fetched = sessions.sessions.contains { $0.key.groupId == entry.key.groupId && $0.value.partitions.contains(partition) }
+        guard !fetched, !entry.writing, entry.writeWaiters.isEmpty, entries[entry.key] === entry else { return }
+        entries.removeValue(forKey: entry.key)
     }
 
     // MARK: Fetching
@@ -240,6 +252,11 @@ actor SharePartitionManager {
     /// are loaded again from their coordinators when next fetched.
     func unload(_ topicPartition: TopicPartition) {
         for (key, entry) in entries where entry.topicPartition == topicPartition { entries.removeValue(forKey: key) }
+    }
+
+    /// Forgets one share-partition (its state was reset or deleted at its coordinator).
+    func unload(_ key: ShareStateKey) {
+        entries.removeValue(forKey: key)
     }
 
     /// The share-partitions loaded (for tests and describing).

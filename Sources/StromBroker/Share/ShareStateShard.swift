@@ -17,6 +17,19 @@ struct ShareStateShard: Sendable {
         var leaderEpoch: Int32
         var snapshotEpoch: UInt16
         var persisted: SharePartition.PersistedState
+
+        var summary: Summary {
+            Summary(stateEpoch: stateEpoch, leaderEpoch: leaderEpoch, startOffset: persisted.startOffset, completedCount: persisted.completedCount)
+        }
+    }
+
+    /// What ReadShareGroupStateSummary tells (offsets and lag of a share group).
+    struct Summary: Sendable, Equatable {
+        var stateEpoch: Int32
+        var leaderEpoch: Int32
+        var startOffset: Int64
+        /// Records at or after the start offset that are done.
+        var completedCount: Int64
     }
 
     let updatesPerSnapshot: Int

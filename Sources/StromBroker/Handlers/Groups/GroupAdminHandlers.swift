@@ -49,7 +49,13 @@ struct GroupAdminHandlers: Sendable {
     func deleteGroups(_ request: DeleteGroupsRequest) async -> DeleteGroupsResponse {
         var results: [DeleteGroupsResponse.DeletableGroupResult] = []
         for groupId in request.groupsNames {
-            results.append(.init(groupId: groupId, errorCode: await broker.groupCoordinator.deleteGroup(groupId).rawValue))
+            let code: KafkaErrorCode
+            if let shareCode = await ShareGroupOffsetsHandlers(broker: broker).deleteGroup(groupId) {
+                code = shareCode
+            } else {
+                code = await broker.groupCoordinator.deleteGroup(groupId)
+            }
+            results.append(.init(groupId: groupId, errorCode: code.rawValue))
         }
         return DeleteGroupsResponse(results: results)
     }

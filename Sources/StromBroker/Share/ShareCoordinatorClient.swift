@@ -2,11 +2,12 @@ import KafkaProtocol
 import Logging
 import StromClient
 
-/// A share-partition leader's way to its share coordinators: the coordinator of a key is the
-/// leader of its `__share_group_state` partition — this broker (a direct call) or another one
-/// (Read/WriteShareGroupState over a connection kept per broker). A coordinator that moved,
-/// is loading or cannot be reached is tried again, within a bounded time.
-actor BrokerShareStatePersister: ShareStatePersister {
+/// The way to the share coordinator of any share-partition: the leader of its
+/// `__share_group_state` partition — this broker (a direct call) or another one (the share-group
+/// state APIs over a connection kept per broker). Share-partition leaders read and write through
+/// it; the group coordinator describes, resets and deletes share-group offsets through it. A
+/// coordinator that moved, is loading or cannot be reached is tried again, within a bounded time.
+actor ShareCoordinatorClient: ShareStatePersister {
     private let local: ShareCoordinator
     private let nodeId: Int32
     private let partitions: BrokerPartitions
@@ -68,6 +69,65 @@ actor BrokerShareStatePersister: ShareStatePersister {
                         stateBatches: batches.map {
                             .init(firstOffset: $0.firstOffset, lastOffset: $0.lastOffset, deliveryState: $0.state.rawValue, deliveryCount: $0.deliveryCount)
                         })]),
+                ])
+                let code = try await connection.send(request).results.first?.partitions.first?.errorCode ?? KafkaErrorCode.unknownServerError.rawValue
+                return KafkaErrorCode(rawValue: code)
+            }
+        }
+    }
+
+    /// The stored state's summary (nil: none).
+    func summary(_ key: ShareStateKey) async -> Result<ShareStateShard.Summary?, KafkaErrorCode> {
+        var outcome: Result<ShareStateShard.Summary?, KafkaErrorCode> = .failure(.coordinatorNotAvailable)
+        await retrying(key) { coordinator in
+            switch coordinator {
+            case .local:
+                outcome = await local.summary(key).map { $0.map(\.summary) }
+            case .remote(let connection):
+                let request = ReadShareGroupStateSummaryRequest(groupId: key.groupId, topics: [
+                    .init(topicId: key.topicId, partitions: [.init(partition: key.partition, leaderEpoch: -1)]),
+                ])
+                guard let answer = try await connection.send(request).results.first?.partitions.first else {
+                    outcome = .failure(.unknownServerError)
+                    return .unknownServerError
+                }
+                guard answer.errorCode == 0 else {
+                    outcome = .failure(KafkaErrorCode(rawValue: answer.errorCode))
+                    return KafkaErrorCode(rawValue: answer.errorCode)
+                }
+                outcome = .success(answer.startOffset < 0 ? nil : ShareStateShard.Summary(
+                    stateEpoch: answer.stateEpoch, leaderEpoch: answer.leaderEpoch, startOffset: answer.startOffset,
+                    completedCount: Int64(max(answer.deliveryCompleteCount, 0))))
+            }
+            if case .failure(let code) = outcome { return code }
+            return .none
+        }
+        return outcome
+    }
+
+    func initialize(_ key: ShareStateKey, stateEpoch: Int32, startOffset: Int64) async -> KafkaErrorCode {
+        await retrying(key) { coordinator in
+            switch coordinator {
+            case .local:
+                return await local.initialize(key, stateEpoch: stateEpoch, startOffset: startOffset)
+            case .remote(let connection):
+                let request = InitializeShareGroupStateRequest(groupId: key.groupId, topics: [
+                    .init(topicId: key.topicId, partitions: [.init(partition: key.partition, stateEpoch: stateEpoch, startOffset: startOffset)]),
+                ])
+                let code = try await connection.send(request).results.first?.partitions.first?.errorCode ?? KafkaErrorCode.unknownServerError.rawValue
+                return KafkaErrorCode(rawValue: code)
+            }
+        }
+    }
+
+    func delete(_ key: ShareStateKey) async -> KafkaErrorCode {
+        await retrying(key) { coordinator in
+            switch coordinator {
+            case .local:
+                return await local.delete(key)
+            case .remote(let connection):
+                let request = DeleteShareGroupStateRequest(groupId: key.groupId, topics: [
+                    .init(topicId: key.topicId, partitions: [.init(partition: key.partition)]),
                 ])
                 let code = try await connection.send(request).results.first?.partitions.first?.errorCode ?? KafkaErrorCode.unknownServerError.rawValue
                 return KafkaErrorCode(rawValue: code)
