@@ -265,3 +265,98 @@ def test_acknowledged_records_survive_a_broker_kill(data_dir):
         assert set(after) | accepted == values, "an unacknowledged record was lost"
     finally:
         server.stop()
+
+
+def strom(server, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([STROM_BINARY, *arguments, "--bootstrap", server.bootstrap], text=True, capture_output=True, timeout=60)
+
+
+def test_share_groups_are_listed_described_reset_and_deleted_by_kafka_python_and_the_cli(server):
+    from kafka import KafkaAdminClient
+    topic, group = unique_topic(), f"queue-{unique_topic()}"
+    create_topic(server.bootstrap, topic, 2)
+    set_group_configs(server.bootstrap, group, {"share.auto.offset.reset": "earliest"})
+    produce_numbered(server.bootstrap, topic, 40, 2)
+    # The CLI's own share consumer takes 30 records (accepting them) and leaves.
+    consumed = strom(server, "consume", topic, "--share-group", group, "--max-messages", "30", "--format", "%p %o %d")
+    assert consumed.returncode == 0, consumed.stderr
+    lines = consumed.stdout.splitlines()
+    assert len(lines) == 30 and all(line.endswith(" 1") for line in lines)
+
+    admin = KafkaAdminClient(bootstrap_servers=server.bootstrap)
+    try:
+        listed = admin.list_groups(types_filter=["share"])
+        assert [(entry["group_id"], entry["group_type"]) for entry in listed] == [(group, "share")], listed
+    finally:
+        admin.close()
+    listing = strom(server, "share-group", "list")
+    assert listing.returncode == 0 and group in listing.stdout and "Empty" in listing.stdout
+
+    described = strom(server, "share-group", "describe", group)
+    assert described.returncode == 0, described.stderr
+    rows = [line.split() for line in described.stdout.splitlines() if line.startswith(group)]
+    lag = {int(row[2]): int(row[4]) for row in rows}
+    assert sum(lag.values()) == 10, described.stdout
+
+    # Back to the start: every record is delivered again (a second time, for the group).
+    reset = strom(server, "share-group", "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute")
+    assert reset.returncode == 0, reset.stderr
+    again = strom(server, "consume", topic, "--share-group", group, "--max-messages", "40", "--timeout-ms", "20000")
+    assert again.returncode == 0 and len(again.stdout.splitlines()) == 40, again.stderr
+
+    deleted = strom(server, "share-group", "delete", group)
+    assert deleted.returncode == 0, deleted.stderr
+    assert group not in strom(server, "share-group", "list").stdout
+
+
+@pytest.fixture
+def cluster():
+    cluster = StromCluster(3).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_a_leader_killed_mid_queue_loses_no_acknowledgement_and_no_record(cluster):
+    """kill -9 of a partition's leader while three share consumers accept records one poll at a
+    time: a record whose acknowledgement was confirmed is never delivered again, and every record
+    is at the end confirmed by someone."""
+    from confluent_kafka import AcknowledgeType
+    topic, group = unique_topic(), f"queue-{unique_topic()}"
+    cluster.create_topic(topic, partitions=2, replication_factor=3, config={"min.insync.replicas": "2"})
+    set_group_configs(cluster.bootstrap, group, {"share.auto.offset.reset": "earliest"})
+    values = set(produce_numbered(cluster.bootstrap, topic, 3_000, 2))
+    consumers = [share_consumer(cluster.bootstrap, group, topic, **{"share.acknowledgement.mode": "explicit"}) for _ in range(3)]
+    confirmed: dict[bytes, int] = {}
+    delivered_after_confirmation = []
+    killed = []
+
+    def step():
+        for consumer in consumers:
+            batch = [m for m in consumer.poll(0.3) if not m.error()]
+            for message in batch:
+                if message.value() in confirmed:
+                    delivered_after_confirmation.append((message.partition(), message.offset()))
+                consumer.acknowledge(message, AcknowledgeType.ACCEPT)
+            if not batch:
+                continue
+            results = consumer.commit_sync(30)
+            failed = {tp.partition for tp, error in results.items() if error is not None}
+            for message in batch:
+                if message.partition() not in failed:
+                    confirmed[message.value()] = message.partition()
+    try:
+        deadline = time.monotonic() + 180
+        while len(confirmed) < len(values) and time.monotonic() < deadline:
+            step()
+            if not killed and len(confirmed) >= 1_000:
+                leader = cluster.leader_of(topic, 0)
+                cluster.brokers[leader].kill()
+                killed.append(leader)
+    finally:
+        for consumer in consumers:
+            consumer.close()
+    assert killed, "the leader was killed mid-queue"
+    assert not delivered_after_confirmation, f"confirmed records delivered again: {delivered_after_confirmation[:5]}\n{cluster.logs()}"
+    assert set(confirmed) == values, f"{len(values - set(confirmed))} records never confirmed\n{cluster.logs()}"
