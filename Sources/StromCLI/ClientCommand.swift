@@ -20,8 +20,7 @@ extension ClientCommand {
     func runReportingErrors(output: some CommandOutput) async -> ExitCode {
         let client: KafkaClient
         do {
-            let (host, port) = try connection.address()
-            client = try await KafkaClient.connect(host: host, port: port, clientId: "strom-cli")
+            client = try await Self.connect(to: try connection.addresses())
         } catch {
             output.writeError("strom: \(Self.message(for: error))\n")
             return .failure
@@ -35,6 +34,19 @@ extension ClientCommand {
             output.writeError("strom: \(Self.message(for: error))\n")
             return .failure
         }
+    }
+
+    /// The first broker of the list that answers; the last one's error when none does.
+    private static func connect(to addresses: [(host: String, port: Int)]) async throws -> KafkaClient {
+        var lastError: (any Error)?
+        for address in addresses {
+            do {
+                return try await KafkaClient.connect(host: address.host, port: address.port, clientId: "strom-cli")
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? ValidationError("no broker to connect to")
     }
 
     private static func message(for error: any Error) -> String {

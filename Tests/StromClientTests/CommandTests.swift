@@ -301,12 +301,16 @@ import Testing
     }
 
     @Test func bootstrapComesFromTheFlagTheEnvironmentOrTheDefault() throws {
-        #expect(try BootstrapOptions.parse(["--bootstrap", "broker:19092"]).address() == ("broker", 19_092))
-        #expect(try BootstrapOptions.parse(["--bootstrap", "[::1]:9093"]).address() == ("::1", 9_093))
-        #expect(try BootstrapOptions.parse([]).address(environment: ["STROM_BOOTSTRAP": "env:1234"]) == ("env", 1_234))
-        #expect(try BootstrapOptions.parse([]).address(environment: [:]) == ("127.0.0.1", 9_092))
-        #expect(throws: (any Error).self) { try BootstrapOptions.parse(["--bootstrap", "nohost"]).address() }
-        #expect(throws: (any Error).self) { try BootstrapOptions.parse(["--bootstrap", "h:0"]).address() }
+        func parsed(_ arguments: [String], environment: [String: String] = [:]) throws -> [String] {
+            try BootstrapOptions.parse(arguments).addresses(environment: environment).map { "\($0.host) \($0.port)" }
+        }
+        #expect(try parsed(["--bootstrap", "broker:19092"]) == ["broker 19092"])
+        #expect(try parsed(["--bootstrap", "[::1]:9093"]) == ["::1 9093"])
+        #expect(try parsed(["--bootstrap", "a:1, b:2"]) == ["a 1", "b 2"], "a list, tried in turn")
+        #expect(try parsed([], environment: ["STROM_BOOTSTRAP": "env:1234"]) == ["env 1234"])
+        #expect(try parsed([]) == ["127.0.0.1 9092"])
+        #expect(throws: (any Error).self) { try parsed(["--bootstrap", "nohost"]) }
+        #expect(throws: (any Error).self) { try parsed(["--bootstrap", "h:0"]) }
     }
 
     @Test func recordFormatRendersEveryDirective() throws {
