@@ -587,7 +587,7 @@ extension Broker: CoordinatorTopicHost {
     /// `__consumer_offsets` is compacted; `__share_group_state` keeps everything until the share
     /// coordinator prunes what later snapshots made obsolete (Kafka's configs for both).
     func createCoordinatorTopic(_ topic: String, partitionCount: Int32) async throws {
-        let configs: [String: String]
+        var configs: [String: String]
         let wantedReplicas: Int16
         if topic == ShareCoordinatorSettings.stateTopic {
             configs = [
@@ -602,6 +602,8 @@ extension Broker: CoordinatorTopicHost {
         // Kafka's replication factor for both is 3; fewer brokers than that get one replica each.
         let brokerCount = partitions.current.brokers.count
         let replicationFactor = cluster == nil ? 1 : Int16(max(1, min(Int(wantedReplicas), brokerCount)))
+        // Share state is acknowledged to consumers: Kafka's share.coordinator.state.topic.min.isr (2).
+        if topic == ShareCoordinatorSettings.stateTopic, replicationFactor >= 2 { configs["min.insync.replicas"] = "2" }
         let result = await createTopic(
             name: topic, partitionCount: partitionCount, replicationFactor: replicationFactor, configs: configs, validateOnly: false)
         if case .failure(let error) = result, error.kafkaErrorCode != .topicAlreadyExists { throw error }

@@ -199,7 +199,8 @@ actor SharePartitionManager {
         if let cut = batchEnds.first(where: { $0.nextOffset > lastAcquired }) {
             bytes = bytes.getSlice(at: bytes.readerIndex, length: cut.endIndex) ?? bytes
         }
-        rescheduleLockTimer()
+        // These locks end after any set before (one duration for all): the timer moves only when none is set.
+        if lockTimer == nil { rescheduleLockTimer() }
         return .success((ranges, bytes))
     }
 

@@ -106,6 +106,9 @@ struct ShareFetchHandler: Sendable {
             }
         }
         guard !targets.isEmpty else { return }
+        // Each fetch starts at another partition, so that one with a backlog does not starve the rest.
+        let first = Int(UInt32(bitPattern: request.shareSessionEpoch)) % targets.count
+        targets = Array(targets[first...] + targets[..<first])
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(Int64(min(max(request.maxWaitMs, 0), Self.maxWaitMsMax)))
         var recordsLeft = request.maxRecords > 0 ? Int(request.maxRecords) : Self.recordsMaxDefault
