@@ -24,80 +24,80 @@ actor ShareCoordinatorClient: ShareStatePersister {
     }
 
     func read(_ key: ShareStateKey, leaderEpoch: Int32) async -> Result<ShareStateShard.State?, KafkaErrorCode> {
-        var outcome: Result<ShareStateShard.State?, KafkaErrorCode> = .failure(.coordinatorNotAvailable)
-        await retrying(key) { coordinator in
-            switch coordinator {
-            case .local:
-                outcome = await local.read(key, leaderEpoch: leaderEpoch)
-            case .remote(let connection):
-                let request = ReadShareGroupStateRequest(groupId: key.groupId, topics: [
-                    .init(topicId: key.topicId, partitions: [.init(partition: key.partition, leaderEpoch: leaderEpoch)]),
-                ])
-                guard let answer = try await connection.send(request).results.first?.partitions.first else {
-                    outcome = .failure(.unknownServerError)
-                    return .unknownServerError
-                }
-                guard answer.errorCode == 0 else {
-                    outcome = .failure(KafkaErrorCode(rawValue: answer.errorCode))
-                    return KafkaErrorCode(rawValue: answer.errorCode)
-                }
+        await query(key, local: { await self.local.read(key, leaderEpoch: leaderEpoch) }) { connection in
+            let response = try await connection.send(ReadShareGroupStateRequest(groupId: key.groupId, topics: [
+                .init(topicId: key.topicId, partitions: [.init(partition: key.partition, leaderEpoch: leaderEpoch)]),
+            ]))
+            return Self.answer(response.results.first?.partitions.first, code: \.errorCode) { answer in
                 // A start offset of -1: no state yet.
-                outcome = .success(answer.startOffset < 0 ? nil : ShareStateShard.State(
+                answer.startOffset < 0 ? nil : ShareStateShard.State(
                     stateEpoch: answer.stateEpoch, leaderEpoch: leaderEpoch, snapshotEpoch: 0,
                     persisted: .init(startOffset: answer.startOffset, batches: answer.stateBatches.map {
                         .init(firstOffset: $0.firstOffset, lastOffset: $0.lastOffset,
                               state: SharePartition.RecordState(rawValue: $0.deliveryState) ?? .available, deliveryCount: $0.deliveryCount)
-                    })))
+                    }))
             }
-            if case .failure(let code) = outcome { return code }
-            return .none
         }
-        return outcome
     }
 
     func write(
         _ key: ShareStateKey, stateEpoch: Int32, leaderEpoch: Int32, startOffset: Int64, batches: [SharePartition.PersistedState.Batch]
     ) async -> KafkaErrorCode {
-        await retrying(key) { coordinator in
-            switch coordinator {
-            case .local:
-                return await local.write(key, stateEpoch: stateEpoch, leaderEpoch: leaderEpoch, startOffset: startOffset, batches: batches)
-            case .remote(let connection):
-                let request = WriteShareGroupStateRequest(groupId: key.groupId, topics: [
-                    .init(topicId: key.topicId, partitions: [.init(
-                        partition: key.partition, stateEpoch: stateEpoch, leaderEpoch: leaderEpoch, startOffset: startOffset,
-                        stateBatches: batches.map {
-                            .init(firstOffset: $0.firstOffset, lastOffset: $0.lastOffset, deliveryState: $0.state.rawValue, deliveryCount: $0.deliveryCount)
-                        })]),
-                ])
-                let code = try await connection.send(request).results.first?.partitions.first?.errorCode ?? KafkaErrorCode.unknownServerError.rawValue
-                return KafkaErrorCode(rawValue: code)
-            }
+        let local = { await self.local.write(key, stateEpoch: stateEpoch, leaderEpoch: leaderEpoch, startOffset: startOffset, batches: batches) }
+        return await change(key, local: local) { connection in
+            let response = try await connection.send(WriteShareGroupStateRequest(groupId: key.groupId, topics: [
+                .init(topicId: key.topicId, partitions: [.init(
+                    partition: key.partition, stateEpoch: stateEpoch, leaderEpoch: leaderEpoch, startOffset: startOffset,
+                    stateBatches: batches.map {
+                        .init(firstOffset: $0.firstOffset, lastOffset: $0.lastOffset, deliveryState: $0.state.rawValue, deliveryCount: $0.deliveryCount)
+                    })]),
+            ]))
+            return response.results.first?.partitions.first?.errorCode
         }
     }
 
     /// The stored state's summary (nil: none).
     func summary(_ key: ShareStateKey) async -> Result<ShareStateShard.Summary?, KafkaErrorCode> {
-        var outcome: Result<ShareStateShard.Summary?, KafkaErrorCode> = .failure(.coordinatorNotAvailable)
+        await query(key, local: { await self.local.summary(key).map { $0.map(\.summary) } }) { connection in
+            let response = try await connection.send(ReadShareGroupStateSummaryRequest(groupId: key.groupId, topics: [
+                .init(topicId: key.topicId, partitions: [.init(partition: key.partition, leaderEpoch: -1)]),
+            ]))
+            return Self.answer(response.results.first?.partitions.first, code: \.errorCode) { answer in
+                answer.startOffset < 0 ? nil : ShareStateShard.Summary(
+                    stateEpoch: answer.stateEpoch, leaderEpoch: answer.leaderEpoch, startOffset: answer.startOffset,
+                    completedCount: Int64(max(answer.deliveryCompleteCount, 0)))
+            }
+        }
+    }
+
+    func initialize(_ key: ShareStateKey, stateEpoch: Int32, startOffset: Int64) async -> KafkaErrorCode {
+        await change(key, local: { await self.local.initialize(key, stateEpoch: stateEpoch, startOffset: startOffset) }) { connection in
+            let response = try await connection.send(InitializeShareGroupStateRequest(groupId: key.groupId, topics: [
+                .init(topicId: key.topicId, partitions: [.init(partition: key.partition, stateEpoch: stateEpoch, startOffset: startOffset)]),
+            ]))
+            return response.results.first?.partitions.first?.errorCode
+        }
+    }
+
+    func delete(_ key: ShareStateKey) async -> KafkaErrorCode {
+        await change(key, local: { await self.local.delete(key) }) { connection in
+            let response = try await connection.send(DeleteShareGroupStateRequest(groupId: key.groupId, topics: [
+                .init(topicId: key.topicId, partitions: [.init(partition: key.partition)]),
+            ]))
+            return response.results.first?.partitions.first?.errorCode
+        }
+    }
+
+    /// A call answered with a value, at the key's coordinator here or elsewhere, retried as ``retrying(_:_:)`` says.
+    private func query<Value>(
+        _ key: ShareStateKey, local: () async -> Result<Value, KafkaErrorCode>,
+        remote: (KafkaClientConnection) async throws -> Result<Value, KafkaErrorCode>
+    ) async -> Result<Value, KafkaErrorCode> {
+        var outcome: Result<Value, KafkaErrorCode> = .failure(.coordinatorNotAvailable)
         await retrying(key) { coordinator in
             switch coordinator {
-            case .local:
-                outcome = await local.summary(key).map { $0.map(\.summary) }
-            case .remote(let connection):
-                let request = ReadShareGroupStateSummaryRequest(groupId: key.groupId, topics: [
-                    .init(topicId: key.topicId, partitions: [.init(partition: key.partition, leaderEpoch: -1)]),
-                ])
-                guard let answer = try await connection.send(request).results.first?.partitions.first else {
-                    outcome = .failure(.unknownServerError)
-                    return .unknownServerError
-                }
-                guard answer.errorCode == 0 else {
-                    outcome = .failure(KafkaErrorCode(rawValue: answer.errorCode))
-                    return KafkaErrorCode(rawValue: answer.errorCode)
-                }
-                outcome = .success(answer.startOffset < 0 ? nil : ShareStateShard.Summary(
-                    stateEpoch: answer.stateEpoch, leaderEpoch: answer.leaderEpoch, startOffset: answer.startOffset,
-                    completedCount: Int64(max(answer.deliveryCompleteCount, 0))))
+            case .local: outcome = await local()
+            case .remote(let connection): outcome = try await remote(connection)
             }
             if case .failure(let code) = outcome { return code }
             return .none
@@ -105,34 +105,28 @@ actor ShareCoordinatorClient: ShareStatePersister {
         return outcome
     }
 
-    func initialize(_ key: ShareStateKey, stateEpoch: Int32, startOffset: Int64) async -> KafkaErrorCode {
-        await retrying(key) { coordinator in
-            switch coordinator {
-            case .local:
-                return await local.initialize(key, stateEpoch: stateEpoch, startOffset: startOffset)
-            case .remote(let connection):
-                let request = InitializeShareGroupStateRequest(groupId: key.groupId, topics: [
-                    .init(topicId: key.topicId, partitions: [.init(partition: key.partition, stateEpoch: stateEpoch, startOffset: startOffset)]),
-                ])
-                let code = try await connection.send(request).results.first?.partitions.first?.errorCode ?? KafkaErrorCode.unknownServerError.rawValue
-                return KafkaErrorCode(rawValue: code)
-            }
+    /// A call answered with an error code only (`remote` returns the partition's raw code; nil: no answer).
+    private func change(
+        _ key: ShareStateKey, local: () async -> KafkaErrorCode, remote: (KafkaClientConnection) async throws -> Int16?
+    ) async -> KafkaErrorCode {
+        let outcome: Result<Void, KafkaErrorCode> = await query(key, local: {
+            let code = await local()
+            return code == .none ? .success(()) : .failure(code)
+        }) { connection in
+            let code = KafkaErrorCode(rawValue: try await remote(connection) ?? KafkaErrorCode.unknownServerError.rawValue)
+            return code == .none ? .success(()) : .failure(code)
         }
+        if case .failure(let code) = outcome { return code }
+        return .none
     }
 
-    func delete(_ key: ShareStateKey) async -> KafkaErrorCode {
-        await retrying(key) { coordinator in
-            switch coordinator {
-            case .local:
-                return await local.delete(key)
-            case .remote(let connection):
-                let request = DeleteShareGroupStateRequest(groupId: key.groupId, topics: [
-                    .init(topicId: key.topicId, partitions: [.init(partition: key.partition)]),
-                ])
-                let code = try await connection.send(request).results.first?.partitions.first?.errorCode ?? KafkaErrorCode.unknownServerError.rawValue
-                return KafkaErrorCode(rawValue: code)
-            }
-        }
+    /// A remote partition's answer: its value when its code says none, else the code.
+    private static func answer<Answer, Value>(
+        _ answer: Answer?, code: KeyPath<Answer, Int16>, _ value: (Answer) -> Value
+    ) -> Result<Value, KafkaErrorCode> {
+        guard let answer else { return .failure(.unknownServerError) }
+        let errorCode = KafkaErrorCode(rawValue: answer[keyPath: code])
+        return errorCode == .none ? .success(value(answer)) : .failure(errorCode)
     }
 
     private enum Coordinator {
