@@ -3,7 +3,7 @@
 # group of 3 ShareConsumers and a consumer group of 3 consumers read the same topic (100 B and
 # 1 KiB records), then the acknowledge round trip p50/p99 (Tests/Interop/bench_queues.py).
 # Figures go to BENCHMARKS.md "Queues".
-# Usage: scripts/bench-queues.sh [--records N] [--sizes 100,1024] [--acks-rounds R]
+# Usage: scripts/bench-queues.sh [--records N] [--sizes 100,1024] [--acks-rounds R] [--repeat N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh >/dev/null

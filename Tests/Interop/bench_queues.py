@@ -4,11 +4,15 @@
 For each record size: a topic of 3 partitions is filled with N records (`strom bench produce`),
 then read completely twice — by a share group of 3 ShareConsumers (implicit acknowledgement) and by
 a consumer group of 3 consumers, each consumer a process of its own running confluent-kafka
-(librdkafka 2.16). Records per second = N over the time from the consumers' start to the last
-record any of them received. Then the acknowledge round trip: one ShareConsumer in explicit mode
+(librdkafka 2.16). Records per second = N over the time from the first record any of them
+received to the last (joining the group is not counted: a consumer group's first rebalance waits
+group.initial.rebalance.delay.ms). Then the acknowledge round trip: one ShareConsumer in explicit mode
 acknowledges each poll's records and times commit_sync (p50/p99 over the polls).
 
-Usage: bench_queues.py STROM_BINARY [--records N] [--sizes 100,1024] [--acks-rounds R]
+With `--repeat N` each size is measured N times on fresh topics and groups: every run is printed,
+and the JSON line carries the medians and the ratio of the medians.
+
+Usage: bench_queues.py STROM_BINARY [--records N] [--sizes 100,1024] [--acks-rounds R] [--repeat N]
 Prints a line per measurement and a JSON line.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +38,10 @@ READER = r"""
 import sys, time
 from confluent_kafka import Consumer, ShareConsumer
 kind, bootstrap, group, topic, idle_s = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+print("ready", flush=True)
+# Subscribed only once told to go: a consumer group would otherwise fetch ahead into its queue
+# (queued.max.messages.kbytes) before the clock starts, and a share consumer cannot.
+sys.stdin.readline()
 if kind == "share":
     consumer = ShareConsumer({"bootstrap.servers": bootstrap, "group.id": group, "max.poll.records": 2000})
     poll = lambda: consumer.poll(0.5)
@@ -41,36 +50,47 @@ else:
                          "enable.auto.commit": True, "fetch.max.bytes": 52428800})
     poll = lambda: consumer.consume(2000, 0.5)
 consumer.subscribe([topic])
-print("ready", flush=True)
-sys.stdin.readline()
-count, last, quiet_since = 0, None, time.monotonic()
+count, first, last, quiet_since, cpu_first, cpu_last = 0, None, None, time.monotonic(), 0.0, 0.0
 while time.monotonic() - quiet_since < idle_s:
     messages = [m for m in poll() if not m.error()]
     if messages:
         count += len(messages)
         last = quiet_since = time.monotonic()
-print(count, last if last is not None else 0.0, flush=True)
+        cpu_last = time.process_time()
+        if first is None:
+            first, cpu_first = last, cpu_last
+print(count, first or 0.0, last or 0.0, cpu_last - cpu_first, flush=True)
 consumer.close()
 """
 
 
-def read_all(kind: str, bootstrap: str, group: str, topic: str, consumers: int = 3) -> tuple[int, float]:
-    """Starts the readers, lets them join, then releases them together; (records, seconds)."""
-    processes = [subprocess.Popen([sys.executable, "-c", READER, kind, bootstrap, group, topic, "3"],
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_all(kind: str, bootstrap: str, group: str, topic: str, broker_pid: int, consumers: int = 3) -> dict:
+    """Starts the readers, then releases them together: records, seconds from the first record to
+    the last, and the CPU seconds the readers spent between their first and last record and the
+    broker from the start to the end (with the readers' idle wait at the end: its long polls)."""
+    processes = [subprocess.Popen([sys.executable, "-c", READER, kind, bootstrap, group, topic, "8"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                  for _ in range(consumers)]
     for process in processes:
         assert process.stdout.readline().strip() == "ready"
-    started = time.monotonic()
+    broker_before = cpu_seconds(broker_pid)
     for process in processes:
         process.stdin.write("go\n")
         process.stdin.flush()
     results = []
     for process in processes:
-        count, last = process.stdout.readline().split()
-        results.append((int(count), float(last)))
+        count, first, last, cpu = process.stdout.readline().split()
+        results.append((int(count), float(first), float(last), float(cpu)))
         process.wait(60)
-    return sum(count for count, _ in results), max(last for _, last in results) - started
+    started = min(first for count, first, _, _ in results if count > 0)
+    return {"records": sum(result[0] for result in results), "seconds": max(result[2] for result in results) - started,
+            "client_cpu": sum(result[3] for result in results), "broker_cpu": cpu_seconds(broker_pid) - broker_before}
 
 
 def acknowledge_round_trips(bootstrap: str, group: str, topic: str, rounds: int) -> list[float]:
@@ -105,28 +125,39 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=300_000)
     parser.add_argument("--sizes", default="100,1024")
     parser.add_argument("--acks-rounds", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=1)
     arguments = parser.parse_args()
     strom_server.STROM_BINARY = arguments.binary
     server = StromServer(Path(tempfile.mkdtemp(prefix="strom-bench-queues-"))).start()
     report = {"records": arguments.records}
     try:
         for size in [int(text) for text in arguments.sizes.split(",")]:
-            topic = f"queue-{size}"
-            produced = subprocess.run(
-                [arguments.binary, "bench", "produce", "--topic", topic, "--records", str(arguments.records), "--size", str(size),
-                 "--acks", "1", "--partitions", "3", "--bootstrap", server.bootstrap], capture_output=True, text=True, timeout=600)
-            assert produced.returncode == 0, produced.stderr
-            share_group = f"share-{size}"
-            set_group_configs(server.bootstrap, share_group, {"share.auto.offset.reset": "earliest"})
-            share_count, share_seconds = read_all("share", server.bootstrap, share_group, topic)
-            group_count, group_seconds = read_all("group", server.bootstrap, f"group-{size}", topic)
-            assert share_count >= arguments.records and group_count >= arguments.records, (share_count, group_count)
-            share_rate, group_rate = arguments.records / share_seconds, arguments.records / group_seconds
-            print(f"{size} B: share group {share_rate:,.0f} rec/s ({share_count} delivered), consumer group {group_rate:,.0f} rec/s "
-                  f"({group_count}); ratio {share_rate / group_rate:.2f}")
-            report[f"share_{size}"] = round(share_rate)
-            report[f"group_{size}"] = round(group_rate)
-            report[f"ratio_{size}"] = round(share_rate / group_rate, 2)
+            runs: dict[str, list[dict]] = {"share": [], "group": []}
+            for round_index in range(arguments.repeat):
+                topic = f"queue-{size}-{round_index}"
+                produced = subprocess.run(
+                    [arguments.binary, "bench", "produce", "--topic", topic, "--records", str(arguments.records), "--size", str(size),
+                     "--acks", "1", "--partitions", "3", "--bootstrap", server.bootstrap], capture_output=True, text=True, timeout=600)
+                assert produced.returncode == 0, produced.stderr
+                share_group = f"share-{size}-{round_index}"
+                set_group_configs(server.bootstrap, share_group, {"share.auto.offset.reset": "earliest"})
+                shared = read_all("share", server.bootstrap, share_group, topic, server.process.pid)
+                grouped = read_all("group", server.bootstrap, f"group-{size}-{round_index}", topic, server.process.pid)
+                assert shared["records"] >= arguments.records and grouped["records"] >= arguments.records, (shared, grouped)
+                for name, run in (("share", shared), ("group", grouped)):
+                    run["rate"] = arguments.records / run["seconds"]
+                    run["client_us"] = run["client_cpu"] / run["records"] * 1e6
+                    run["broker_us"] = run["broker_cpu"] / run["records"] * 1e6
+                    runs[name].append(run)
+                print(f"{size} B: share group {shared['rate']:,.0f} rec/s ({shared['records']} delivered), consumer group "
+                      f"{grouped['rate']:,.0f} rec/s ({grouped['records']}); ratio {shared['rate'] / grouped['rate']:.2f}; CPU per record: "
+                      f"share group clients {shared['client_us']:.2f} us, broker {shared['broker_us']:.2f} us; consumer group clients "
+                      f"{grouped['client_us']:.2f} us, broker {grouped['broker_us']:.2f} us")
+            for name in ("share", "group"):
+                for key in ("rate", "client_us", "broker_us"):
+                    value = statistics.median(run[key] for run in runs[name])
+                    report[f"{name}_{size}_{key}"] = round(value) if key == "rate" else round(value, 2)
+            report[f"ratio_{size}"] = round(report[f"share_{size}_rate"] / report[f"group_{size}_rate"], 2)
         topic = "acks"
         subprocess.run([arguments.binary, "bench", "produce", "--topic", topic, "--records", str(arguments.acks_rounds * 10),
                         "--size", "100", "--acks", "1", "--partitions", "1", "--bootstrap", server.bootstrap],

@@ -74,6 +74,9 @@ actor SharePartitionManager {
         }
     }
 
+    /// How much of the log one step of an acquisition reads.
+    static let readChunkBytes = 1 << 20
+
     private let persister: any ShareStatePersister
     private let waiters: HighWatermarkWaiters
     private let logger: Logger
@@ -175,33 +178,44 @@ actor SharePartitionManager {
         }
         let offsets = log.offsets
         entry.partition.moveStartOffset(to: offsets.logStartOffset)
-        guard recordsMax > 0, let from = entry.partition.nextAcquirableOffset(logEndOffset: offsets.highWatermark) else {
-            return .success(([], ByteBuffer()))
+        var ranges: [SharePartition.AcquiredRange] = []
+        var records = ByteBuffer()
+        var recordsLeft = recordsMax
+        // The log is read a chunk at a time: what a fetch may acquire (the record limit, the window)
+        // is usually far less than what it may carry in bytes.
+        while recordsLeft > 0, records.readableBytes < bytesMax,
+              let from = entry.partition.nextAcquirableOffset(logEndOffset: offsets.highWatermark) {
+            var bytes = ByteBuffer()
+            do {
+                let read = try log.read(from: from, maxBytes: min(bytesMax - records.readableBytes, Self.readChunkBytes), minOneBatch: true)
+                // One slice (the usual case) is used as read; more are joined.
+                for slice in read.slices { bytes.append(try slice.read()) }
+            } catch {
+                if !ranges.isEmpty { break }
+                return .failure((error as? LogReadError)?.kafkaErrorCode ?? .kafkaStorageError)
+            }
+            // Whole batches only: acquire nothing past the last one read.
+            var batchEnds: [(endIndex: Int, nextOffset: Int64)] = []
+            var scan = bytes
+            while scan.readableBytes >= RecordBatchHeader.sizeBytes, let batch = try? RecordBatch.read(from: &scan) {
+                batchEnds.append((bytes.readableBytes - scan.readableBytes, batch.header.lastOffset + 1))
+            }
+            guard let fetchedEnd = batchEnds.last?.nextOffset else { break }
+            let acquired = entry.partition.acquire(
+                memberId: memberId, logEndOffset: min(fetchedEnd, offsets.highWatermark), recordsMax: recordsLeft, nowMs: clock())
+            guard let lastAcquired = acquired.last?.lastOffset else { break }
+            // Batches past the last acquired record stay behind.
+            if let cut = batchEnds.first(where: { $0.nextOffset > lastAcquired }) {
+                bytes = bytes.getSlice(at: bytes.readerIndex, length: cut.endIndex) ?? bytes
+            }
+            records.append(bytes)
+            ranges += acquired
+            recordsLeft -= acquired.reduce(0) { $0 + Int($1.lastOffset - $1.firstOffset + 1) }
         }
-        var bytes = ByteBuffer()
-        do {
-            let read = try log.read(from: from, maxBytes: max(bytesMax, 1), minOneBatch: true)
-            for slice in read.slices { bytes.writeImmutableBuffer(try slice.read()) }
-        } catch {
-            return .failure((error as? LogReadError)?.kafkaErrorCode ?? .kafkaStorageError)
-        }
-        // Whole batches only: acquire nothing past the last one read.
-        var batchEnds: [(endIndex: Int, nextOffset: Int64)] = []
-        var scan = bytes
-        while scan.readableBytes >= RecordBatchHeader.sizeBytes, let batch = try? RecordBatch.read(from: &scan) {
-            batchEnds.append((bytes.readableBytes - scan.readableBytes, batch.header.lastOffset + 1))
-        }
-        guard let fetchedEnd = batchEnds.last?.nextOffset else { return .success(([], ByteBuffer())) }
-        let ranges = entry.partition.acquire(
-            memberId: memberId, logEndOffset: min(fetchedEnd, offsets.highWatermark), recordsMax: recordsMax, nowMs: clock())
-        guard let lastAcquired = ranges.last?.lastOffset else { return .success(([], ByteBuffer())) }
-        // Batches past the last acquired record stay behind.
-        if let cut = batchEnds.first(where: { $0.nextOffset > lastAcquired }) {
-            bytes = bytes.getSlice(at: bytes.readerIndex, length: cut.endIndex) ?? bytes
-        }
+        guard !ranges.isEmpty else { return .success(([], ByteBuffer())) }
         // These locks end after any set before (one duration for all): the timer moves only when none is set.
         if lockTimer == nil { rescheduleLockTimer() }
-        return .success((ranges, bytes))
+        return .success((ranges, records))
     }
 
     // MARK: Acknowledging
@@ -212,7 +226,17 @@ actor SharePartitionManager {
     func acknowledge(
         _ key: ShareStateKey, memberId: String, batches: [(firstOffset: Int64, lastOffset: Int64, types: [Int8])], renewAllowed: Bool
     ) async -> KafkaErrorCode {
-        guard let entry = entries[key] else { return .invalidRecordState }
+        await applyAcknowledgements(key, memberId: memberId, batches: batches, renewAllowed: renewAllowed).value
+    }
+
+    /// ``acknowledge(_:memberId:batches:renewAllowed:)`` in two steps: the acknowledgements are
+    /// applied now (their records leave the member, so a fetch right after finds room), and the
+    /// returned task ends with the outcome once the state is written. ShareFetch acquires while
+    /// that write is under way.
+    func applyAcknowledgements(
+        _ key: ShareStateKey, memberId: String, batches: [(firstOffset: Int64, lastOffset: Int64, types: [Int8])], renewAllowed: Bool
+    ) -> Task<KafkaErrorCode, Never> {
+        guard let entry = entries[key] else { return Task { .invalidRecordState } }
         var code = KafkaErrorCode.none
         var released = false
         let nowMs = clock()
@@ -243,8 +267,10 @@ actor SharePartitionManager {
             }
         }
         if released { signalReleased(entry) }
-        let written = await persist(entry)
-        return written == .none ? code : written
+        return Task {
+            let written = await self.persist(entry)
+            return written == .none ? code : written
+        }
     }
 
     // MARK: Leadership
@@ -405,5 +431,16 @@ actor SharePartitionManager {
     func shutdown() {
         lockTimer?.cancel()
         lockTimer = nil
+    }
+}
+
+extension ByteBuffer {
+    /// `other` after this buffer's readable bytes: taken as it is (no copy) when this one is empty.
+    mutating func append(_ other: ByteBuffer) {
+        if readableBytes == 0 {
+            self = other
+        } else {
+            writeImmutableBuffer(other)
+        }
     }
 }

@@ -46,7 +46,8 @@ struct ShareFetchHandler: Sendable {
         case ShareSessions.closeEpoch:
             guard forgotten.isEmpty else { return failed(response, .invalidRequest, "a closing share session adds or forgets nothing") }
             guard await manager.sessions.sessions[sessionKey] != nil else { return failed(response, .shareSessionNotFound, nil) }
-            await acknowledge(acknowledgements, memberId: memberId, groupId: groupId, renewAllowed: request.isRenewAck, into: &results)
+            let written = await acknowledge(acknowledgements, memberId: memberId, groupId: groupId, renewAllowed: request.isRenewAck)
+            await record(written, into: &results)
             _ = await manager.closeSession(sessionKey)
             response.responses = results.topics(order: Array(acknowledgements.keys).sorted())
             return response
@@ -56,10 +57,13 @@ struct ShareFetchHandler: Sendable {
             case .success(let session): sessionPartitions = session.partitions
             }
         }
-        await acknowledge(acknowledgements, memberId: memberId, groupId: groupId, renewAllowed: request.isRenewAck, into: &results)
+        // Acknowledgements are applied first (their records make room), written while records are
+        // acquired, and answered once written.
+        let written = await acknowledge(acknowledgements, memberId: memberId, groupId: groupId, renewAllowed: request.isRenewAck)
         if !request.isRenewAck {
             await acquire(request, groupId: groupId, memberId: memberId, partitions: sessionPartitions, into: &results)
         }
+        await record(written, into: &results)
         response.responses = results.topics(order: sessionPartitions + acknowledgements.keys.sorted())
         if broker.cluster != nil { response.nodeEndpoints = results.leaderEndpoints }
         return response
@@ -72,19 +76,27 @@ struct ShareFetchHandler: Sendable {
         return response
     }
 
+    /// Applies each partition's acknowledgements; the tasks end once each partition's state is written.
     private func acknowledge(
         _ acknowledgements: [ShareTopicPartition: [(firstOffset: Int64, lastOffset: Int64, types: [Int8])]], memberId: String, groupId: String,
-        renewAllowed: Bool, into results: inout ShareFetchResults
-    ) async {
+        renewAllowed: Bool
+    ) async -> [(ShareTopicPartition, Task<KafkaErrorCode, Never>)] {
+        var written: [(ShareTopicPartition, Task<KafkaErrorCode, Never>)] = []
         for (partition, batches) in acknowledgements.sorted(by: { $0.key < $1.key }) {
-            let code: KafkaErrorCode
             if let error = ShareLeadership(broker: broker).error(partition) {
-                code = error
+                written.append((partition, Task { error }))
             } else {
-                code = await broker.shareManager.acknowledge(
+                written.append((partition, await broker.shareManager.applyAcknowledgements(
                     ShareStateKey(groupId: groupId, topicId: partition.topicId, partition: partition.partition),
-                    memberId: memberId, batches: batches, renewAllowed: renewAllowed)
+                    memberId: memberId, batches: batches, renewAllowed: renewAllowed)))
             }
+        }
+        return written
+    }
+
+    private func record(_ written: [(ShareTopicPartition, Task<KafkaErrorCode, Never>)], into results: inout ShareFetchResults) async {
+        for (partition, write) in written {
+            let code = await write.value
             results.update(partition) { $0.acknowledgeErrorCode = code.rawValue }
         }
     }
@@ -129,8 +141,7 @@ struct ShareFetchHandler: Sendable {
                     bytesLeft -= acquired.records.readableBytes
                     results.update(target.partition) { data in
                         var records = data.records ?? ByteBuffer()
-                        var bytes = acquired.records
-                        records.writeBuffer(&bytes)
+                        records.append(acquired.records)
                         data.records = records
                         data.acquiredRecords += acquired.ranges.map { .init(firstOffset: $0.firstOffset, lastOffset: $0.lastOffset, deliveryCount: $0.deliveryCount) }
                     }
