@@ -85,7 +85,7 @@ actor SharePartitionManager {
     let releases = ShareReleaseSignal()
     private var entries: [ShareStateKey: Entry] = [:]
     private var loading: [ShareStateKey: Task<Result<Loaded, KafkaErrorCode>, Never>] = [:]
-    private(set) var sessions: ShareSessions
+    private var sessions: ShareSessions
     private var lockTimer: Task<Void, Never>?
     private var lockTimerDeadlineMs: Int64?
 
@@ -123,6 +123,8 @@ actor SharePartitionManager {
         }
         return result
     }
+
+    func hasSession(_ key: ShareSessions.Key) -> Bool { sessions.sessions[key] != nil }
 
     /// Ends a session (epoch -1, after its acknowledgements): what the member still holds is released.
     func closeSession(_ key: ShareSessions.Key) -> KafkaErrorCode {

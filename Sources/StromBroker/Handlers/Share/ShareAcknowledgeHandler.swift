@@ -23,7 +23,7 @@ struct ShareAcknowledgeHandler: Sendable {
         case ShareSessions.openEpoch:
             return failed(.invalidShareSessionEpoch, "acknowledgements need an open share session")
         case ShareSessions.closeEpoch:
-            guard await manager.sessions.sessions[sessionKey] != nil else { return failed(.shareSessionNotFound) }
+            guard await manager.hasSession(sessionKey) else { return failed(.shareSessionNotFound) }
         default:
             if case .failure(let code) = await manager.advanceSession(sessionKey, epoch: request.shareSessionEpoch, added: [], forgotten: []) {
                 return failed(code)

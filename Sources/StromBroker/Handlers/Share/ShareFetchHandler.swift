@@ -45,7 +45,7 @@ struct ShareFetchHandler: Sendable {
             sessionPartitions = named.filter { !forgotten.contains($0) }
         case ShareSessions.closeEpoch:
             guard forgotten.isEmpty else { return failed(response, .invalidRequest, "a closing share session adds or forgets nothing") }
-            guard await manager.sessions.sessions[sessionKey] != nil else { return failed(response, .shareSessionNotFound, nil) }
+            guard await manager.hasSession(sessionKey) else { return failed(response, .shareSessionNotFound, nil) }
             let written = await acknowledge(acknowledgements, memberId: memberId, groupId: groupId, renewAllowed: request.isRenewAck)
             await record(written, into: &results)
             _ = await manager.closeSession(sessionKey)
