@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from strom_cluster import StromCluster
 from strom_server import STROM_BINARY, StromServer
 
 
@@ -25,3 +26,15 @@ def server(data_dir):
     server = StromServer(data_dir).start()
     yield server
     assert server.stop() == 0, "strom serve did not exit cleanly on SIGTERM"
+
+
+@pytest.fixture
+def cluster():
+    """etcd and three brokers (strom_cluster.py), stopped by pid at the end."""
+    if not STROM_BINARY:
+        pytest.skip("STROM_BINARY is not set (scripts/test.sh sets it)")
+    cluster = StromCluster(3).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -13,21 +13,11 @@ import time
 
 import pytest
 
-from strom_cluster import StromCluster
 from strom_server import STROM_BINARY, unique_topic
 
 pytestmark = pytest.mark.skipif(not STROM_BINARY, reason="STROM_BINARY is not set (scripts/test.sh sets it)")
 
 REPLICATED = {"min.insync.replicas": "2"}
-
-
-@pytest.fixture
-def cluster():
-    cluster = StromCluster(3).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def confluent_produce(bootstrap: str, topic: str, values: list[bytes], **config) -> list[tuple[int, int, bytes]]:

@@ -309,15 +309,6 @@ def test_share_groups_are_listed_described_reset_and_deleted_by_kafka_python_and
     assert group not in strom(server, "share-group", "list").stdout
 
 
-@pytest.fixture
-def cluster():
-    cluster = StromCluster(3).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 def test_a_leader_killed_mid_queue_loses_no_acknowledgement_and_no_record(cluster):
     """kill -9 of a partition's leader while three share consumers accept records one poll at a
     time: a record whose acknowledgement was confirmed is never delivered again, and every record
