@@ -442,11 +442,13 @@ public final class PartitionLog: Sendable {
     /// The fsync runs outside the lock, so appends continue meanwhile. Returns the durable offset.
     @discardableResult
     public func flush(nowMs: Int64 = 0) throws(StorageIOError) -> Int64 {
-        let captured = try state.withLock { (state: inout State) throws(StorageIOError) in
+        let captured = state.withLock { (state: inout State) in
             let dirty = state.segments.filter { $0.nextOffset > state.recoveryPoint || $0 === state.activeSegment }
             // Index entries go to their files with the data they describe (not synced: indexes
-            // are rebuilt when they disagree with the log).
-            for segment in dirty { try segment.writePendingIndexEntries() }
+            // are rebuilt when they disagree with the log). They are caches: on a full disk they
+            // stay pending for a later flush, and the data is made durable all the same — failing
+            // here would refuse records that are in the log and served after the next flush.
+            for segment in dirty { try? segment.writePendingIndexEntries() }
             let generation = state.directoryGeneration > state.directorySyncedGeneration ? state.directoryGeneration : nil
             return (state.offsets.logEndOffset, dirty, generation)
         }

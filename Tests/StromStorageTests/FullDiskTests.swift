@@ -41,6 +41,26 @@ import Testing
         #expect(try allBatches(of: reopened).map(\.baseOffset) == [0, 1, 2, 3])
     }
 
+    /// The appended batches are in the file; only the index entries (caches) find no room. The
+    /// flush still makes the batches durable, so acks=all answers match the log: a flush that
+    /// failed here had the producer told KAFKA_STORAGE_ERROR for records that stayed in the log
+    /// and were served after the next flush (found by test_faults.py's full-disk test).
+    @Test func indexEntriesWithoutRoomDoNotFailTheFlush() throws {
+        let log = try open()
+        for index in 0..<4 { #expect(try append(log, "before-\(index)") == Int64(index)) }
+        fileSystem.failWrites(after: 0)  // the batches are written; nothing more fits
+        #expect(try log.flush() == 4, "the data is durable although its index entries are not written")
+        #expect(log.offlineReason == nil)
+        fileSystem.clearFaults()
+        #expect(try append(log, "after") == 4)
+        _ = try log.flush()
+        try log.close()
+        let reopened = try open(cleanShutdown: true)
+        #expect(try allBatches(of: reopened).map(\.baseOffset) == [0, 1, 2, 3, 4])
+        let read = try reopened.read(from: 3, maxBytes: 1 << 20)
+        #expect(!read.slices.isEmpty, "an offset between the index entries is still found")
+    }
+
     @Test func noRoomForANewSegmentFailsTheAppendAndKeepsTheLog() throws {
         let log = try open()
         var offset: Int64 = 0
