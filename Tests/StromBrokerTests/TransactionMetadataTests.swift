@@ -48,6 +48,20 @@ import Testing
         #expect(subject.partitions.isEmpty)
     }
 
+    @Test func recordsOfTransactionStateRoundTripThroughTheirBytes() throws {
+        var subject = metadata()
+        subject.partitions = [.init(topic: "a", partition: 3)]
+        try subject.transition(to: .ongoing, nowMs: 10)
+        for record in [TransactionLogRecord(key: subject.key, value: subject.value), TransactionLogRecord(key: subject.key, value: nil)] {
+            let (key, value) = try record.encoded()
+            #expect(key.getInteger(at: key.readerIndex, as: Int16.self) == 0, "key version 0")
+            #expect(try TransactionLogRecord.decode(key: key, value: value) == record)
+        }
+        var unknownVersion = ByteBuffer()
+        unknownVersion.writeInteger(Int16(9))
+        #expect(throws: (any Error).self) { try TransactionLogRecord.decode(key: unknownVersion, value: nil) }
+    }
+
     @Test func theLogRecordRoundTrips() throws {
         var subject = metadata()
         subject.partitions = [.init(topic: "b", partition: 2), .init(topic: "a", partition: 1), .init(topic: "a", partition: 0)]
