@@ -99,7 +99,7 @@ enum CoordinatorRecord: Sendable, Hashable {
     }
 
     /// The KIP-848 and share-group records have one key version (the record type) and value version 0.
-    private static func encode<Key: KafkaVersionedMessage, Value: KafkaVersionedMessage>(
+    static func encode<Key: KafkaVersionedMessage, Value: KafkaVersionedMessage>(
         _ key: Key, _ value: Value?
     ) throws(KafkaEncodingError) -> (key: ByteBuffer, value: ByteBuffer?) {
         var keyBytes = ByteBuffer()
@@ -158,7 +158,7 @@ enum CoordinatorRecord: Sendable, Hashable {
         }
     }
 
-    private static func decodeValue<Value: KafkaVersionedMessage>(_: Value.Type, _ bytes: ByteBuffer) throws -> Value {
+    static func decodeValue<Value: KafkaVersionedMessage>(_: Value.Type, _ bytes: ByteBuffer) throws -> Value {
         var bytes = bytes
         let version = try bytes.readKafkaInt16()
         guard Value.validVersions.contains(version) else {

@@ -288,9 +288,6 @@ actor SharePartitionManager {
         entries.removeValue(forKey: key)
     }
 
-    /// The share-partitions loaded (for tests and describing).
-    func loadedPartition(_ key: ShareStateKey) -> SharePartition? { entries[key]?.partition }
-
     private func loadedEntry(
         _ key: ShareStateKey, topicPartition: TopicPartition, log: PartitionLog, leaderEpoch: Int32
     ) async -> Result<Entry, KafkaErrorCode> {

@@ -33,54 +33,31 @@ enum ShareStateRecord: Sendable, Equatable, CoordinatorLogRecord {
         }
     }
 
+    /// Kafka's key versions are the record types (0, 1); values are version 0. The codec is the
+    /// group coordinator's (``CoordinatorRecord/encode(_:_:)``).
     func encoded() throws(KafkaEncodingError) -> (key: ByteBuffer, value: ByteBuffer?) {
-        var keyBytes = ByteBuffer()
-        var valueBytes: ByteBuffer?
         switch self {
         case .snapshot(let key, let value):
-            keyBytes.writeKafkaInt16(ShareSnapshotKey.validVersions.lowerBound)
-            try ShareSnapshotKey(groupId: key.groupId, topicId: key.topicId, partition: key.partition)
-                .write(into: &keyBytes, version: ShareSnapshotKey.validVersions.lowerBound)
-            if let value {
-                var bytes = ByteBuffer()
-                bytes.writeKafkaInt16(ShareSnapshotValue.validVersions.upperBound)
-                try value.write(into: &bytes, version: ShareSnapshotValue.validVersions.upperBound)
-                valueBytes = bytes
-            }
+            return try CoordinatorRecord.encode(ShareSnapshotKey(groupId: key.groupId, topicId: key.topicId, partition: key.partition), value)
         case .update(let key, let value):
-            keyBytes.writeKafkaInt16(ShareUpdateKey.validVersions.lowerBound)
-            try ShareUpdateKey(groupId: key.groupId, topicId: key.topicId, partition: key.partition)
-                .write(into: &keyBytes, version: ShareUpdateKey.validVersions.lowerBound)
-            if let value {
-                var bytes = ByteBuffer()
-                bytes.writeKafkaInt16(ShareUpdateValue.validVersions.upperBound)
-                try value.write(into: &bytes, version: ShareUpdateValue.validVersions.upperBound)
-                valueBytes = bytes
-            }
+            return try CoordinatorRecord.encode(ShareUpdateKey(groupId: key.groupId, topicId: key.topicId, partition: key.partition), value)
         case .other(let keyVersion):
             throw KafkaEncodingError.fieldNotSupported(type: "ShareStateRecord", field: "key", version: keyVersion)
         }
-        return (keyBytes, valueBytes)
     }
 
     static func decode(key: ByteBuffer, value: ByteBuffer?) throws -> ShareStateRecord {
         var key = key
         let keyVersion = try key.readKafkaInt16()
-        func readValue<Value: KafkaVersionedMessage>(_: Value.Type) throws -> Value? {
-            guard var bytes = value else { return nil }
-            let version = try bytes.readKafkaInt16()
-            guard Value.validVersions.contains(version) else {
-                throw CoordinatorRecord.DecodingFailed(description: "\(Value.self) version \(version) is unknown")
-            }
-            return try Value(from: &bytes, version: version)
-        }
         switch keyVersion {
         case ShareSnapshotKey.validVersions.lowerBound:
             let decoded = try ShareSnapshotKey(from: &key, version: keyVersion)
-            return .snapshot(.init(groupId: decoded.groupId, topicId: decoded.topicId, partition: decoded.partition), try readValue(ShareSnapshotValue.self))
+            return .snapshot(.init(groupId: decoded.groupId, topicId: decoded.topicId, partition: decoded.partition),
+                             try value.map { try CoordinatorRecord.decodeValue(ShareSnapshotValue.self, $0) })
         case ShareUpdateKey.validVersions.lowerBound:
             let decoded = try ShareUpdateKey(from: &key, version: keyVersion)
-            return .update(.init(groupId: decoded.groupId, topicId: decoded.topicId, partition: decoded.partition), try readValue(ShareUpdateValue.self))
+            return .update(.init(groupId: decoded.groupId, topicId: decoded.topicId, partition: decoded.partition),
+                           try value.map { try CoordinatorRecord.decodeValue(ShareUpdateValue.self, $0) })
         default:
             return .other(keyVersion: keyVersion)
         }

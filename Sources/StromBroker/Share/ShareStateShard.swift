@@ -101,9 +101,6 @@ struct ShareStateShard: Sendable {
 
     func summary(_ key: ShareStateKey) -> State? { states[key] }
 
-    /// The states of one group (for describing its offsets and deleting it).
-    func keys(ofGroup groupId: String) -> [ShareStateKey] { states.keys.filter { $0.groupId == groupId }.sorted() }
-
     // MARK: The log
 
     /// Tells the shard where a record it returned was appended (its offset, for pruning).

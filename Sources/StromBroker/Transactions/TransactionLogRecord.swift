@@ -30,11 +30,6 @@ struct TransactionLogRecord: Sendable, Equatable, CoordinatorLogRecord {
             throw CoordinatorRecord.DecodingFailed(description: "TransactionLogKey version \(keyVersion) is unknown")
         }
         let decodedKey = try TransactionLogKey(from: &key, version: keyVersion)
-        guard var bytes = value else { return TransactionLogRecord(key: decodedKey, value: nil) }
-        let valueVersion = try bytes.readKafkaInt16()
-        guard TransactionLogValue.validVersions.contains(valueVersion) else {
-            throw CoordinatorRecord.DecodingFailed(description: "TransactionLogValue version \(valueVersion) is unknown")
-        }
-        return TransactionLogRecord(key: decodedKey, value: try TransactionLogValue(from: &bytes, version: valueVersion))
+        return TransactionLogRecord(key: decodedKey, value: try value.map { try CoordinatorRecord.decodeValue(TransactionLogValue.self, $0) })
     }
 }
