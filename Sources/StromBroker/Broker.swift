@@ -25,6 +25,9 @@ public final class Broker: Sendable {
     let shareCoordinators: ShareCoordinatorClient
     /// The share-partitions this broker leads and its share sessions.
     let shareManager: SharePartitionManager
+    let transactionCoordinator: TransactionCoordinator
+    /// Connections to other brokers for transaction markers and KIP-890 verifications.
+    let transactionConnections: InterBrokerConnections
     private let clusterRuntime = Mutex<ClusterRuntime?>(nil)
 
     /// This broker's part in a cluster; nil when it runs alone.
@@ -55,6 +58,11 @@ public final class Broker: Sendable {
         let shareCoordinators = ShareCoordinatorClient(
             local: shareCoordinator, nodeId: configuration.nodeId, partitions: partitions, logger: Logger(label: "strom.share"))
         self.shareCoordinators = shareCoordinators
+        self.transactionCoordinator = TransactionCoordinator(
+            settings: configuration.transactions,
+            storage: CoordinatorTopicStorage(topic: TransactionCoordinatorSettings.stateTopic, logs: logs), producerIds: producerIds,
+            logger: Logger(label: "strom.transactions"), clock: { Broker.nowMs() })
+        self.transactionConnections = InterBrokerConnections(nodeId: configuration.nodeId, partitions: partitions, purpose: "transactions")
         self.shareManager = SharePartitionManager(
             persister: shareCoordinators, waiters: waiters,
             sessionsMax: configuration.shareGroups.maxShareSessions, logger: Logger(label: "strom.share"), clock: { Broker.nowMs() },
@@ -154,6 +162,7 @@ public final class Broker: Sendable {
         }
         try await broker.groupCoordinator.start(host: broker, loadingEagerly: broker.cluster == nil)
         await broker.shareCoordinator.start(host: broker)
+        await broker.transactionCoordinator.start(host: broker, markerWriter: broker)
         return broker
     }
 
@@ -385,7 +394,12 @@ public final class Broker: Sendable {
                 decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax,
                 validation: configuration.produceValidation, recordsPerBatchMax: configuration.batchRecordsMax)
             if let replicas { handler.replication = ProduceReplication(replicas: replicas, waiters: waiters) }
-            guard var response = await handler.handle(body, nowMs: Self.nowMs(), afterAppends: orderedPhaseDone) else { return .success(nil) }
+            handler.verifyTransaction = { [weak self] transactionalId, producerId, epoch, partitions in
+                await self?.verifyTransaction(transactionalId: transactionalId, producerId: producerId, epoch: epoch, partitions: partitions) ?? [:]
+            }
+            guard var response = await handler.handle(body, version: version, nowMs: Self.nowMs(), afterAppends: orderedPhaseDone) else {
+                return .success(nil)
+            }
             if cluster != nil { LeaderHints.add(to: &response, version: version, partitions: partitions) }
             return encode(response, version: version, for: request)
         case .fetch:
@@ -405,7 +419,23 @@ public final class Broker: Sendable {
         case .deleteRecords(let body):
             return encode(DeleteRecordsHandler(broker: self).handle(body), version: version, for: request)
         case .initProducerId(let body):
-            return encode(await InitProducerIdHandler(producerIds: producerIds).handle(body), version: version, for: request)
+            return encode(await InitProducerIdHandler(producerIds: producerIds, transactions: transactionCoordinator).handle(body), version: version, for: request)
+        case .addPartitionsToTxn(let body):
+            return encode(await transactionHandlers.addPartitions(body, version: version), version: version, for: request)
+        case .addOffsetsToTxn(let body):
+            return encode(await transactionHandlers.addOffsets(body), version: version, for: request)
+        case .endTxn(let body):
+            return encode(await transactionHandlers.endTransaction(body), version: version, for: request)
+        case .writeTxnMarkers(let body):
+            return encode(await WriteTxnMarkersHandler(broker: self).handle(body), version: version, for: request)
+        case .describeProducers(let body):
+            return encode(TransactionAdminHandlers(broker: self).describeProducers(body), version: version, for: request)
+        case .describeTransactions(let body):
+            return encode(await TransactionAdminHandlers(broker: self).describeTransactions(body), version: version, for: request)
+        case .listTransactions(let body):
+            return encode(await TransactionAdminHandlers(broker: self).listTransactions(body), version: version, for: request)
+        case .txnOffsetCommit(let body):
+            return encode(await TxnOffsetCommitHandler(broker: self).handle(body), version: version, for: request)
         case .describeLogDirs(let body):
             return encode(DescribeLogDirsHandler(broker: self).handle(body, version: version), version: version, for: request)
         case .findCoordinator(let body):
@@ -536,6 +566,8 @@ public final class Broker: Sendable {
     public func shutdown() async throws {
         await groupCoordinator.shutdown()
         await shareCoordinator.shutdown()
+        await transactionCoordinator.shutdown()
+        await transactionConnections.shutdown()
         await shareManager.shutdown()
         await shareCoordinators.shutdown()
         if let cluster {
@@ -589,7 +621,11 @@ extension Broker: CoordinatorTopicHost {
     func createCoordinatorTopic(_ topic: String, partitionCount: Int32) async throws {
         var configs: [String: String]
         let wantedReplicas: Int16
-        if topic == ShareCoordinatorSettings.stateTopic {
+        if topic == TransactionCoordinatorSettings.stateTopic {
+            let settings = configuration.transactions
+            configs = ["cleanup.policy": "compact", "segment.bytes": String(settings.stateTopicSegmentBytes)]
+            wantedReplicas = settings.stateTopicReplicationFactor
+        } else if topic == ShareCoordinatorSettings.stateTopic {
             configs = [
                 "cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1",
                 "segment.bytes": String(configuration.shareCoordinator.stateTopicSegmentBytes),
@@ -604,8 +640,102 @@ extension Broker: CoordinatorTopicHost {
         let replicationFactor = cluster == nil ? 1 : Int16(max(1, min(Int(wantedReplicas), brokerCount)))
         // Share state is acknowledged to consumers: Kafka's share.coordinator.state.topic.min.isr (2).
         if topic == ShareCoordinatorSettings.stateTopic, replicationFactor >= 2 { configs["min.insync.replicas"] = "2" }
+        // Kafka's transaction.state.log.min.isr (2), within the replicas there are.
+        if topic == TransactionCoordinatorSettings.stateTopic, replicationFactor >= 2 {
+            configs["min.insync.replicas"] = String(min(Int16(replicationFactor), configuration.transactions.stateTopicMinInSyncReplicas))
+        }
         let result = await createTopic(
             name: topic, partitionCount: partitionCount, replicationFactor: replicationFactor, configs: configs, validateOnly: false)
         if case .failure(let error) = result, error.kafkaErrorCode != .topicAlreadyExists { throw error }
+    }
+}
+
+extension Broker {
+    /// The transaction coordinator's request handlers.
+    var transactionHandlers: TransactionCoordinatorHandlers {
+        TransactionCoordinatorHandlers(coordinator: transactionCoordinator) { [groupCoordinator] group in
+            await groupCoordinator.offsetsPartition(of: group)
+        }
+    }
+}
+
+extension Broker {
+    /// KIP-890 verification at the transactional id's coordinator: here, or on the broker that
+    /// leads its `__transaction_state` partition (AddPartitionsToTxn v4+, verify only).
+    func verifyTransaction(
+        transactionalId: String, producerId: Int64, epoch: Int16, partitions: [TransactionMetadata.TopicPartitionName]
+    ) async -> [TransactionMetadata.TopicPartitionName: KafkaErrorCode] {
+        let image = self.partitions.current
+        guard cluster != nil, let topic = image.topic(named: TransactionCoordinatorSettings.stateTopic) else {
+            return await transactionCoordinator.verify(transactionalId: transactionalId, producerId: producerId, epoch: epoch, partitions: partitions)
+        }
+        let leader = topic.partitions[Int(TransactionCoordinator.partition(for: transactionalId, partitionCount: topic.partitionCount))].leader
+        if leader == configuration.nodeId {
+            return await transactionCoordinator.verify(transactionalId: transactionalId, producerId: producerId, epoch: epoch, partitions: partitions)
+        }
+        guard let connection = await transactionConnections.connection(to: leader) else { return [:] }
+        let byTopic = Dictionary(grouping: partitions, by: \.topic)
+        let request = AddPartitionsToTxnRequest(transactions: [.init(
+            transactionalId: transactionalId, producerId: producerId, producerEpoch: epoch, verifyOnly: true,
+            topics: byTopic.keys.sorted().map { .init(name: $0, partitions: byTopic[$0]!.map(\.partition)) })])
+        do {
+            let response = try await connection.send(request, version: 4)
+            var codes: [TransactionMetadata.TopicPartitionName: KafkaErrorCode] = [:]
+            for topic in response.resultsByTransaction.first?.topicResults ?? [] {
+                for partition in topic.resultsByPartition {
+                    codes[.init(topic: topic.name, partition: partition.partitionIndex)] = KafkaErrorCode(rawValue: partition.partitionErrorCode)
+                }
+            }
+            return codes
+        } catch {
+            await transactionConnections.discard(connection)
+            return [:]
+        }
+    }
+}
+
+extension Broker: TransactionMarkerWriter {
+    /// Writes markers to each partition's leader: this broker's logs directly, other brokers'
+    /// through WriteTxnMarkers. A leader that cannot be reached answers NOT_LEADER_OR_FOLLOWER
+    /// for its partitions (the coordinator retries them).
+    func write(_ markers: TransactionStateMachine.Markers, coordinatorEpoch: Int32) async -> [TransactionMetadata.TopicPartitionName: KafkaErrorCode] {
+        let handler = WriteTxnMarkersHandler(broker: self)
+        guard cluster != nil else { return await handler.write(markers, coordinatorEpoch: coordinatorEpoch) }
+        let image = partitions.current
+        var byLeader: [Int32: [TransactionMetadata.TopicPartitionName]] = [:]
+        var codes: [TransactionMetadata.TopicPartitionName: KafkaErrorCode] = [:]
+        for partition in markers.partitions {
+            guard let topic = image.topic(named: partition.topic), Int(partition.partition) < topic.partitions.count else {
+                codes[partition] = .unknownTopicOrPartition
+                continue
+            }
+            byLeader[topic.partitions[Int(partition.partition)].leader, default: []].append(partition)
+        }
+        for (leader, led) in byLeader {
+            var subset = markers
+            subset.partitions = led
+            if leader == configuration.nodeId {
+                codes.merge(await handler.write(subset, coordinatorEpoch: coordinatorEpoch)) { _, new in new }
+                continue
+            }
+            for partition in led { codes[partition] = .notLeaderOrFollower }
+            guard let connection = await transactionConnections.connection(to: leader) else { continue }
+            let byTopic = Dictionary(grouping: led, by: \.topic)
+            let request = WriteTxnMarkersRequest(markers: [.init(
+                producerId: markers.producerId, producerEpoch: markers.producerEpoch, transactionResult: markers.commit,
+                topics: byTopic.keys.sorted().map { .init(name: $0, partitionIndexes: byTopic[$0]!.map(\.partition)) },
+                coordinatorEpoch: coordinatorEpoch)])
+            do {
+                let response = try await connection.send(request)
+                for topic in response.markers.first?.topics ?? [] {
+                    for partition in topic.partitions {
+                        codes[.init(topic: topic.name, partition: partition.partitionIndex)] = KafkaErrorCode(rawValue: partition.errorCode)
+                    }
+                }
+            } catch {
+                await transactionConnections.discard(connection)
+            }
+        }
+        return codes
     }
 }

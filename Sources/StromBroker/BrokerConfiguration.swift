@@ -49,6 +49,7 @@ public struct BrokerConfiguration: Sendable {
     /// The group coordinator (`offsets.*`, `group.*`).
     public var groups = GroupCoordinatorSettings()
     public var shareCoordinator = ShareCoordinatorSettings()
+    public var transactions = TransactionCoordinatorSettings()
     public var shareGroups = ShareGroupSettings()
     /// The cluster this broker joins (`etcd.endpoints` set); nil runs alone on the embedded store.
     public var cluster: ClusterSettings?

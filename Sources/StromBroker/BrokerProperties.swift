@@ -35,6 +35,9 @@ public enum BrokerProperties {
         "group.share.max.session.timeout.ms", "group.share.min.heartbeat.interval.ms", "group.share.max.heartbeat.interval.ms",
         "group.share.max.size", "share.coordinator.state.topic.num.partitions", "share.coordinator.state.topic.replication.factor",
         "share.coordinator.state.topic.segment.bytes", "share.coordinator.snapshot.update.records.per.snapshot",
+        "transaction.state.log.num.partitions", "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+        "transaction.state.log.segment.bytes", "transaction.max.timeout.ms", "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        "transaction.remove.expired.transaction.cleanup.interval.ms", "transactional.id.expiration.ms",
     ]
 
     /// Every key ``apply(_:to:)`` accepts.
@@ -118,6 +121,14 @@ public enum BrokerProperties {
             case "share.coordinator.state.topic.replication.factor": configuration.shareCoordinator.stateTopicReplicationFactor = max(1, try integer(Int16.self))
             case "share.coordinator.state.topic.segment.bytes": configuration.shareCoordinator.stateTopicSegmentBytes = max(1, try integer(Int64.self))
             case "share.coordinator.snapshot.update.records.per.snapshot": configuration.shareCoordinator.updateRecordsPerSnapshot = max(1, try integer(Int.self))
+            case "transaction.state.log.num.partitions": configuration.transactions.stateTopicPartitionCount = max(1, try integer(Int32.self))
+            case "transaction.state.log.replication.factor": configuration.transactions.stateTopicReplicationFactor = max(1, try integer(Int16.self))
+            case "transaction.state.log.min.isr": configuration.transactions.stateTopicMinInSyncReplicas = max(1, try integer(Int16.self))
+            case "transaction.state.log.segment.bytes": configuration.transactions.stateTopicSegmentBytes = max(1, try integer(Int64.self))
+            case "transaction.max.timeout.ms": configuration.transactions.maxTimeoutMs = max(1, try integer(Int32.self))
+            case "transaction.abort.timed.out.transaction.cleanup.interval.ms": configuration.transactions.abortTimedOutIntervalMs = max(1, try integer(Int64.self))
+            case "transaction.remove.expired.transaction.cleanup.interval.ms": configuration.transactions.removeExpiredIntervalMs = max(1, try integer(Int64.self))
+            case "transactional.id.expiration.ms": configuration.transactions.transactionalIdExpirationMs = max(1, try integer(Int64.self))
             case "group.share.delivery.count.limit":
                 let limit = try integer(Int16.self)
                 guard (2...10).contains(limit) else { throw InvalidProperty(key: key, reason: "must be between 2 and 10") }

@@ -18,6 +18,16 @@ public enum SupportedApis {
         .deleteTopics: 1...6,
         .deleteRecords: 0...2,
         .initProducerId: 0...5,
+        // Transactions (KIP-98), with KIP-890's verification between brokers (AddPartitionsToTxn
+        // v4+). The transaction.version feature is not advertised: no client here uses version 2.
+        .addPartitionsToTxn: 0...5,
+        .addOffsetsToTxn: 0...4,
+        .endTxn: 0...5,
+        .writeTxnMarkers: 0...1,
+        .txnOffsetCommit: 0...4,
+        .describeProducers: 0...0,
+        .describeTransactions: 0...0,
+        .listTransactions: 0...1,
         .describeConfigs: 0...4,
         .alterConfigs: 0...2,
         .createPartitions: 0...3,

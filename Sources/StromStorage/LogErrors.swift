@@ -14,6 +14,8 @@ public enum LogAppendError: Error, Equatable, Sendable {
     /// A follower's copy of a batch starts inside what the log has (the leader and this replica
     /// disagree: truncate first).
     case offsetOverlap(baseOffset: Int64, logEndOffset: Int64)
+    /// A plain batch from a producer with a transaction open here.
+    case invalidTransactionState(producerId: Int64)
 
     public var kafkaErrorCode: KafkaErrorCode {
         switch self {
@@ -23,6 +25,7 @@ public enum LogAppendError: Error, Equatable, Sendable {
         case .invalidProducerEpoch: .invalidProducerEpoch
         case .storage, .offline: .kafkaStorageError
         case .offsetOverlap: .unknownServerError
+        case .invalidTransactionState: .invalidTxnState
         }
     }
 }

@@ -24,7 +24,13 @@ extension PartitionLog {
                 removed.append(oldest)
                 state.offsets.logStartOffset = max(state.offsets.logStartOffset, state.segments[0].baseOffset)
             }
-            if !removed.isEmpty { state.directoryGeneration += 1 }
+            if !removed.isEmpty {
+                state.directoryGeneration += 1
+                let firstBase = state.segments[0].baseOffset
+                state.abortedTransactions.removeAll { $0.lastOffset < firstBase }
+                for segment in removed { state.indexedAbortCounts[segment.baseOffset] = nil }
+                Self.refreshLastStable(&state)
+            }
             return removed
         }
         // Files go outside the lock. Readers still holding a slice keep the open file; the

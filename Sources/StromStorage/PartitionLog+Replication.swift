@@ -33,7 +33,7 @@ extension PartitionLog {
             let target = min(offset, state.offsets.logEndOffset)
             guard target > state.offsets.highWatermark else { return (false, nil as (@Sendable (TopicPartition, Int64) -> Void)?, state.offsets.highWatermark) }
             state.offsets.highWatermark = target
-            state.offsets.lastStableOffset = target
+            Self.refreshLastStable(&state)
             return (true, state.highWatermarkListener, target)
         }
         if moved { listener?(topicPartition, highWatermark) }
@@ -79,7 +79,7 @@ extension PartitionLog {
             return state.withLock { state in
                 segment.recordAppend(header: batch.header, position: position, sizeBytes: bytes.readableBytes)
                 state.offsets.logEndOffset = batch.header.lastOffset + 1
-                state.producers.record(batch.header)
+                Self.recordProducerBatch(batch.header, marker: Self.marker(of: batch), segmentBase: segment.baseOffset, state: &state)
                 state.unflushedRecordCount += Int64(batch.header.recordCount)
                 return state.offsets.logEndOffset
             }
@@ -115,12 +115,14 @@ extension PartitionLog {
                     let end = active.nextOffset
                     state.offsets.logEndOffset = end
                     state.offsets.highWatermark = min(state.offsets.highWatermark, end)
-                    state.offsets.lastStableOffset = min(state.offsets.lastStableOffset, end)
                     state.offsets.logStartOffset = min(state.offsets.logStartOffset, end)
                     state.recoveryPoint = min(state.recoveryPoint, end)
                     // What producers wrote before the cut stays known (a retry of it after a
-                    // failover is still recognised), whichever segment it is in.
-                    state.producers.forget(from: end)
+                    // failover is still recognised), whichever segment it is in; transactions
+                    // whose markers were cut are open again.
+                    state.pendingSnapshot = nil
+                    try Self.rebuildProducerState(&state, directory: directory, fileSystem: fileSystem, logEnd: end)
+                    Self.refreshLastStable(&state)
                 } catch {
                     state.offlineReason = "truncation failed: \(error)"
                     throw .storage(error)

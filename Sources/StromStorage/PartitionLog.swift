@@ -19,6 +19,8 @@ public final class PartitionLog: Sendable {
     let appendOrder = Mutex(())
     /// Writers of `leader-epoch-checkpoint` take turns (a flush and a truncation may both write it).
     private let epochCheckpointWrites = Mutex(())
+    /// Flushes take turns writing `.txnindex` entries and producer snapshots (PartitionLog+Transactions.swift).
+    let transactionFileWrites = Mutex(())
 
     struct State: Sendable {
         var config: LogConfig
@@ -52,8 +54,17 @@ public final class PartitionLog: Sendable {
         var offlineReason: String?
         /// Log compaction's checkpoint and the clean in progress (see LogCleaner.swift).
         var cleaner = LogCleanerState()
-        /// Idempotent producers' sequences, rebuilt from the active segment when the log opens.
+        /// Producers' sequences and open transactions, rebuilt from the newest snapshot and the
+        /// batches after it when the log opens (PartitionLog+Transactions.swift).
         var producers = ProducerStates()
+        /// Every aborted transaction of the log, by marker offset.
+        var abortedTransactions: [AbortedTransaction] = []
+        /// Aborted transactions (with their segment's base offset) not yet in a `.txnindex`.
+        var unindexedAborts: [(Int64, AbortedTransaction)] = []
+        /// How many entries each segment's `.txnindex` holds.
+        var indexedAbortCounts: [Int64: Int] = [:]
+        /// The producer state at the last roll, written as a snapshot by the next flush.
+        var pendingSnapshot: (offset: Int64, producers: [Int64: ProducerStates.Producer])?
         /// Whether replication decides the high watermark (a partition with replicas on other
         /// brokers): then neither an append nor a flush moves it, ``updateHighWatermark(_:)`` does.
         var replicated = false
@@ -210,13 +221,8 @@ public final class PartitionLog: Sendable {
         state.offlineReason = damage
         // A failed write is retried by the first flush.
         if epochEntries != storedEntries, (try? epochFile.write(epochEntries)) == nil { state.epochGeneration = 1 }
-        // Producer retries land within seconds of the original, so the newest segments hold the
-        // batches a retry can repeat: the active one and the one before (a roll just before the
-        // crash must not make a retry of the batch before it look new); older producers start
-        // afresh (Kafka keeps snapshots instead).
-        for segment in segments.suffix(Self.producerStateSegments) {
-            try segment.forEachBatchHeader { state.producers.record($0) }
-        }
+        try rebuildProducerState(&state, directory: directory, fileSystem: fileSystem, logEnd: logEnd)
+        refreshLastStable(&state)
         return (PartitionLog(topicPartition: topicPartition, directory: directory, fileSystem: fileSystem, state: state), report)
     }
 
@@ -282,6 +288,7 @@ public final class PartitionLog: Sendable {
     public func append(_ batch: RecordBatch, nowMs: Int64) throws(LogAppendError) -> AppendInfo {
         // Appends take turns on `appendOrder`; the state lock is held only to decide and then to
         // publish, so the pwrite in between does not stall fetches or the group-commit flusher.
+        let marker = Self.marker(of: batch)
         let (info, listener, highWatermark) = try appendOrder.withLock { _ throws(LogAppendError) -> PublishedAppend in
             let plan = try state.withLock { (state: inout State) throws(LogAppendError) -> AppendPlan in
                 try planAppend(batch, state: &state, nowMs: nowMs)
@@ -293,7 +300,7 @@ public final class PartitionLog: Sendable {
             try write(head, rest, to: segment, at: position)
             return state.withLock { state in
                 publishAppend(segment: segment, position: position, sizeBytes: head.readableBytes + rest.readableBytes,
-                              header: header, logAppendTimeMs: logAppendTimeMs, state: &state)
+                              header: header, marker: marker, logAppendTimeMs: logAppendTimeMs, state: &state)
             }
         }
         listener?(topicPartition, highWatermark)
@@ -365,11 +372,12 @@ public final class PartitionLog: Sendable {
     /// Makes a written batch part of the log (under the state lock): readers and the flusher
     /// see it from here on.
     private func publishAppend(
-        segment: LogSegment, position: Int64, sizeBytes: Int, header: RecordBatchHeader, logAppendTimeMs: Int64, state: inout State
+        segment: LogSegment, position: Int64, sizeBytes: Int, header: RecordBatchHeader, marker: ControlRecordType?, logAppendTimeMs: Int64,
+        state: inout State
     ) -> PublishedAppend {
         segment.recordAppend(header: header, position: position, sizeBytes: sizeBytes)
         state.offsets.logEndOffset = header.lastOffset + 1
-        state.producers.record(header)
+        Self.recordProducerBatch(header, marker: marker, segmentBase: segment.baseOffset, state: &state)
         state.unflushedRecordCount += Int64(header.recordCount)
         var listener: (@Sendable (TopicPartition, Int64) -> Void)? = nil
         // A replicated log's followers wait for new data in long polls: every append wakes them.
@@ -377,7 +385,7 @@ public final class PartitionLog: Sendable {
         if !state.config.flushesBeforeAcknowledging && !state.replicated {
             // Kafka's default durability: visible once written, flushed by interval.
             state.offsets.highWatermark = state.offsets.logEndOffset
-            state.offsets.lastStableOffset = state.offsets.logEndOffset
+            Self.refreshLastStable(&state)
             listener = state.highWatermarkListener
         }
         return (AppendInfo(
@@ -387,9 +395,6 @@ public final class PartitionLog: Sendable {
 
     /// Base offset (8), batch length (4) and partition leader epoch (4): the bytes the log patches.
     static let patchedHeadBytes = 16
-
-    /// The newest segments whose batches rebuild the idempotent producers' state on open.
-    static let producerStateSegments = 2
 
     /// LogAppendTime topics carry the broker's time in `maxTimestamp` and attribute bit 3, both
     /// inside the CRC, so the CRC is recomputed (Kafka does the same).
@@ -426,6 +431,8 @@ public final class PartitionLog: Sendable {
             indexIntervalBytes: state.config.indexIntervalBytes, nowMs: nowMs)
         state.segments.append(next)
         state.directoryGeneration += 1
+        // The producer state as of the new segment's start: a later open replays from here.
+        state.pendingSnapshot = (next.baseOffset, state.producers.producers)
     }
 
     /// Starts a new segment now (tests, and an operator forcing a roll).
@@ -449,6 +456,7 @@ public final class PartitionLog: Sendable {
             // stay pending for a later flush, and the data is made durable all the same — failing
             // here would refuse records that are in the log and served after the next flush.
             for segment in dirty { try? segment.writePendingIndexEntries() }
+            if state.pendingSnapshot != nil { state.directoryGeneration += 1 }
             let generation = state.directoryGeneration > state.directorySyncedGeneration ? state.directoryGeneration : nil
             return (state.offsets.logEndOffset, dirty, generation)
         }
@@ -461,6 +469,7 @@ public final class PartitionLog: Sendable {
                 guard case .io(let io) = error else { throw StorageIOError(kind: .other, operation: "\(error)", path: directory) }
                 throw io
             }
+            try writeTransactionFiles()
             for segment in dirty { try segment.flush() }
             // A new segment's directory entry must be durable too, or a power cut could lose the file.
             if let directoryGeneration {
@@ -482,7 +491,7 @@ public final class PartitionLog: Sendable {
                 listener = state.durabilityListener
             } else if state.config.flushesBeforeAcknowledging && target > state.offsets.highWatermark {
                 state.offsets.highWatermark = target
-                state.offsets.lastStableOffset = target
+                Self.refreshLastStable(&state)
                 listener = state.highWatermarkListener
             }
             return (state.recoveryPoint, listener, state.replicated ? state.recoveryPoint : state.offsets.highWatermark)
@@ -513,20 +522,25 @@ public final class PartitionLog: Sendable {
         /// Whole batches, in order; empty when nothing is readable yet.
         public var slices: [FileSlice]
         public var offsets: PartitionOffsets
+        /// For a read of committed data: the aborted transactions its records overlap.
+        public var abortedTransactions: [AbortedTransaction]?
         public var sizeBytes: Int { slices.reduce(0) { $0 + $1.lengthBytes } }
     }
 
     /// The batches from `offset` on, up to `maxBytes` (KIP-74: the first batch is returned whole
     /// even when larger, if `minOneBatch`), never past the high watermark (or the log end for
-    /// replicas reading with `upToLogEnd`).
-    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool = true, upToLogEnd: Bool = false) throws(LogReadError) -> ReadInfo {
+    /// replicas reading with `upToLogEnd`, the last stable offset for read_committed consumers
+    /// reading with `committedOnly`).
+    public func read(
+        from offset: Int64, maxBytes: Int, minOneBatch: Bool = true, upToLogEnd: Bool = false, committedOnly: Bool = false
+    ) throws(LogReadError) -> ReadInfo {
         try state.withLock { (state: inout State) throws(LogReadError) -> ReadInfo in
             if let reason = state.offlineReason { throw .offline(reason: reason) }
             let offsets = state.offsets
             guard offset >= offsets.logStartOffset, offset <= offsets.logEndOffset else {
                 throw .offsetOutOfRange(requested: offset, logStartOffset: offsets.logStartOffset, logEndOffset: offsets.logEndOffset)
             }
-            let end = upToLogEnd ? offsets.logEndOffset : offsets.highWatermark
+            let end = upToLogEnd ? offsets.logEndOffset : committedOnly ? offsets.lastStableOffset : offsets.highWatermark
             var slices: [FileSlice] = []
             var remaining = maxBytes
             var position = offset
@@ -551,7 +565,8 @@ public final class PartitionLog: Sendable {
             } catch {
                 throw .storage(error)
             }
-            return ReadInfo(slices: slices, offsets: offsets)
+            let aborted = committedOnly ? Self.abortedTransactions(state, from: offset, to: position) : nil
+            return ReadInfo(slices: slices, offsets: offsets, abortedTransactions: aborted)
         }
     }
 
@@ -618,6 +633,8 @@ public final class PartitionLog: Sendable {
     /// Flushes and closes every file (clean shutdown).
     public func close() throws(StorageIOError) {
         try appendOrder.withLock { _ throws(StorageIOError) in
+            // A clean stop leaves the producer state at the log end: the next open replays nothing.
+            state.withLock { $0.pendingSnapshot = ($0.offsets.logEndOffset, $0.producers.producers) }
             try flush()
             try state.withLock { (state: inout State) throws(StorageIOError) in
                 for segment in state.segments {

@@ -1,9 +1,10 @@
 import KafkaProtocol
 
-/// Idempotent producers' state in one partition: per producer id, its epoch and the sequence
-/// ranges of its last five batches (Kafka's `max.in.flight.requests.per.connection` bound for
-/// idempotence), so that a retried batch is recognised and answered with its first offsets
-/// instead of being appended twice, and a gap in the sequence is refused.
+/// Producers' state in one partition (Kafka's `ProducerStateManager`): per producer id, its epoch
+/// and the sequence ranges of its last five batches (Kafka's `max.in.flight.requests.per.connection`
+/// bound for idempotence), so that a retried batch is recognised and answered with its first
+/// offsets instead of being appended twice, and a gap in the sequence is refused; and the
+/// transactions open in the partition, which hold the last stable offset back until their marker.
 struct ProducerStates: Sendable {
     /// A batch a producer already wrote.
     struct WrittenBatch: Sendable, Equatable {
@@ -16,14 +17,43 @@ struct ProducerStates: Sendable {
     struct Producer: Sendable, Equatable {
         var epoch: Int16
         var batches: [WrittenBatch]
+        /// The first offset of this producer's open transaction here, if one is open.
+        var transactionFirstOffset: Int64? = nil
+        /// The coordinator epoch of the last marker (Kafka keeps it to refuse a stale coordinator's).
+        var coordinatorEpoch: Int32 = -1
+        /// The largest timestamp of its last data batch (DescribeProducers).
+        var lastTimestampMs: Int64 = -1
+    }
+
+    /// A transaction whose marker was appended.
+    struct EndedTransaction: Sendable, Equatable {
+        var producerId: Int64
+        var firstOffset: Int64
+        var markerOffset: Int64
+        var aborted: Bool
     }
 
     /// Batches remembered per producer, as in Kafka.
     static let batchesKept = 5
 
     private(set) var producers: [Int64: Producer] = [:]
+    /// Open transactions by producer id: their first offsets bound the last stable offset.
+    private(set) var openTransactions: [Int64: Int64] = [:]
+    /// Ended transactions whose marker is not yet below the high watermark: until it is, a
+    /// replica that takes over may not have the marker, so they still bound the last stable offset.
+    private(set) var endingTransactions: [EndedTransaction] = []
 
-    /// Whether `header` is subject to the checks: written by an idempotent producer, not a marker.
+    init() {}
+
+    /// The state a snapshot kept (no transaction is ending: the high watermark is recomputed on open).
+    init(producers: [Int64: Producer]) {
+        self.producers = producers
+        for (producerId, producer) in producers {
+            if let first = producer.transactionFirstOffset { openTransactions[producerId] = first }
+        }
+    }
+
+    /// Whether `header` is subject to the sequence checks: written by an idempotent producer, not a marker.
     static func applies(to header: RecordBatchHeader) -> Bool {
         header.producerId >= 0 && header.baseSequence >= 0 && !header.attributes.isControl
     }
@@ -37,14 +67,25 @@ struct ProducerStates: Sendable {
     /// Checks `header` against what its producer wrote before.
     /// - Returns: the earlier copy when `header` is a retry of a batch already written.
     /// - Throws: ``LogAppendError/invalidProducerEpoch(producerId:epoch:currentEpoch:)`` for a fenced
-    ///   epoch; ``LogAppendError/outOfOrderSequence(producerId:expected:received:)`` for a gap.
+    ///   epoch (a marker's too); ``LogAppendError/outOfOrderSequence(producerId:expected:received:)``
+    ///   for a gap; ``LogAppendError/invalidTransactionState(producerId:)`` for a plain batch from
+    ///   a producer whose transaction is open.
     func check(_ header: RecordBatchHeader) throws(LogAppendError) -> WrittenBatch? {
+        if header.attributes.isControl {
+            if let producer = producers[header.producerId], header.producerEpoch < producer.epoch {
+                throw .invalidProducerEpoch(producerId: header.producerId, epoch: header.producerEpoch, currentEpoch: producer.epoch)
+            }
+            return nil
+        }
         guard Self.applies(to: header), let producer = producers[header.producerId] else {
             // A producer this partition has not seen (or has forgotten) starts where it says.
             return nil
         }
         if header.producerEpoch < producer.epoch {
             throw .invalidProducerEpoch(producerId: header.producerId, epoch: header.producerEpoch, currentEpoch: producer.epoch)
+        }
+        if !header.attributes.isTransactional, producer.transactionFirstOffset != nil {
+            throw .invalidTransactionState(producerId: header.producerId)
         }
         if header.producerEpoch > producer.epoch {
             // A new epoch starts its sequence again at 0.
@@ -64,30 +105,65 @@ struct ProducerStates: Sendable {
         return nil
     }
 
-    /// Forgets the batches at or past `offset` (the log was truncated there); a producer with none
-    /// left is forgotten (it starts where it says, as an unknown one does).
-    mutating func forget(from offset: Int64) {
-        for (producerId, producer) in producers {
-            let kept = producer.batches.filter { $0.firstOffset < offset }
-            if kept.isEmpty {
-                producers[producerId] = nil
-            } else if kept.count != producer.batches.count {
-                producers[producerId] = Producer(epoch: producer.epoch, batches: kept)
-            }
-        }
+    /// Whether the producer has a transaction open here (KIP-890: its next transactional batch
+    /// needs no verification with the coordinator).
+    func hasOpenTransaction(producerId: Int64, epoch: Int16) -> Bool {
+        guard let producer = producers[producerId] else { return false }
+        return producer.epoch == epoch && producer.transactionFirstOffset != nil
     }
 
-    /// Records a batch appended at `header.baseOffset`.
-    mutating func record(_ header: RecordBatchHeader) {
-        guard Self.applies(to: header) else { return }
+    /// Records a batch appended at `header.baseOffset`; `marker` is the control record type of a
+    /// control batch. Returns the transaction a marker ended (nil when the producer had written
+    /// nothing in it here: markers go to every partition of the transaction).
+    @discardableResult
+    mutating func record(_ header: RecordBatchHeader, marker: ControlRecordType? = nil) -> EndedTransaction? {
+        if header.attributes.isControl {
+            guard header.producerId >= 0, let marker else { return nil }
+            var producer = producers[header.producerId] ?? Producer(epoch: header.producerEpoch, batches: [])
+            if header.producerEpoch > producer.epoch {
+                // A marker of a bumped epoch (a fenced producer's transaction aborted): the old
+                // epoch is refused from now on and the new one starts at sequence 0.
+                producer.epoch = header.producerEpoch
+                producer.batches = []
+            }
+            var ended: EndedTransaction?
+            if let first = producer.transactionFirstOffset {
+                ended = EndedTransaction(producerId: header.producerId, firstOffset: first, markerOffset: header.baseOffset, aborted: marker == .abort)
+                endingTransactions.append(ended!)
+            }
+            producer.transactionFirstOffset = nil
+            openTransactions[header.producerId] = nil
+            producers[header.producerId] = producer
+            return ended
+        }
+        guard Self.applies(to: header) || (header.producerId >= 0 && header.attributes.isTransactional) else { return nil }
         var producer = producers[header.producerId] ?? Producer(epoch: header.producerEpoch, batches: [])
         if header.producerEpoch != producer.epoch {
-            producer = Producer(epoch: header.producerEpoch, batches: [])
+            producer = Producer(
+                epoch: header.producerEpoch, batches: [], transactionFirstOffset: producer.transactionFirstOffset,
+                coordinatorEpoch: producer.coordinatorEpoch, lastTimestampMs: producer.lastTimestampMs)
         }
-        producer.batches.append(WrittenBatch(
-            firstSequence: header.baseSequence, lastSequence: Self.lastSequence(of: header),
-            firstOffset: header.baseOffset, lastOffset: header.lastOffset))
-        if producer.batches.count > Self.batchesKept { producer.batches.removeFirst(producer.batches.count - Self.batchesKept) }
+        producer.lastTimestampMs = header.maxTimestamp
+        if Self.applies(to: header) {
+            producer.batches.append(WrittenBatch(
+                firstSequence: header.baseSequence, lastSequence: Self.lastSequence(of: header),
+                firstOffset: header.baseOffset, lastOffset: header.lastOffset))
+            if producer.batches.count > Self.batchesKept { producer.batches.removeFirst(producer.batches.count - Self.batchesKept) }
+        }
+        if header.attributes.isTransactional, producer.transactionFirstOffset == nil {
+            producer.transactionFirstOffset = header.baseOffset
+            openTransactions[header.producerId] = header.baseOffset
+        }
         producers[header.producerId] = producer
+        return nil
+    }
+
+    /// The first offset a read_committed consumer may not read yet, given the high watermark: the
+    /// start of the oldest transaction that is open or whose marker is not yet below it. Nil
+    /// when none (the last stable offset is the high watermark).
+    mutating func firstUnstableOffset(highWatermark: Int64) -> Int64? {
+        if !endingTransactions.isEmpty { endingTransactions.removeAll { $0.markerOffset < highWatermark } }
+        if openTransactions.isEmpty && endingTransactions.isEmpty { return nil }
+        return min(openTransactions.values.min() ?? .max, endingTransactions.map(\.firstOffset).min() ?? .max)
     }
 }

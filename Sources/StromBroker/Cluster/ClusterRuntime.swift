@@ -174,6 +174,9 @@ actor ClusterRuntime {
                     if topicPartition.topic == GroupCoordinatorSettings.offsetsTopic {
                         let coordinator = broker.groupCoordinator
                         Task { await coordinator.unload(assignment.partition) }
+                    } else if topicPartition.topic == TransactionCoordinatorSettings.stateTopic {
+                        let coordinator = broker.transactionCoordinator
+                        Task { await coordinator.leadershipChanged(assignment.partition) }
                     } else if topicPartition.topic == ShareCoordinatorSettings.stateTopic {
                         let coordinator = broker.shareCoordinator
                         Task { await coordinator.unload(assignment.partition) }

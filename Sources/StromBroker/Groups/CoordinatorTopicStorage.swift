@@ -47,14 +47,20 @@ struct CoordinatorTopicStorage: Sendable {
         return log
     }
 
-    /// Appends the records (in batches) and returns the log and the last offset written.
-    func append<Record: CoordinatorLogRecord>(_ records: [Record], partition: Int32, nowMs: Int64) throws -> (PartitionLog, Int64) {
+    /// Appends the records (in batches) and returns the log and the last offset written. With a
+    /// `transactionalProducer` they go in transactional batches of it (TxnOffsetCommit), pending
+    /// until its transaction's marker.
+    func append<Record: CoordinatorLogRecord>(
+        _ records: [Record], partition: Int32, nowMs: Int64, transactionalProducer: (producerId: Int64, epoch: Int16)? = nil
+    ) throws -> (PartitionLog, Int64) {
         let log = try log(partition)
         var lastOffset: Int64 = -1
         var start = 0
         while start < records.count {
             let end = min(start + Self.recordsPerBatchMax, records.count)
-            var builder = RecordBatchBuilder()
+            var builder = transactionalProducer.map {
+                RecordBatchBuilder(producerId: $0.producerId, producerEpoch: $0.epoch, isTransactional: true)
+            } ?? RecordBatchBuilder()
             for record in records[start..<end] {
                 let (key, value) = try record.encoded()
                 builder.append(timestampMs: nowMs, key: key, value: value)
@@ -69,7 +75,15 @@ struct CoordinatorTopicStorage: Sendable {
 
     /// Every record of one partition, oldest first, with its offset. Records that cannot be read
     /// are skipped (and counted), so one damaged record does not lose the rest.
-    func readAll<Record: CoordinatorLogRecord>(_: Record.Type, partition: Int32, _ body: (Record, Int64) -> Void) throws -> Int {
+    func readAll<Record: CoordinatorLogRecord>(_ type: Record.Type, partition: Int32, _ body: (Record, Int64) -> Void) throws -> Int {
+        try readAll(type, partition: partition, body: { record, offset, _ in body(record, offset) }, marker: { _, _ in })
+    }
+
+    /// Every record with its offset and, for records of a transactional batch, its producer id;
+    /// and every transaction marker (producer id, commit), in log order.
+    func readAll<Record: CoordinatorLogRecord>(
+        _: Record.Type, partition: Int32, body: (Record, Int64, Int64?) -> Void, marker: (Int64, Bool) -> Void
+    ) throws -> Int {
         let log = try log(partition)
         var offset = log.offsets.logStartOffset
         var unreadable = 0
@@ -82,13 +96,18 @@ struct CoordinatorTopicStorage: Sendable {
             while bytes.readableBytes >= RecordBatchHeader.sizeBytes {
                 let batch = try RecordBatch.read(from: &bytes)
                 offset = batch.header.lastOffset + 1
-                guard !batch.header.attributes.isControl, var records = try? batch.records(decompressedSizeBytesMax: 64 << 20) else { continue }
+                guard var records = try? batch.records(decompressedSizeBytesMax: 64 << 20) else { continue }
+                if batch.header.attributes.isControl {
+                    if let type = (try? records.next())?.controlType { marker(batch.header.producerId, type == .commit) }
+                    continue
+                }
+                let producer = batch.header.attributes.isTransactional ? batch.header.producerId : nil
                 while let record = try? records.next() {
                     guard let key = record.key, let decoded = try? Record.decode(key: key, value: record.value) else {
                         unreadable += 1
                         continue
                     }
-                    body(decoded, batch.header.baseOffset + Int64(record.offsetDelta))
+                    body(decoded, batch.header.baseOffset + Int64(record.offsetDelta), producer)
                 }
             }
             guard offset > before else { break }

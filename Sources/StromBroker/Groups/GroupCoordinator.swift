@@ -60,7 +60,10 @@ actor GroupCoordinator {
     private func load(_ partition: Int32) throws {
         let nowMs = clock()
         var machine = GroupStateMachine(settings: settings, nowMs: nowMs)
-        let unreadable = try storage.readAll(CoordinatorRecord.self, partition: partition) { record, _ in machine.replay(record, nowMs: nowMs) }
+        let unreadable = try storage.readAll(
+            CoordinatorRecord.self, partition: partition,
+            body: { record, _, producerId in machine.replay(record, nowMs: nowMs, transactionalProducerId: producerId) },
+            marker: { producerId, commit in machine.completeTransaction(producerId: producerId, commit: commit, nowMs: nowMs) })
         if unreadable > 0 { logger.warning("\(unreadable) unreadable records in \(GroupCoordinatorSettings.offsetsTopic)-\(partition) skipped") }
         shards[partition] = machine
     }
@@ -215,6 +218,47 @@ actor GroupCoordinator {
         return await persist(effects, partition: partition) ? (code, codes) : (.coordinatorNotAvailable, [:])
     }
 
+    // MARK: Transactions
+
+    /// The `__consumer_offsets` partition of `groupId` (AddOffsetsToTxn adds it to a transaction).
+    func offsetsPartition(of groupId: String) async -> Int32? {
+        guard let count = await ensureTopic() else { return nil }
+        return Self.partition(for: groupId, partitionCount: count)
+    }
+
+    func commitTransactionalOffsets(
+        _ request: TxnOffsetCommitRequest, partitionExists: @escaping @Sendable (String, Int32) -> Bool
+    ) async -> TxnOffsetCommitResponse {
+        guard let partition = await shard(for: request.groupId) else {
+            return TxnOffsetCommitResponse(topics: request.topics.map { topic in
+                .init(name: topic.name, partitions: topic.partitions.map {
+                    .init(partitionIndex: $0.partitionIndex, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+                })
+            })
+        }
+        let (response, effects) = shards[partition]!.commitTransactionalOffsets(request, nowMs: clock(), partitionExists: partitionExists)
+        guard await persist(effects, partition: partition) else {
+            var failed = response
+            for topic in failed.topics.indices {
+                for index in failed.topics[topic].partitions.indices { failed.topics[topic].partitions[index].errorCode = KafkaErrorCode.coordinatorNotAvailable.rawValue }
+            }
+            return failed
+        }
+        return response
+    }
+
+    /// A transaction's marker was written to `partition`: its pending offsets there become
+    /// committed (or are dropped). A partition not loaded here reads the marker when it loads.
+    func completeTransaction(partition: Int32, producerId: Int64, commit: Bool) {
+        shards[partition]?.completeTransaction(producerId: producerId, commit: commit, nowMs: clock())
+    }
+
+    /// The partitions of `groupId` whose offset waits for its transaction to end.
+    func unstableOffsets(groupId: String) async -> Set<GroupStateMachine.OffsetKey> {
+        guard let partition = await shard(for: groupId) else { return [] }
+        return shards[partition]!.unstableOffsets(groupId: groupId)
+    }
+
     func listGroups(statesFilter: Set<String>, typesFilter: Set<String>) async -> [ListGroupsResponse.ListedGroup] {
         guard await ensureTopic() != nil else { return [] }
         return shards.keys.sorted().flatMap { shards[$0]!.listGroups(statesFilter: statesFilter, typesFilter: typesFilter) }
@@ -339,16 +383,18 @@ actor GroupCoordinator {
         deliver(effects.replies, failure: nil)
         rescheduleTimer()
         guard !effects.records.isEmpty else { return true }
-        guard let written = append(effects.records, partition: partition) else { return false }
+        guard let written = append(effects.records, partition: partition, transactionalProducer: effects.transactionalProducer) else { return false }
         return await waitUntilDurable(written, partition: partition)
     }
 
     /// Appends records to the shard's `__consumer_offsets` partition; nil (logged) on failure.
-    private func append(_ records: [CoordinatorRecord], partition: Int32) -> (log: PartitionLog, lastOffset: Int64)? {
+    private func append(
+        _ records: [CoordinatorRecord], partition: Int32, transactionalProducer: (producerId: Int64, epoch: Int16)? = nil
+    ) -> (log: PartitionLog, lastOffset: Int64)? {
         // Leadership may have moved since the request arrived: only the leader appends.
         guard host?.leadsCoordinatorPartition(GroupCoordinatorSettings.offsetsTopic, partition) ?? false else { return nil }
         do {
-            return try storage.append(records, partition: partition, nowMs: clock())
+            return try storage.append(records, partition: partition, nowMs: clock(), transactionalProducer: transactionalProducer)
         } catch {
             logger.error("appending to \(GroupCoordinatorSettings.offsetsTopic)-\(partition) failed: \(error)")
             return nil

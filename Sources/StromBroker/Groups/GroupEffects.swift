@@ -53,6 +53,8 @@ enum GroupReply: Sendable {
 /// there are no records).
 struct GroupEffects: Sendable {
     var records: [CoordinatorRecord] = []
+    /// Set for TxnOffsetCommit: the records go in a transactional batch of this producer.
+    var transactionalProducer: (producerId: Int64, epoch: Int16)?
     var replies: [(token: ReplyToken, reply: GroupReply)] = []
 
     mutating func reply(_ token: ReplyToken, _ reply: GroupReply) {

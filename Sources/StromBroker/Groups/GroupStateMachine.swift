@@ -7,7 +7,11 @@ import NIOCore
 struct GroupStateMachine: Sendable {
     let settings: GroupCoordinatorSettings
     var groups: [String: ClassicGroup] = [:]
-    private(set) var offsets: [String: [OffsetKey: CommittedOffset]] = [:]
+    /// Committed offsets by group (set here and in GroupStateMachine+Transactions.swift).
+    var offsets: [String: [OffsetKey: CommittedOffset]] = [:]
+    /// Offsets committed in open transactions (TxnOffsetCommit), by producer id then group:
+    /// visible once the transaction commits, dropped when it aborts.
+    var pendingTransactionalOffsets: [Int64: [String: [OffsetKey: CommittedOffset]]] = [:]
     /// KIP-848 groups (a group id is in `groups` or here, never both).
     var consumerGroups: [String: ConsumerGroup] = [:]
     /// Share groups (KIP-932); their ids are taken by no other group.
@@ -345,8 +349,16 @@ struct GroupStateMachine: Sendable {
 
     // MARK: Loading
 
-    /// Applies one record read back from `__consumer_offsets` (oldest first).
-    mutating func replay(_ record: CoordinatorRecord, nowMs: Int64) {
+    /// Applies one record read back from `__consumer_offsets` (oldest first); an offset commit of
+    /// a transaction (`transactionalProducerId`) stays pending until its marker.
+    mutating func replay(_ record: CoordinatorRecord, nowMs: Int64, transactionalProducerId: Int64? = nil) {
+        if let producerId = transactionalProducerId, case .offsetCommit(let key, let value?) = record {
+            pendingTransactionalOffsets[producerId, default: [:]][key.group, default: [:]][OffsetKey(topic: key.topic, partition: key.partition)] =
+                CommittedOffset(
+                    offset: value.offset, leaderEpoch: value.leaderEpoch, metadata: value.metadata,
+                    commitTimestampMs: value.commitTimestamp, expireTimestampMs: value.expireTimestamp >= 0 ? value.expireTimestamp : nil)
+            return
+        }
         switch record {
         case .offsetCommit(let key, let value?):
             offsets[key.group, default: [:]][OffsetKey(topic: key.topic, partition: key.partition)] = CommittedOffset(

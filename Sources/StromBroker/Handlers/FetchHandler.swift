@@ -2,9 +2,10 @@ import KafkaProtocol
 import NIOCore
 import StromStorage
 
-/// Fetch: reads whole batches from each partition up to its high watermark, within the request's
+/// Fetch: reads whole batches from each partition up to its high watermark (read_committed: its
+/// last stable offset, with the aborted transactions the records overlap), within the request's
 /// byte limits (KIP-74: the first batch is returned whole even when larger), and long-polls:
-/// when less than `minBytes` is available, waits for a high watermark to move or `maxWaitMs` to
+/// when less than `minBytes` is available, waits for that offset to move or `maxWaitMs` to
 /// pass. Fetch sessions are not kept: every response says session 0 ("no session"), so clients
 /// send full fetch requests.
 ///
@@ -58,6 +59,7 @@ struct FetchHandler: Sendable {
         }
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(Int64(min(max(request.maxWaitMs, 0), maxWaitMsMax)))
+        let committedOnly = request.isolationLevel == 1
         while true {
             var records: [FetchResult.PartitionRecords] = []
             let seenHighWatermarks = read(request, targets: targets, into: &response, records: &records)
@@ -68,19 +70,24 @@ struct FetchHandler: Sendable {
             if watched.isEmpty { return result }
             let logs = targets.compactMap { target in target.log.map { (target.topicPartition, $0) } }
             await waiters.wait(for: watched, timeout: deadline - clock.now) {
-                logs.contains { entry in entry.1.offsets.highWatermark > (seenHighWatermarks[entry.0!] ?? -1) }
+                logs.contains { entry in
+                    let offsets = entry.1.offsets
+                    return (committedOnly ? offsets.lastStableOffset : offsets.highWatermark) > (seenHighWatermarks[entry.0!] ?? -1)
+                }
             }
             if Task.isCancelled { return FetchResult(response: response, records: []) }
         }
     }
 
-    /// One pass over every partition; returns the high watermarks it saw.
+    /// One pass over every partition; returns the high watermarks (read_committed: last stable
+    /// offsets) it saw.
     private func read(
         _ request: FetchRequest, targets: [(topicIndex: Int, partitionIndex: Int, topicPartition: TopicPartition?, log: PartitionLog?)],
         into response: inout FetchResponse, records: inout [FetchResult.PartitionRecords]
     ) -> [TopicPartition: Int64] {
         var remaining = min(Int(request.maxBytes), responseBytesMax)
         var seen: [TopicPartition: Int64] = [:]
+        let committedOnly = request.isolationLevel == 1
         for target in targets {
             guard let log = target.log, let topicPartition = target.topicPartition else { continue }
             let partition = request.topics[target.topicIndex].partitions[target.partitionIndex]
@@ -93,11 +100,12 @@ struct FetchHandler: Sendable {
             do throws(LogReadError) {
                 let info = try log.read(
                     from: partition.fetchOffset, maxBytes: min(Int(partition.partitionMaxBytes), max(remaining, 0)),
-                    minOneBatch: !anyDataYet)
+                    minOneBatch: !anyDataYet, committedOnly: committedOnly)
                 result.highWatermark = info.offsets.highWatermark
                 result.lastStableOffset = info.offsets.lastStableOffset
                 result.logStartOffset = info.offsets.logStartOffset
-                seen[topicPartition] = info.offsets.highWatermark
+                result.abortedTransactions = info.abortedTransactions?.map { .init(producerId: $0.producerId, firstOffset: $0.firstOffset) }
+                seen[topicPartition] = committedOnly ? info.offsets.lastStableOffset : info.offsets.highWatermark
                 if !info.slices.isEmpty {
                     remaining -= info.sizeBytes
                     records.append(.init(topicIndex: target.topicIndex, partitionIndex: target.partitionIndex, slices: info.slices))
@@ -108,7 +116,8 @@ struct FetchHandler: Sendable {
                 result.highWatermark = offsets.highWatermark
                 result.lastStableOffset = offsets.lastStableOffset
                 result.logStartOffset = offsets.logStartOffset
-                seen[topicPartition] = offsets.highWatermark
+                result.abortedTransactions = committedOnly ? [] : nil
+                seen[topicPartition] = committedOnly ? offsets.lastStableOffset : offsets.highWatermark
             }
             response.responses[target.topicIndex].partitions[target.partitionIndex] = result
         }

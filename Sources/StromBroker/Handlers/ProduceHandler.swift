@@ -17,6 +17,10 @@ struct ProduceHandler: Sendable {
     /// In a cluster: only the leader appends, acks=all needs `min.insync.replicas` in sync and is
     /// answered once the high watermark passes the batch. Nil alone.
     var replication: ProduceReplication?
+    /// KIP-890: asks a transactional id's coordinator whether partitions are in the producer's
+    /// open transaction (transactional id, producer id, epoch, partitions → code per partition).
+    var verifyTransaction: (@Sendable (String, Int64, Int16, [TransactionMetadata.TopicPartitionName]) async
+        -> [TransactionMetadata.TopicPartitionName: KafkaErrorCode])?
 
     private struct Appended {
         var topicIndex: Int
@@ -28,7 +32,7 @@ struct ProduceHandler: Sendable {
     /// Returns nil for acks=0, which gets no response.
     /// - Parameter afterAppends: called once every batch is appended, before waiting for durability
     ///   or replication (the connection's next request may append meanwhile).
-    func handle(_ request: ProduceRequest, nowMs: Int64, afterAppends: @Sendable () -> Void = {}) async -> ProduceResponse? {
+    func handle(_ request: ProduceRequest, version: Int16 = 11, nowMs: Int64, afterAppends: @Sendable () -> Void = {}) async -> ProduceResponse? {
         var response = ProduceResponse(responses: request.topicData.map { topic in
             .init(name: topic.name, partitionResponses: topic.partitionData.map { .init(index: $0.index, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1) })
         })
@@ -37,9 +41,16 @@ struct ProduceHandler: Sendable {
             return response
         }
         var appended: [Appended] = []
+        let refusedByCoordinator = await verifyTransactions(request, version: version)
         for (topicIndex, topic) in request.topicData.enumerated() {
             for (partitionIndex, partition) in topic.partitionData.enumerated() {
                 var result = response.responses[topicIndex].partitionResponses[partitionIndex]
+                if let code = refusedByCoordinator[.init(topic: topic.name, partition: partition.index)] {
+                    result.errorCode = code.rawValue
+                    result.errorMessage = "the partition is not part of the producer's open transaction (verified with its coordinator)"
+                    response.responses[topicIndex].partitionResponses[partitionIndex] = result
+                    continue
+                }
                 if let replication, let error = replication.refusal(TopicPartition(topic: topic.name, partition: partition.index), acks: request.acks, partitions: partitions) {
                     result.errorCode = error.rawValue
                     response.responses[topicIndex].partitionResponses[partitionIndex] = result
@@ -106,6 +117,12 @@ struct ProduceHandler: Sendable {
                 result.errorMessage = "a produce request must carry one record batch per partition"
                 return nil
             }
+            // Only the transaction coordinator writes markers (WriteTxnMarkers), as in Kafka.
+            guard !batch.header.attributes.isControl else {
+                result.errorCode = KafkaErrorCode.invalidRecord.rawValue
+                result.errorMessage = "control batches cannot be produced by clients"
+                return nil
+            }
             guard Int(batch.header.recordCount) <= recordsPerBatchMax else {
                 result.errorCode = KafkaErrorCode.invalidRecord.rawValue
                 result.errorMessage = "a batch of \(batch.header.recordCount) records is more than produce.batch.max.records (\(recordsPerBatchMax))"
@@ -136,6 +153,42 @@ struct ProduceHandler: Sendable {
             result.errorCode = KafkaErrorCode.unknownServerError.rawValue
         }
         return nil
+    }
+
+    /// KIP-890 part 1: a transactional producer's first batch in a partition (no transaction of
+    /// its open here yet) is appended only if its coordinator says the partition was added to the
+    /// transaction, so a late batch cannot open a transaction no marker will ever end. Returns
+    /// the partitions refused, with Kafka's produce error for each.
+    private func verifyTransactions(_ request: ProduceRequest, version: Int16) async -> [TransactionMetadata.TopicPartitionName: KafkaErrorCode] {
+        guard let transactionalId = request.transactionalId, let verifyTransaction else { return [:] }
+        var producer: (id: Int64, epoch: Int16)?
+        var unverified: [TransactionMetadata.TopicPartitionName] = []
+        for topic in request.topicData {
+            for partition in topic.partitionData {
+                guard let records = partition.records, records.readableBytes >= RecordBatchHeader.sizeBytes,
+                      let header = RecordBatchHeader(from: records, at: records.readerIndex), header.attributes.isTransactional,
+                      let log = partitions.log(topic: topic.name, partition: partition.index),
+                      !log.hasOpenTransaction(producerId: header.producerId, epoch: header.producerEpoch)
+                else { continue }
+                producer = (header.producerId, header.producerEpoch)
+                unverified.append(.init(topic: topic.name, partition: partition.index))
+            }
+        }
+        guard let producer, !unverified.isEmpty else { return [:] }
+        let codes = await verifyTransaction(transactionalId, producer.id, producer.epoch, unverified)
+        var refused: [TransactionMetadata.TopicPartitionName: KafkaErrorCode] = [:]
+        for partition in unverified {
+            switch codes[partition] ?? .coordinatorNotAvailable {
+            case .none: continue
+            // Kafka's mapping of the coordinator's answer onto the produce response.
+            case .producerFenced: refused[partition] = .invalidProducerEpoch
+            case .transactionAbortable: refused[partition] = version >= 11 ? .transactionAbortable : .invalidTxnState
+            case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress, .concurrentTransactions, .networkException:
+                refused[partition] = .notEnoughReplicas
+            case let other: refused[partition] = other
+            }
+        }
+        return refused
     }
 
     private func setError(_ code: KafkaErrorCode, in response: inout ProduceResponse) {

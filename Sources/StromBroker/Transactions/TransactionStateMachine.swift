@@ -133,6 +133,19 @@ struct TransactionStateMachine: Sendable {
         return (.none, effects)
     }
 
+    /// KIP-890 verification: each partition is part of the producer's open transaction (NONE),
+    /// or why its transactional batch may not be appended (TRANSACTION_ABORTABLE when it was never
+    /// added: a hanging transaction in the making), as Kafka's coordinator answers.
+    func verify(
+        transactionalId: String, producerId: Int64, epoch: Int16, partitions: [TransactionMetadata.TopicPartitionName]
+    ) -> [TransactionMetadata.TopicPartitionName: KafkaErrorCode] {
+        let metadata = transactions[transactionalId]
+        let error = check(metadata, producerId: producerId, epoch: epoch)
+        return Dictionary(partitions.map { partition in
+            (partition, error ?? (metadata!.state == .ongoing && metadata!.partitions.contains(partition) ? .none : .transactionAbortable))
+        }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// EndTxn: commit or abort the open transaction. The answer goes once the prepare record is
     /// durable; the markers follow. A retry of a transaction already ended the same way succeeds.
     mutating func endTransaction(transactionalId: String, producerId: Int64, epoch: Int16, commit: Bool, nowMs: Int64) -> (KafkaErrorCode, Effects) {

@@ -228,6 +228,23 @@ final class LogSegment: @unchecked Sendable {
         }
     }
 
+    /// Every batch header of the segment with its position, in order.
+    func forEachBatchHeader(at body: (RecordBatchHeader, Int64) throws(StorageIOError) -> Void) throws(StorageIOError) {
+        var position: Int64 = 0
+        while position < sizeBytes, let header = try batchHeader(at: position) {
+            try body(header, position)
+            position += Int64(header.totalSizeBytes)
+        }
+    }
+
+    /// The whole batch at `position`; nil past the end or for a batch that cannot be read.
+    func batch(at position: Int64) throws(StorageIOError) -> RecordBatch? {
+        guard let header = try batchHeader(at: position), header.batchLength >= 49,
+              position + Int64(header.totalSizeBytes) <= sizeBytes else { return nil }
+        var bytes = try log.read(at: position, count: header.totalSizeBytes)
+        return try? RecordBatch.read(from: &bytes)
+    }
+
     /// Every whole batch of the segment, in order (for recovery, compaction and timestamp search).
     func forEachBatch(from startPosition: Int64 = 0, _ body: (Int64, RecordBatch) throws -> Bool) throws {
         var position = startPosition
@@ -414,14 +431,21 @@ final class LogSegment: @unchecked Sendable {
 
     /// Unlinks the files without closing them, for segments that readers may still be using:
     /// the descriptors close when the last reference goes.
+    /// The files named after this segment's base offset that go with it: its aborted-transaction
+    /// index and the producer snapshot taken when it was created.
+    private var companionPaths: [String] {
+        let directory = String(log.path[..<(log.path.lastIndex(of: "/") ?? log.path.startIndex)])
+        return [TransactionIndexFile.suffix, ProducerStateSnapshot.suffix].map { "\(directory)/\(Self.fileName(baseOffset: baseOffset, suffix: $0))" }
+    }
+
     func deleteFiles() throws(StorageIOError) {
-        for path in [log.path, offsetIndexPath, timeIndexPath] where fileSystem.exists(path) {
+        for path in [log.path, offsetIndexPath, timeIndexPath] + companionPaths where fileSystem.exists(path) {
             try fileSystem.remove(path)
         }
     }
 
     func delete() throws(StorageIOError) {
-        let paths = [log.path, offsetIndexPath, timeIndexPath]
+        let paths = [log.path, offsetIndexPath, timeIndexPath] + companionPaths
         close()
         for path in paths where fileSystem.exists(path) { try fileSystem.remove(path) }
     }

@@ -4,13 +4,15 @@ import StromCluster
 /// FindCoordinator: a group's coordinator (key type 0, consumer and share groups alike) is the
 /// leader of its `__consumer_offsets` partition (Kafka's placement), a share-partition's share
 /// coordinator (key type 2, `group:topicId:partition`) the leader of its `__share_group_state`
-/// partition — on one broker, this broker — once the topic exists (created here on first use, as
-/// Kafka does). Transactions have no coordinator yet.
+/// partition, a transactional id's transaction coordinator (key type 1) the leader of its
+/// `__transaction_state` partition — on one broker, this broker — once the topic exists (created
+/// here on first use, as Kafka does).
 struct FindCoordinatorHandler: Sendable {
     let broker: Broker
 
     /// Kafka's key types.
     private static let groupKeyType: Int8 = 0
+    private static let transactionKeyType: Int8 = 1
     private static let shareKeyType: Int8 = 2
 
     func handle(_ request: FindCoordinatorRequest, version: Int16) async -> FindCoordinatorResponse {
@@ -33,6 +35,15 @@ struct FindCoordinatorHandler: Sendable {
                 return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
             }
             topicName = GroupCoordinatorSettings.offsetsTopic
+        case Self.transactionKeyType:
+            guard !key.isEmpty else {
+                return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.invalidRequest.rawValue,
+                             errorMessage: "an empty transactional id has no coordinator")
+            }
+            guard await broker.transactionCoordinator.partition(of: key) != nil else {
+                return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
+            }
+            topicName = TransactionCoordinatorSettings.stateTopic
         case Self.shareKeyType:
             let parts = key.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count >= 3, Int32(parts[parts.count - 1]) != nil, KafkaUUID(kafkaText: String(parts[parts.count - 2])) != nil else {
@@ -45,7 +56,7 @@ struct FindCoordinatorHandler: Sendable {
             topicName = ShareCoordinatorSettings.stateTopic
         default:
             return .init(key: key, nodeId: -1, host: "", port: -1, errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue,
-                         errorMessage: "no coordinator for key type \(keyType): groups (0) and share-partitions (2) are served")
+                         errorMessage: "no coordinator for key type \(keyType): groups (0), transactions (1) and share-partitions (2) are served")
         }
         let image = broker.partitions.current
         var coordinatorId = broker.configuration.nodeId

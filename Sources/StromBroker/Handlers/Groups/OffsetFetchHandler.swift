@@ -1,8 +1,9 @@
 import KafkaProtocol
 
 /// OffsetFetch: committed offsets of one group (v0-7) or several (v8+); -1 where nothing is
-/// committed; every committed partition when no topics are named. `require_stable` needs no wait:
-/// without transactions no offset is ever pending.
+/// committed; every committed partition when no topics are named. With `require_stable` (v7+), a
+/// partition whose offset waits for its transaction to end answers UNSTABLE_OFFSET_COMMIT, and the
+/// client asks again (Kafka's behaviour for read_committed consumers).
 struct OffsetFetchHandler: Sendable {
     let broker: Broker
 
@@ -11,7 +12,9 @@ struct OffsetFetchHandler: Sendable {
             var groups: [OffsetFetchResponse.OffsetFetchResponseGroup] = []
             for group in request.groups {
                 let topics = group.topics.map { $0.map { (name: $0.name, partitions: $0.partitionIndexes) } }
-                groups.append(Self.groupResult(group.groupId, await broker.groupCoordinator.fetchOffsets(groupId: group.groupId, topics: topics)))
+                let unstable = request.requireStable ? await broker.groupCoordinator.unstableOffsets(groupId: group.groupId) : []
+                groups.append(Self.groupResult(
+                    group.groupId, await broker.groupCoordinator.fetchOffsets(groupId: group.groupId, topics: topics), unstable: unstable))
             }
             return OffsetFetchResponse(groups: groups)
         }
@@ -24,20 +27,30 @@ struct OffsetFetchHandler: Sendable {
             }
             return OffsetFetchResponse(topics: failed, errorCode: code)
         }
+        let unstable = version >= 7 && request.requireStable ? await broker.groupCoordinator.unstableOffsets(groupId: request.groupId) : []
         return OffsetFetchResponse(topics: found.map { topic in
-            .init(name: topic.name, partitions: topic.partitions.map { Self.partition($0.0, $0.1) })
+            .init(name: topic.name, partitions: topic.partitions.map { index, committed in
+                unstable.contains(.init(topic: topic.name, partition: index))
+                    ? .init(partitionIndex: index, committedOffset: -1, metadata: "", errorCode: KafkaErrorCode.unstableOffsetCommit.rawValue)
+                    : Self.partition(index, committed)
+            })
         })
     }
 
-    private static func groupResult(_ groupId: String, _ found: [GroupStateMachine.TopicOffsets]?) -> OffsetFetchResponse.OffsetFetchResponseGroup {
+    private static func groupResult(
+        _ groupId: String, _ found: [GroupStateMachine.TopicOffsets]?, unstable: Set<GroupStateMachine.OffsetKey>
+    ) -> OffsetFetchResponse.OffsetFetchResponseGroup {
         guard let found else {
             return .init(groupId: groupId, topics: [], errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue)
         }
         let topics: [OffsetFetchResponse.OffsetFetchResponseTopics] = found.map { topic in
             .init(name: topic.name, partitions: topic.partitions.map { partition, committed in
-                .init(
-                    partitionIndex: partition, committedOffset: committed?.offset ?? -1, committedLeaderEpoch: committed?.leaderEpoch ?? -1,
-                    metadata: committed?.metadata ?? "", errorCode: 0)
+                unstable.contains(.init(topic: topic.name, partition: partition))
+                    ? .init(partitionIndex: partition, committedOffset: -1, committedLeaderEpoch: -1, metadata: "",
+                            errorCode: KafkaErrorCode.unstableOffsetCommit.rawValue)
+                    : .init(
+                        partitionIndex: partition, committedOffset: committed?.offset ?? -1, committedLeaderEpoch: committed?.leaderEpoch ?? -1,
+                        metadata: committed?.metadata ?? "", errorCode: 0)
             })
         }
         return .init(groupId: groupId, topics: topics, errorCode: 0)
