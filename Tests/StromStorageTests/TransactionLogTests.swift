@@ -188,6 +188,45 @@ import Testing
         #expect(!fileSystem.exists("\(directory)/00000000000000000000.txnindex"))
     }
 
+    @Test func compactionDropsAbortedRecordsKeepsMarkersAndNeverLetsAnAbortedValueWin() throws {
+        let log = try open(config: try LogConfig(properties: [
+            "cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0", "delete.retention.ms": "86400000",
+        ]))
+        func keyed(_ key: String, _ value: String, producerId: Int64 = -1, transactional: Bool = false) throws -> RecordBatch {
+            var builder = RecordBatchBuilder(producerId: producerId, producerEpoch: 0, baseSequence: producerId >= 0 ? 0 : -1, isTransactional: transactional)
+            builder.append(timestampMs: 1_000, key: ByteBuffer(string: key), value: ByteBuffer(string: value))
+            var bytes = try builder.build()
+            return try RecordBatch.read(from: &bytes)
+        }
+        _ = try log.append(try keyed("a", "committed-first"), nowMs: 0)  // 0
+        _ = try log.append(try keyed("a", "aborted", producerId: 7, transactional: true), nowMs: 0)  // 1
+        _ = try log.append(try marker(.abort, producerId: 7), nowMs: 0)  // 2
+        _ = try log.append(try keyed("b", "committed-in-a-transaction", producerId: 8, transactional: true), nowMs: 0)  // 3
+        _ = try log.append(try marker(.commit, producerId: 8), nowMs: 0)  // 4
+        try log.roll(nowMs: 0)
+        _ = try log.append(try keyed("c", "active"), nowMs: 0)
+        try log.flush(nowMs: 0)
+        #expect(try log.compact(nowMs: 10_000).outcome == .completed)
+        var survivors: [Int64: String] = [:]
+        var markers: [Int64] = []
+        for slice in try log.read(from: 0, maxBytes: 1 << 20).slices {
+            var bytes = try slice.read()
+            while bytes.readableBytes > 0 {
+                let batch = try RecordBatch.read(from: &bytes)
+                if batch.header.attributes.isControl {
+                    markers.append(batch.header.baseOffset)
+                    continue
+                }
+                var records = try batch.records(decompressedSizeBytesMax: 1 << 20)
+                while let record = try records.next() {
+                    survivors[batch.header.baseOffset + Int64(record.offsetDelta)] = record.value.map { String(buffer: $0) }
+                }
+            }
+        }
+        #expect(survivors == [0: "committed-first", 3: "committed-in-a-transaction", 5: "active"], "\(survivors)")
+        #expect(markers == [2, 4], "markers are kept")
+    }
+
     /// A batch as a leader numbered it (for follower appends).
     func numbered(_ batch: RecordBatch, at baseOffset: Int64) throws -> RecordBatch {
         var bytes = batch.bytes

@@ -60,10 +60,14 @@ import NIOCore
 //
 // ## Transactions
 //
-// Strom has no transactions yet (the last stable offset is the high watermark): control batches are
-// kept as they are and transactional records are compacted like any other. Kafka's cleaner also
-// removes aborted transactions and, after the delete horizon, their markers; that comes with the
-// transaction index.
+// A clean ends before the last stable offset, so every transaction it sees has ended. Batches of
+// aborted transactions (the log's aborted-transaction index: the producer's transactional batches
+// between the transaction's first offset and its ABORT marker) are dropped whole and never enter
+// the offset map, so an aborted value never supersedes a committed one. Committed transactional
+// records are compacted like any other. Control batches (the markers) are kept: Kafka drops a
+// marker once its transaction has no records left and the delete horizon passed; keeping it is
+// always safe (a read_committed reader only needs markers of data it can see) and costs one small
+// batch per transaction.
 //
 // ## The on-disk swap
 //
@@ -224,6 +228,16 @@ struct CleaningJob: Sendable {
     let forcedByMaxCompactionLag: Bool
     /// Whether the caller persisted the recovery point before the first rewrite.
     var recoveryPointPersisted = false
+    /// The aborted transactions with records below `endOffset`: their batches are dropped.
+    var abortedTransactions: [AbortedTransaction] = []
+
+    /// Whether `header` is a batch of an aborted transaction.
+    func isAborted(_ header: RecordBatchHeader) -> Bool {
+        guard header.attributes.isTransactional, !header.attributes.isControl else { return false }
+        return abortedTransactions.contains {
+            $0.producerId == header.producerId && $0.firstOffset <= header.baseOffset && header.baseOffset < $0.lastOffset
+        }
+    }
 }
 
 // MARK: - PartitionLog: compaction
@@ -344,6 +358,7 @@ extension PartitionLog {
                 phase: .buildingMap(nextOffset: plan.firstDirtyOffset),
                 map: CleanerOffsetMap(entriesMax: limits.cleanerOffsetMapEntriesMax, keyBytesMax: limits.cleanerOffsetMapKeyBytesMax),
                 dirtyRatio: plan.dirtyRatio, forcedByMaxCompactionLag: plan.forced)
+            job?.abortedTransactions = withState { state in state.abortedTransactions.filter { $0.firstOffset < endOffset } }
         }
         var budget = limits.segmentsPerRoundMax
         // Each pass spends budget on a segment, ends a phase (twice at most), or returns.
@@ -640,8 +655,9 @@ enum LogCleaner {
         try forEachBatch(in: segment, from: start) { (position, batch) throws(LogCompactionError) -> Bool in
             let header = batch.header
             guard header.baseOffset < job.endOffset else { return false }
-            // Control records (transaction markers) have keys of their own kind; they are kept, never mapped.
-            if header.attributes.isControl { return true }
+            // Control records (transaction markers) have keys of their own kind; they are kept, never
+            // mapped. Aborted records never supersede anything.
+            if header.attributes.isControl || job.isAborted(header) { return true }
             var reader = try RawRecordReader(batch, sizeBytesMax: limits.decompressedBatchSizeBytesMax, segmentBaseOffset: segment.baseOffset, position: position)
             while let record = try reader.next() {
                 let offset = header.baseOffset + Int64(record.offsetDelta)
@@ -678,6 +694,10 @@ enum LogCleaner {
     ) throws(LogCompactionError) -> Decision {
         let header = batch.header
         if header.attributes.isControl || header.baseOffset >= job.endOffset { return .keep }
+        if job.isAborted(header) {
+            removed.records += Int(header.recordCount)
+            return .drop
+        }
         var reader = try RawRecordReader(batch, sizeBytesMax: limits.decompressedBatchSizeBytesMax, segmentBaseOffset: segmentBaseOffset, position: position)
         var kept: [ByteBuffer] = []
         kept.reserveCapacity(Int(header.recordCount))
