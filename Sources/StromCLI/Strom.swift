@@ -1,13 +1,15 @@
 import ArgumentParser
 
-/// `strom`: the broker (`strom serve`) and the command-line tools (`topic`, `produce`, `consume`, `group`, `bench`).
+/// `strom`: the broker (`strom serve`) and the command-line tools (`topic`, `produce`, `consume`, `group`,
+/// `share-group`, `transactions`, `producers`, `cluster`, `bench`).
 @main
 struct Strom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strom",
         abstract: "A Kafka-compatible streaming platform.",
         subcommands: [
-            ServeCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, ShareGroupCommand.self, ClusterCommand.self,
+            ServeCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, ShareGroupCommand.self, TransactionsCommand.self,
+            ProducersCommand.self, ClusterCommand.self,
             BenchCommand.self,
         ])
 }

@@ -32,17 +32,22 @@ public struct GroupListing: Sendable, Hashable {
 extension KafkaClient {
     /// The coordinator of a consumer group (FindCoordinator).
     func coordinator(ofGroup groupId: String) async throws(StromClientError) -> KafkaClientConnection {
+        try await coordinator(key: groupId, keyType: 0, resource: "group \"\(groupId)\"")
+    }
+
+    /// The coordinator of a key of Kafka's key type (0 groups, 1 transactional ids).
+    func coordinator(key: String, keyType: Int8, resource: String) async throws(StromClientError) -> KafkaClientConnection {
         if brokersAreUnknown { _ = try await metadata(topics: []) }
         let version = try bootstrap.apiVersions.version(for: FindCoordinatorRequest.self)
         // v4+ carry a batch of keys; older versions one key at the top level.
         let request = version >= 4
-            ? FindCoordinatorRequest(keyType: 0, coordinatorKeys: [groupId])
-            : FindCoordinatorRequest(key: groupId, keyType: 0)
+            ? FindCoordinatorRequest(keyType: keyType, coordinatorKeys: [key])
+            : FindCoordinatorRequest(key: key, keyType: keyType)
         let response = try await bootstrap.send(request, version: version)
         let (nodeId, code, message) = version >= 4
             ? (response.coordinators.first?.nodeId ?? -1, response.coordinators.first?.errorCode ?? -1, response.coordinators.first?.errorMessage)
             : (response.nodeId, response.errorCode, response.errorMessage)
-        if let error = StromClientError.check(code, resource: "group \"\(groupId)\"", message: message) { throw error }
+        if let error = StromClientError.check(code, resource: resource, message: message) { throw error }
         return try await connection(toNode: nodeId)
     }
 

@@ -292,3 +292,39 @@ def test_a_killed_producers_transaction_is_aborted_after_its_timeout(brokers):
     read = confluent_read(bootstrap, [topic], 1, "read_committed", expected=1, timeout_s=30)
     assert values(read) == ["after-the-orphan"], "the coordinator aborted the orphan after transaction.timeout.ms"
     assert time.monotonic() - started < 20
+
+
+def test_strom_transactions_and_producers_commands_show_and_abort_an_open_transaction(server):
+    from confluent_kafka import Producer
+    bootstrap = server.bootstrap
+    topic, transactional_id = unique_topic(), f"cli-{uuid.uuid4().hex[:8]}"
+    create_topics(bootstrap, [topic], 1, 1)
+    script = KILLED_PRODUCER.replace('"transaction.timeout.ms": 4000', '"transaction.timeout.ms": 600000')
+    child = subprocess.Popen([sys.executable, "-c", script, bootstrap, transactional_id, topic], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "open"
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+        child.stdout.close()
+
+    def strom(*arguments: str) -> str:
+        result = subprocess.run([STROM_BINARY, *arguments, "--bootstrap", bootstrap], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    producers = strom("producers", "describe", topic).splitlines()
+    assert producers[0].split()[-1] == "TRANSACTION-START-OFFSET" and producers[1].split()[-1] == "0", producers
+    listed = [line.split() for line in strom("transactions", "list").splitlines()[1:]]
+    assert [transactional_id, "0"] in [[row[0], row[1]] for row in listed] and any(row[0] == transactional_id and row[3] == "Ongoing" for row in listed)
+    described = strom("transactions", "describe", transactional_id).splitlines()[1].split()
+    assert described[3] == "Ongoing" and described[-1] == f"{topic}-0", described
+    # Still open at its coordinator with this partition: slow, not hanging.
+    assert len(strom("transactions", "find-hanging", "--topic", topic, "--max-transaction-timeout", "0").splitlines()) == 1
+    plain = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    plain.produce(topic, b"behind-the-open-transaction", partition=0)
+    plain.flush(30)
+    assert confluent_read(bootstrap, [topic], 1, "read_committed", quiet_s=1.5) == []
+    assert "Aborted the transaction" in strom("transactions", "abort", "--topic", topic, "--partition", "0", "--start-offset", "0")
+    assert values(confluent_read(bootstrap, [topic], 1, "read_committed", expected=1, timeout_s=15)) == ["behind-the-open-transaction"]
+    assert strom("producers", "describe", topic).splitlines()[1].split()[-1] == "-", "no transaction open any more"
