@@ -456,7 +456,8 @@ public final class PartitionLog: Sendable {
             // stay pending for a later flush, and the data is made durable all the same — failing
             // here would refuse records that are in the log and served after the next flush.
             for segment in dirty { try? segment.writePendingIndexEntries() }
-            if state.pendingSnapshot != nil { state.directoryGeneration += 1 }
+            // A new snapshot or `.txnindex` file is durable only once the directory is synced.
+            if state.pendingSnapshot != nil || !state.unindexedAborts.isEmpty { state.directoryGeneration += 1 }
             let generation = state.directoryGeneration > state.directorySyncedGeneration ? state.directoryGeneration : nil
             return (state.offsets.logEndOffset, dirty, generation)
         }
@@ -469,7 +470,7 @@ public final class PartitionLog: Sendable {
                 guard case .io(let io) = error else { throw StorageIOError(kind: .other, operation: "\(error)", path: directory) }
                 throw io
             }
-            try writeTransactionFiles()
+            writeTransactionFiles()
             for segment in dirty { try segment.flush() }
             // A new segment's directory entry must be durable too, or a power cut could lose the file.
             if let directoryGeneration {

@@ -43,6 +43,21 @@ import Testing
         #expect(machine.transactions["tx"]?.partitions == [b1] && machine.transactions["tx"]?.transactionStartMs == 40)
     }
 
+    /// KIP-890: a partition leader asks before appending a producer's first transactional batch.
+    @Test func verificationAnswersAsKafkasCoordinatorDoes() {
+        var machine = TransactionStateMachine(maxTimeoutMs: 900_000)
+        let ids = Ids()
+        _ = start(&machine, ids)
+        #expect(machine.verify(transactionalId: "tx", producerId: 100, epoch: 0, partitions: [a0]) == [a0: .transactionAbortable],
+                "no transaction open: a batch now would hang")
+        _ = machine.addPartitions(transactionalId: "tx", producerId: 100, epoch: 0, partitions: [a0], nowMs: 1)
+        #expect(machine.verify(transactionalId: "tx", producerId: 100, epoch: 0, partitions: [a0, b1]) == [a0: .none, b1: .transactionAbortable])
+        #expect(machine.verify(transactionalId: "tx", producerId: 999, epoch: 0, partitions: [a0]) == [a0: .invalidProducerIdMapping])
+        #expect(machine.verify(transactionalId: "other", producerId: 100, epoch: 0, partitions: [a0]) == [a0: .invalidProducerIdMapping])
+        _ = machine.endTransaction(transactionalId: "tx", producerId: 100, epoch: 0, commit: true, nowMs: 2)
+        #expect(machine.verify(transactionalId: "tx", producerId: 100, epoch: 0, partitions: [a0]) == [a0: .concurrentTransactions])
+    }
+
     @Test func aNewInstanceFencesTheOldOneAndAbortsItsTransaction() {
         var machine = TransactionStateMachine(maxTimeoutMs: 900_000)
         let ids = Ids()

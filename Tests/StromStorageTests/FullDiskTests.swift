@@ -1,4 +1,5 @@
 import KafkaProtocol
+import NIOCore
 import Testing
 @testable import StromStorage
 
@@ -59,6 +60,29 @@ import Testing
         #expect(try allBatches(of: reopened).map(\.baseOffset) == [0, 1, 2, 3, 4])
         let read = try reopened.read(from: 3, maxBytes: 1 << 20)
         #expect(!read.slices.isEmpty, "an offset between the index entries is still found")
+    }
+
+    /// A roll leaves a producer snapshot for the next flush to write (and an abort a `.txnindex`
+    /// entry); on a full disk they wait or are skipped, and the flush still succeeds: found by
+    /// the CI run of test_faults.py's full-disk test, where the broker's shutdown failed.
+    @Test func producerSnapshotsAndTxnindexEntriesWithoutRoomDoNotFailTheFlush() throws {
+        let log = try open()
+        var builder = RecordBatchBuilder(producerId: 9, producerEpoch: 0, baseSequence: 0, isTransactional: true)
+        builder.append(timestampMs: 0, key: nil, value: ByteBuffer(string: "aborted"))
+        var abortBatch = try builder.build()
+        _ = try log.append(try RecordBatch.read(from: &abortBatch), nowMs: 0)
+        var marker = try RecordBatchBuilder.endTransactionMarker(.abort, producerId: 9, producerEpoch: 0, coordinatorEpoch: 0, timestampMs: 0).build()
+        _ = try log.append(try RecordBatch.read(from: &marker), nowMs: 0)
+        try log.roll(nowMs: 0)
+        fileSystem.failOpens(under: "/data/full-0/", kind: .noSpace)
+        #expect(try log.flush() == 2, "durable although the snapshot and the .txnindex found no room")
+        #expect(log.offlineReason == nil)
+        fileSystem.clearFaults()
+        _ = try log.flush()
+        #expect(try TransactionIndexFile(directory: "/data/full-0", baseOffset: 0, fileSystem: fileSystem).read().map(\.producerId) == [9],
+                "the entry was written by the next flush")
+        try log.close()
+        #expect(try open(cleanShutdown: true).abortedTransactions(from: 0, to: 2).map(\.producerId) == [9])
     }
 
     @Test func noRoomForANewSegmentFailsTheAppendAndKeepsTheLog() throws {

@@ -137,6 +137,17 @@ import Testing
         #expect(log.offsets.logEndOffset == end, "nothing appended twice")
     }
 
+    @Test func snapshotsOfCleanStopsDoNotAccumulate() throws {
+        var log = try open()
+        for round in 0..<3 {
+            _ = try log.append(try data(producerId: 7, sequence: Int32(round * 2), transactional: false), nowMs: 0)
+            try log.close()
+            log = try open(cleanShutdown: true)
+        }
+        #expect(try ProducerStateSnapshot.offsets(directory: directory, fileSystem: fileSystem) == [6], "only the last stop's")
+        #expect(try log.append(try data(producerId: 7, sequence: 4, transactional: false), nowMs: 0).firstOffset == 4, "the retry is recognised")
+    }
+
     @Test func anAbortInAnOlderSegmentIsFoundThroughItsTxnindexAfterARestart() throws {
         var log = try open(config: smallSegments(200))
         _ = try log.append(try data(producerId: 7, sequence: 0), nowMs: 0)

@@ -263,8 +263,9 @@ actor TransactionCoordinator {
             while !remaining.partitions.isEmpty {
                 guard let self, await self.isCurrent(partition, generation: generation) else { return }
                 let results = await markerWriter.write(remaining, coordinatorEpoch: coordinatorEpoch)
-                // A partition whose topic is gone needs no marker, as in Kafka.
-                remaining.partitions.removeAll { [.none, .unknownTopicOrPartition].contains(results[$0] ?? .unknownServerError) }
+                // A partition whose topic is gone needs no marker, nor one whose producer moved to a
+                // newer epoch there (a later marker was written already), as in Kafka.
+                remaining.partitions.removeAll { [.none, .unknownTopicOrPartition, .invalidProducerEpoch].contains(results[$0] ?? .unknownServerError) }
                 if remaining.partitions.isEmpty { break }
                 try? await Task.sleep(for: .milliseconds(backoffMs))
                 backoffMs = min(backoffMs * 2, 1_000)

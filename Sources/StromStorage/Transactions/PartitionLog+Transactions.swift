@@ -93,9 +93,14 @@ extension PartitionLog {
     /// aborted entries to their segments' `.txnindex` and the producer snapshot. Called by
     /// ``flush(nowMs:)`` before the recovery point moves; flushes take turns here so that
     /// entries reach each file in order.
-    func writeTransactionFiles() throws(StorageIOError) {
-        try transactionFileWrites.withLock { _ throws(StorageIOError) in
-            let (aborts, snapshot, counts) = state.withLock { state in
+    ///
+    /// Never fails the flush (a full disk must not take the partition offline): entries that
+    /// cannot be written stay pending for the next flush, and the snapshot is then skipped — a
+    /// snapshot newer than an unwritten entry would hide it from a rebuild after a crash. A
+    /// snapshot is a shortcut only: without it, opening replays from an older one.
+    func writeTransactionFiles() {
+        transactionFileWrites.withLock { _ in
+            let (aborts, snapshot, counts, segmentBases) = state.withLock { state in
                 let aborts = state.unindexedAborts
                 state.unindexedAborts = []
                 let snapshot = state.pendingSnapshot
@@ -103,14 +108,31 @@ extension PartitionLog {
                 var counts: [Int64: Int] = [:]
                 for (base, _) in aborts where counts[base] == nil { counts[base] = state.indexedAbortCounts[base] ?? 0 }
                 for (base, _) in aborts { state.indexedAbortCounts[base, default: 0] += 1 }
-                return (aborts, snapshot, counts)
+                return (aborts, snapshot, counts, Set(state.segments.map(\.baseOffset)))
             }
-            for base in Set(aborts.map(\.0)).sorted() {
-                try TransactionIndexFile(directory: directory, baseOffset: base, fileSystem: fileSystem)
-                    .append(aborts.filter { $0.0 == base }.map(\.1), after: counts[base] ?? 0)
+            do throws(StorageIOError) {
+                for base in Set(aborts.map(\.0)).sorted() {
+                    try TransactionIndexFile(directory: directory, baseOffset: base, fileSystem: fileSystem)
+                        .append(aborts.filter { $0.0 == base }.map(\.1), after: counts[base] ?? 0)
+                }
+            } catch {
+                state.withLock { state in
+                    state.unindexedAborts = aborts + state.unindexedAborts
+                    for (base, _) in aborts { state.indexedAbortCounts[base, default: 1] -= 1 }
+                }
+                return
             }
-            if let snapshot {
+            guard let snapshot else { return }
+            do throws(StorageIOError) {
                 try ProducerStateSnapshot.write(snapshot.producers, directory: directory, offset: snapshot.offset, fileSystem: fileSystem)
+                // A snapshot taken at a clean stop has no segment of its own to go with: the newer
+                // one supersedes it. Those at segment starts go with their segments.
+                for offset in try ProducerStateSnapshot.offsets(directory: directory, fileSystem: fileSystem)
+                where offset < snapshot.offset && !segmentBases.contains(offset) {
+                    try fileSystem.remove(ProducerStateSnapshot.path(directory: directory, offset: offset))
+                }
+            } catch {
+                try? fileSystem.remove(ProducerStateSnapshot.path(directory: directory, offset: snapshot.offset) + ".tmp")
             }
         }
     }

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Exactly-once under faults, checked as a history (issue #14).
+
+A consume-transform-produce pipeline copies N numbered input records to an output topic:
+confluent-kafka workers in processes of their own, each reading its share of the input partitions
+(read_committed) and writing every batch it read, with the input offsets it reached
+(send_offsets_to_transaction), in one transaction. Meanwhile faults, one after another, chosen at
+random: kill -9 of the broker that coordinates a worker's transactional id, of a partition's leader
+or of any broker (restarted a little later; on the cluster the others take over meanwhile), or
+kill -9 of a worker (replaced by a new instance with the same transactional id, which fences the
+old one and starts from the group's committed offsets).
+
+At the end the faults stop and the workers finish. The history is checked: read read_committed,
+the output holds every input record exactly once (none lost, none twice, none that was not an
+input), and the group's committed input offsets are the input's end offsets.
+
+Usage: txn_fault_harness.py STROM_BINARY [--mode single|cluster] [--faults N] [--seed S] [--records N]
+Prints a summary and a JSON line; exits 1 on any violation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import strom_server  # noqa: E402
+from strom_cluster import StromCluster  # noqa: E402
+from strom_server import StromServer  # noqa: E402
+
+INPUT, OUTPUT, GROUP = "input", "output", "eos"
+PARTITIONS = 4
+
+WORKER = r"""
+import sys, time
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+bootstrap, index, workers, partitions = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+mine = [p for p in range(partitions) if p % workers == index]
+producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"eos-{index}", "transaction.timeout.ms": 10000,
+                     "linger.ms": 5})
+producer.init_transactions(120)
+consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "eos", "enable.auto.commit": False,
+                     "isolation.level": "read_committed", "auto.offset.reset": "earliest"})
+
+def rewind():
+    committed = consumer.committed([TopicPartition("input", p) for p in mine], 120)
+    consumer.assign([TopicPartition("input", tp.partition, tp.offset if tp.offset >= 0 else 0) for tp in committed])
+
+rewind()
+while True:
+    messages = [m for m in consumer.consume(500, 1.0) if m.error() is None]
+    if not messages:
+        continue
+    try:
+        producer.begin_transaction()
+        reached = {}
+        for m in messages:
+            producer.produce("output", m.value(), partition=m.partition())
+            reached[m.partition()] = m.offset() + 1
+        producer.send_offsets_to_transaction([TopicPartition("input", p, o) for p, o in reached.items()],
+                                             consumer.consumer_group_metadata(), 120)
+        for attempt in range(30):
+            try:
+                producer.commit_transaction(120)
+                break
+            except KafkaException as error:
+                if not error.args[0].retriable():
+                    raise
+        else:
+            raise RuntimeError("commit kept failing")
+    except KafkaException as error:
+        if error.args[0].fatal():
+            sys.exit(3)
+        producer.abort_transaction(120)
+        rewind()
+"""
+
+
+def produce_input(bootstrap: str, count: int):
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+    failures = []
+    for index in range(count):
+        producer.produce(INPUT, f"r{index}".encode(), partition=index % PARTITIONS,
+                         on_delivery=lambda error, message: failures.append(error) if error else None)
+        if index % 1000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+    assert not failures, failures[:3]
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "probe", "isolation.level": "read_committed"})
+    try:
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in range(PARTITIONS)}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(bootstrap: str) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "isolation.level": "read_committed",
+                         "enable.auto.commit": False})
+    try:
+        return {tp.partition: tp.offset for tp in consumer.committed([TopicPartition(INPUT, p) for p in range(PARTITIONS)], 60)}
+    finally:
+        consumer.close()
+
+
+def read_output(bootstrap: str, expected: int) -> Counter:
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "checker", "enable.auto.commit": False,
+                         "isolation.level": "read_committed"})
+    consumer.assign([TopicPartition(OUTPUT, p, 0) for p in range(PARTITIONS)])
+    values: Counter = Counter()
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < 10:
+            messages = consumer.consume(1000, 1.0)
+            for message in messages:
+                if message.error() is None:
+                    values[message.value().decode()] += 1
+                    last = time.monotonic()
+            if sum(values.values()) >= expected and not messages:
+                break
+    finally:
+        consumer.close()
+    return values
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("--mode", choices=["single", "cluster"], default="cluster")
+    parser.add_argument("--faults", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--records", type=int, default=40_000)
+    parser.add_argument("--workers", type=int, default=2)
+    arguments = parser.parse_args()
+    strom_server.STROM_BINARY = arguments.binary
+    random.seed(arguments.seed)
+    workdir = Path(tempfile.mkdtemp(prefix="strom-txn-faults-"))
+    kills: dict[str, int] = defaultdict(int)
+    started = time.monotonic()
+    if arguments.mode == "cluster":
+        cluster = StromCluster(3).start()
+        brokers = cluster.brokers
+        bootstrap = lambda: cluster.bootstrap  # noqa: E731
+    else:
+        cluster = None
+        brokers = {1: StromServer(workdir / "broker").start()}
+        bootstrap = lambda: brokers[1].bootstrap  # noqa: E731
+    fixed_bootstrap = ",".join(broker.bootstrap for broker in brokers.values())
+    workers: dict[int, subprocess.Popen] = {}
+
+    def start_worker(index: int):
+        workers[index] = subprocess.Popen(
+            [sys.executable, "-c", WORKER, fixed_bootstrap, str(index), str(arguments.workers), str(PARTITIONS)],
+            stdout=subprocess.DEVNULL, stderr=open(workdir / f"worker-{index}.log", "a"))
+
+    def coordinator_of(index: int) -> int | None:
+        listed = subprocess.run([arguments.binary, "transactions", "list", "--bootstrap", bootstrap()],
+                                capture_output=True, text=True, timeout=60)
+        for row in (line.split() for line in listed.stdout.splitlines()[1:]):
+            if row and row[0] == f"eos-{index}":
+                return int(row[1])
+        return None
+
+    def restart(node: int):
+        brokers[node].start()
+        if cluster:
+            cluster.wait_for(lambda m: len(m.brokers) == 3, "the broker back", timeout_s=60)
+
+    summary: dict = {}
+    try:
+        if cluster:
+            for topic in (INPUT, OUTPUT):
+                cluster.create_topic(topic, partitions=PARTITIONS, replication_factor=3, config={"min.insync.replicas": "2"})
+        else:
+            for topic in (INPUT, OUTPUT):
+                strom_server.create_topic(bootstrap(), topic, PARTITIONS)
+        produce_input(bootstrap(), arguments.records)
+        for index in range(arguments.workers):
+            start_worker(index)
+        for _ in range(arguments.faults):
+            time.sleep(random.uniform(1.0, 3.0))
+            for index, worker in list(workers.items()):
+                if worker.poll() is not None:
+                    kills["worker exits replaced"] += 1
+                    start_worker(index)
+            roll = random.random()
+            if roll < 0.3:
+                index = random.randrange(arguments.workers)
+                workers[index].kill()
+                workers[index].wait()
+                kills["worker"] += 1
+                start_worker(index)
+                continue
+            if cluster and roll < 0.6:
+                node = coordinator_of(random.randrange(arguments.workers)) or random.choice(sorted(brokers))
+                kind = "coordinator"
+            elif cluster and roll < 0.85:
+                topic = random.choice([INPUT, OUTPUT])
+                node = cluster.leader_of(topic, random.randrange(PARTITIONS))
+                kind = "leader"
+                if node < 0:
+                    node = random.choice(sorted(brokers))
+            else:
+                node = random.choice(sorted(brokers))
+                kind = "broker"
+            brokers[node].kill()
+            kills[kind] += 1
+            time.sleep(random.uniform(0.5, 3.0))
+            restart(node)
+        # Finish: the workers run until the group's committed offsets reach the input's end.
+        target = end_offsets(bootstrap(), INPUT)
+        deadline = time.monotonic() + 300
+        committed: dict[int, int] = {}
+        while time.monotonic() < deadline:
+            for index, worker in list(workers.items()):
+                if worker.poll() is not None:
+                    kills["worker exits replaced"] += 1
+                    start_worker(index)
+            try:
+                committed = committed_offsets(bootstrap())
+            except Exception as error:  # noqa: BLE001 - a coordinator may still be moving
+                print(f"committed offsets not read yet: {error}", file=sys.stderr)
+            if committed == target:
+                break
+            time.sleep(2)
+        for worker in workers.values():
+            worker.kill()
+            worker.wait()
+        output = read_output(bootstrap(), arguments.records)
+        inputs = {f"r{index}" for index in range(arguments.records)}
+        lost = sorted(inputs - set(output))
+        twice = sorted(value for value, count in output.items() if count > 1)
+        foreign = sorted(set(output) - inputs)
+        summary = {
+            "mode": arguments.mode, "seed": arguments.seed, "records": arguments.records, "faults": arguments.faults,
+            "kills": dict(kills), "output_records": sum(output.values()), "lost": len(lost), "duplicated": len(twice),
+            "foreign": len(foreign), "committed_offsets": committed, "input_end_offsets": target,
+            "offsets_match": committed == target, "seconds": round(time.monotonic() - started),
+            "examples": {"lost": lost[:5], "duplicated": twice[:5]},
+        }
+    finally:
+        for worker in workers.values():
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        logs = cluster.logs() if cluster else brokers[1].log()[-8000:]
+        if cluster:
+            cluster.stop()
+        else:
+            brokers[1].stop()
+    failed = not summary or summary["lost"] or summary["duplicated"] or summary["foreign"] or not summary["offsets_match"]
+    if summary:
+        print(f"transaction fault run ({summary['mode']}): {summary['records']} input records, {summary['faults']} faults "
+              f"{summary['kills']}; output {summary['output_records']} records: lost {summary['lost']}, duplicated "
+              f"{summary['duplicated']}, foreign {summary['foreign']}; committed offsets match the input's end: "
+              f"{summary['offsets_match']}; {summary['seconds']} s")
+        print(json.dumps(summary))
+    if failed:
+        print(logs[-20000:], file=sys.stderr)
+        for path in sorted(workdir.glob("worker-*.log")):
+            print(f"--- {path.name}:\n{path.read_text()[-3000:]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
