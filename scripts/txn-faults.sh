@@ -4,7 +4,7 @@
 # while brokers (the transaction coordinators, partition leaders) and workers are killed with
 # kill -9; then a history check: every input exactly once in the committed output, the group's
 # committed offsets at the input's end (Tests/Interop/txn_fault_harness.py). Release build.
-# Usage: scripts/txn-faults.sh [--mode single|cluster] [--faults N (60)] [--seed S] [--records N]
+# Usage: scripts/txn-faults.sh [--mode single|cluster] [--faults N (60)] [--seed S] [--rate R]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh >/dev/null

@@ -77,16 +77,19 @@ struct ProducerStates: Sendable {
             }
             return nil
         }
-        guard Self.applies(to: header), let producer = producers[header.producerId] else {
+        guard header.producerId >= 0, let producer = producers[header.producerId] else {
             // A producer this partition has not seen (or has forgotten) starts where it says.
             return nil
         }
+        // Every batch of a producer is fenced by a newer epoch, with a sequence or not (the group
+        // coordinator writes a transaction's offsets without one).
         if header.producerEpoch < producer.epoch {
             throw .invalidProducerEpoch(producerId: header.producerId, epoch: header.producerEpoch, currentEpoch: producer.epoch)
         }
         if !header.attributes.isTransactional, producer.transactionFirstOffset != nil {
             throw .invalidTransactionState(producerId: header.producerId)
         }
+        guard Self.applies(to: header) else { return nil }
         if header.producerEpoch > producer.epoch {
             // A new epoch starts its sequence again at 0.
             guard header.baseSequence == 0 else {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Exactly-once under faults, checked as a history (issue #14).
 
-A consume-transform-produce pipeline copies N numbered input records to an output topic:
+An idempotent producer writes numbered records to an input topic the whole time, and a
+consume-transform-produce pipeline copies them to an output topic:
 confluent-kafka workers in processes of their own, each reading its share of the input partitions
 (read_committed) and writing every batch it read, with the input offsets it reached
 (send_offsets_to_transaction), in one transaction. Meanwhile faults, one after another, chosen at
@@ -10,11 +11,12 @@ or of any broker (restarted a little later; on the cluster the others take over 
 kill -9 of a worker (replaced by a new instance with the same transactional id, which fences the
 old one and starts from the group's committed offsets).
 
-At the end the faults stop and the workers finish. The history is checked: read read_committed,
-the output holds every input record exactly once (none lost, none twice, none that was not an
-input), and the group's committed input offsets are the input's end offsets.
+At the end the producer and the faults stop and the workers finish. The history is checked: read
+read_committed, the output holds every record of the input topic exactly once (none lost, none
+twice, none that was not an input), every input the producer had acknowledged is in the input
+topic, and the group's committed input offsets are the input's end offsets.
 
-Usage: txn_fault_harness.py STROM_BINARY [--mode single|cluster] [--faults N] [--seed S] [--records N]
+Usage: txn_fault_harness.py STROM_BINARY [--mode single|cluster] [--faults N] [--seed S] [--rate R]
 Prints a summary and a JSON line; exits 1 on any violation.
 """
 
@@ -26,6 +28,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -84,17 +87,49 @@ while True:
 """
 
 
-def produce_input(bootstrap: str, count: int):
-    from confluent_kafka import Producer
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
-    failures = []
-    for index in range(count):
-        producer.produce(INPUT, f"r{index}".encode(), partition=index % PARTITIONS,
-                         on_delivery=lambda error, message: failures.append(error) if error else None)
-        if index % 1000 == 0:
-            producer.poll(0)
-    producer.flush(120)
-    assert not failures, failures[:3]
+class InputProducer:
+    """Numbered records, acks=all and idempotent, at a steady rate; remembers the acknowledged ones."""
+
+    def __init__(self, bootstrap: str):
+        from confluent_kafka import Producer
+        self.client = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                                "message.timeout.ms": 120000})
+        self.acknowledged: set[str] = set()
+        self.errors: list = []
+        self.sent = 0
+        self.stopping = threading.Event()
+
+    def run(self, rate_per_s: int):
+        while not self.stopping.is_set():
+            self.client.produce(INPUT, f"r{self.sent}".encode(), partition=self.sent % PARTITIONS,
+                                on_delivery=lambda error, message: self.errors.append(error) if error
+                                else self.acknowledged.add(message.value().decode()))
+            self.sent += 1
+            self.client.poll(0)
+            time.sleep(1 / rate_per_s)
+        self.client.flush(120)
+
+
+def read_all(bootstrap: str, topic: str, expected: int) -> Counter:
+    """Every record of the topic, read_committed, counted by value."""
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "checker", "enable.auto.commit": False,
+                         "isolation.level": "read_committed"})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+    values: Counter = Counter()
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < 10:
+            messages = consumer.consume(1000, 1.0)
+            for message in messages:
+                if message.error() is None:
+                    values[message.value().decode()] += 1
+                    last = time.monotonic()
+            if sum(values.values()) >= expected and not messages:
+                break
+    finally:
+        consumer.close()
+    return values
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -116,34 +151,13 @@ def committed_offsets(bootstrap: str) -> dict[int, int]:
         consumer.close()
 
 
-def read_output(bootstrap: str, expected: int) -> Counter:
-    from confluent_kafka import Consumer, TopicPartition
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "checker", "enable.auto.commit": False,
-                         "isolation.level": "read_committed"})
-    consumer.assign([TopicPartition(OUTPUT, p, 0) for p in range(PARTITIONS)])
-    values: Counter = Counter()
-    last = time.monotonic()
-    try:
-        while time.monotonic() - last < 10:
-            messages = consumer.consume(1000, 1.0)
-            for message in messages:
-                if message.error() is None:
-                    values[message.value().decode()] += 1
-                    last = time.monotonic()
-            if sum(values.values()) >= expected and not messages:
-                break
-    finally:
-        consumer.close()
-    return values
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
     parser.add_argument("--mode", choices=["single", "cluster"], default="cluster")
     parser.add_argument("--faults", type=int, default=60)
     parser.add_argument("--seed", type=int, default=int(time.time()))
-    parser.add_argument("--records", type=int, default=40_000)
+    parser.add_argument("--rate", type=int, default=300, help="input records produced per second")
     parser.add_argument("--workers", type=int, default=2)
     arguments = parser.parse_args()
     strom_server.STROM_BINARY = arguments.binary
@@ -188,7 +202,9 @@ def main() -> int:
         else:
             for topic in (INPUT, OUTPUT):
                 strom_server.create_topic(bootstrap(), topic, PARTITIONS)
-        produce_input(bootstrap(), arguments.records)
+        producer = InputProducer(fixed_bootstrap)
+        producing = threading.Thread(target=producer.run, args=(arguments.rate,), daemon=True)
+        producing.start()
         for index in range(arguments.workers):
             start_worker(index)
         for _ in range(arguments.faults):
@@ -221,6 +237,8 @@ def main() -> int:
             kills[kind] += 1
             time.sleep(random.uniform(0.5, 3.0))
             restart(node)
+        producer.stopping.set()
+        producing.join(180)
         # Finish: the workers run until the group's committed offsets reach the input's end.
         target = end_offsets(bootstrap(), INPUT)
         deadline = time.monotonic() + 300
@@ -240,15 +258,17 @@ def main() -> int:
         for worker in workers.values():
             worker.kill()
             worker.wait()
-        output = read_output(bootstrap(), arguments.records)
-        inputs = {f"r{index}" for index in range(arguments.records)}
-        lost = sorted(inputs - set(output))
-        twice = sorted(value for value, count in output.items() if count > 1)
-        foreign = sorted(set(output) - inputs)
+        inputs = read_all(bootstrap(), INPUT, sum(target.values()))
+        output = read_all(bootstrap(), OUTPUT, sum(inputs.values()))
+        lost = sorted(set(inputs) - set(output))
+        twice = sorted(value for value, count in output.items() if count > inputs.get(value, 0) > 0)
+        foreign = sorted(set(output) - set(inputs))
+        unstored = sorted(producer.acknowledged - set(inputs))
         summary = {
-            "mode": arguments.mode, "seed": arguments.seed, "records": arguments.records, "faults": arguments.faults,
+            "mode": arguments.mode, "seed": arguments.seed, "records": sum(inputs.values()), "faults": arguments.faults,
             "kills": dict(kills), "output_records": sum(output.values()), "lost": len(lost), "duplicated": len(twice),
-            "foreign": len(foreign), "committed_offsets": committed, "input_end_offsets": target,
+            "foreign": len(foreign), "acknowledged_inputs_missing": len(unstored), "input_duplicates": sum(c - 1 for c in inputs.values()),
+            "committed_offsets": committed, "input_end_offsets": target,
             "offsets_match": committed == target, "seconds": round(time.monotonic() - started),
             "examples": {"lost": lost[:5], "duplicated": twice[:5]},
         }
@@ -262,11 +282,13 @@ def main() -> int:
             cluster.stop()
         else:
             brokers[1].stop()
-    failed = not summary or summary["lost"] or summary["duplicated"] or summary["foreign"] or not summary["offsets_match"]
+    failed = (not summary or summary["lost"] or summary["duplicated"] or summary["foreign"] or summary["acknowledged_inputs_missing"]
+              or not summary["offsets_match"])
     if summary:
         print(f"transaction fault run ({summary['mode']}): {summary['records']} input records, {summary['faults']} faults "
               f"{summary['kills']}; output {summary['output_records']} records: lost {summary['lost']}, duplicated "
-              f"{summary['duplicated']}, foreign {summary['foreign']}; committed offsets match the input's end: "
+              f"{summary['duplicated']}, foreign {summary['foreign']}, acknowledged inputs missing {summary['acknowledged_inputs_missing']}; "
+              f"committed offsets match the input's end: "
               f"{summary['offsets_match']}; {summary['seconds']} s")
         print(json.dumps(summary))
     if failed:

@@ -95,6 +95,20 @@ import Testing
         #expect(!log.hasOpenTransaction(producerId: 7, epoch: 0))
     }
 
+    /// The group coordinator writes a transaction's offsets without a sequence: a fenced producer's
+    /// (its transaction aborted under a newer epoch) must be refused too, or its offsets would wait
+    /// for a marker that never comes (found by the exactly-once fault run: a consumer's committed
+    /// offsets stayed UNSTABLE_OFFSET_COMMIT for good).
+    @Test func batchesWithoutASequenceAreFencedByANewerEpochToo() throws {
+        let log = try open()
+        _ = try log.append(try data(producerId: 7, sequence: -1), nowMs: 0)
+        _ = try log.append(try marker(.abort, producerId: 7, epoch: 1), nowMs: 0)
+        #expect(throws: LogAppendError.invalidProducerEpoch(producerId: 7, epoch: 0, currentEpoch: 1)) {
+            try log.append(try data(producerId: 7, sequence: -1), nowMs: 0)
+        }
+        #expect(try log.append(try data(producerId: 7, epoch: 1, sequence: -1), nowMs: 0).firstOffset == 3)
+    }
+
     @Test(arguments: [true, false])
     func openTransactionsAndTheAbortedIndexSurviveARestart(clean: Bool) throws {
         var log = try open()

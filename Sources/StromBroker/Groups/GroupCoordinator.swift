@@ -236,14 +236,30 @@ actor GroupCoordinator {
                 })
             })
         }
+        let before = shards[partition]!.pendingTransactionalOffsets[request.producerId]
         let (response, effects) = shards[partition]!.commitTransactionalOffsets(request, nowMs: clock(), partitionExists: partitionExists)
-        guard await persist(effects, partition: partition) else {
+        func failed(_ code: KafkaErrorCode) -> TxnOffsetCommitResponse {
+            // What the machine took as pending was not stored: it must not wait for a marker.
+            shards[partition]?.pendingTransactionalOffsets[request.producerId] = before
             var failed = response
             for topic in failed.topics.indices {
-                for index in failed.topics[topic].partitions.indices { failed.topics[topic].partitions[index].errorCode = KafkaErrorCode.coordinatorNotAvailable.rawValue }
+                for index in failed.topics[topic].partitions.indices { failed.topics[topic].partitions[index].errorCode = code.rawValue }
             }
             return failed
         }
+        guard !effects.records.isEmpty else { return response }
+        guard host?.leadsCoordinatorPartition(GroupCoordinatorSettings.offsetsTopic, partition) ?? false else { return failed(.notCoordinator) }
+        let written: (log: PartitionLog, lastOffset: Int64)
+        do {
+            written = try storage.append(effects.records, partition: partition, nowMs: clock(), transactionalProducer: effects.transactionalProducer)
+        } catch LogAppendError.invalidProducerEpoch {
+            // The transaction was aborted under a newer epoch (a zombie, or its timeout passed).
+            return failed(.producerFenced)
+        } catch {
+            logger.error("appending to \(GroupCoordinatorSettings.offsetsTopic)-\(partition) failed: \(error)")
+            return failed(.coordinatorNotAvailable)
+        }
+        guard await waitUntilDurable(written, partition: partition) else { return failed(.coordinatorNotAvailable) }
         return response
     }
 
