@@ -53,11 +53,16 @@ producer.init_transactions(120)
 consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "eos", "enable.auto.commit": False,
                      "isolation.level": "read_committed", "auto.offset.reset": "earliest"})
 
+def log(*what):
+    print(time.strftime("%H:%M:%S"), *what, file=sys.stderr, flush=True)
+
 def rewind():
     committed = consumer.committed([TopicPartition("input", p) for p in mine], 120)
+    log("from", [(tp.partition, tp.offset) for tp in committed])
     consumer.assign([TopicPartition("input", tp.partition, tp.offset if tp.offset >= 0 else 0) for tp in committed])
 
 rewind()
+commits = 0
 while True:
     messages = [m for m in consumer.consume(500, 1.0) if m.error() is None]
     if not messages:
@@ -73,13 +78,18 @@ while True:
         for attempt in range(30):
             try:
                 producer.commit_transaction(120)
+                commits += 1
+                if commits % 50 == 0:
+                    log("committed", sorted(reached.items()))
                 break
             except KafkaException as error:
+                log("commit failed", error)
                 if not error.args[0].retriable():
                     raise
         else:
             raise RuntimeError("commit kept failing")
     except KafkaException as error:
+        log("transaction failed", error)
         if error.args[0].fatal():
             sys.exit(3)
         producer.abort_transaction(120)
@@ -195,6 +205,17 @@ def main() -> int:
             cluster.wait_for(lambda m: len(m.brokers) == 3, "the broker back", timeout_s=60)
 
     summary: dict = {}
+    diagnosis = ""
+
+    def diagnose() -> str:
+        """What the broker says about the pipeline's transactions and offsets (printed on failure)."""
+        out = []
+        for command in (["transactions", "list"], ["transactions", "describe", "eos-0"], ["transactions", "describe", "eos-1"],
+                        ["producers", "describe", INPUT], ["producers", "describe", OUTPUT], ["group", "describe", GROUP]):
+            result = subprocess.run([arguments.binary, *command, "--bootstrap", bootstrap()], capture_output=True, text=True, timeout=60)
+            out.append(f"$ strom {' '.join(command)}\n{result.stdout}{result.stderr}")
+        return "\n".join(out)
+
     try:
         if cluster:
             for topic in (INPUT, OUTPUT):
@@ -258,6 +279,8 @@ def main() -> int:
         for worker in workers.values():
             worker.kill()
             worker.wait()
+        if committed != target:
+            diagnosis = diagnose()
         inputs = read_all(bootstrap(), INPUT, sum(target.values()))
         output = read_all(bootstrap(), OUTPUT, sum(inputs.values()))
         lost = sorted(set(inputs) - set(output))
@@ -293,6 +316,7 @@ def main() -> int:
         print(json.dumps(summary))
     if failed:
         print(logs[-20000:], file=sys.stderr)
+        print(diagnosis, file=sys.stderr)
         for path in sorted(workdir.glob("worker-*.log")):
             print(f"--- {path.name}:\n{path.read_text()[-3000:]}", file=sys.stderr)
     return 1 if failed else 0
