@@ -55,8 +55,17 @@ struct WriteTxnMarkersHandler: Sendable {
                 codes[partition] = .unknownServerError
             }
         }
-        for (partition, log, lastOffset) in appended {
-            guard await broker.awaitDurable(log, lastOffset: lastOffset) else {
+        // Every partition's wait at once: their flushes (and replication) overlap.
+        let durable = await withTaskGroup(of: (TransactionMetadata.TopicPartitionName, Bool).self) { group in
+            for (partition, log, lastOffset) in appended {
+                group.addTask { [broker] in (partition, await broker.awaitDurable(log, lastOffset: lastOffset)) }
+            }
+            var durable: [TransactionMetadata.TopicPartitionName: Bool] = [:]
+            for await (partition, done) in group { durable[partition] = done }
+            return durable
+        }
+        for (partition, _, _) in appended {
+            guard durable[partition] == true else {
                 codes[partition] = .notEnoughReplicas
                 continue
             }
