@@ -28,6 +28,22 @@ def server(data_dir):
     assert server.stop() == 0, "strom serve did not exit cleanly on SIGTERM"
 
 
+@pytest.fixture(params=["single", "cluster"])
+def brokers(request, data_dir):
+    """For tests that run both ways: a broker alone, or a 3-broker cluster (topics replicated 3
+    times): (bootstrap, replicas)."""
+    if request.param == "single":
+        server = StromServer(data_dir).start()
+        yield server.bootstrap, 1
+        assert server.stop() == 0
+    else:
+        cluster = StromCluster(3).start()
+        try:
+            yield cluster.bootstrap, 3
+        finally:
+            cluster.stop()
+
+
 @pytest.fixture
 def cluster():
     """etcd and three brokers (strom_cluster.py), stopped by pid at the end."""

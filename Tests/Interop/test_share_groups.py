@@ -13,7 +13,6 @@ import time
 import pytest
 
 from share_consumers import poll_until, produce_numbered, set_group_configs, share_consumer
-from strom_cluster import StromCluster
 from strom_server import STROM_BINARY, StromServer, unique_topic
 
 pytestmark = pytest.mark.skipif(not STROM_BINARY, reason="STROM_BINARY is not set (scripts/test.sh sets it)")
@@ -33,21 +32,6 @@ def short_lock_server(data_dir):
     server = StromServer(data_dir, overrides=SHORT_LOCKS).start()
     yield server
     assert server.stop() == 0
-
-
-@pytest.fixture(params=["single", "cluster"])
-def brokers(request, data_dir):
-    """A broker alone, or a 3-broker cluster (topics replicated 3 times): the bootstrap string."""
-    if request.param == "single":
-        server = StromServer(data_dir).start()
-        yield server.bootstrap, 1
-        assert server.stop() == 0
-    else:
-        cluster = StromCluster(3).start()
-        try:
-            yield cluster.bootstrap, 3
-        finally:
-            cluster.stop()
 
 
 def test_three_share_consumers_together_receive_every_record_once(brokers):

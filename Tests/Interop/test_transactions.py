@@ -15,25 +15,9 @@ import uuid
 
 import pytest
 
-from strom_cluster import StromCluster
-from strom_server import STROM_BINARY, StromServer, unique_topic
+from strom_server import STROM_BINARY, unique_topic
 
 pytestmark = pytest.mark.skipif(not STROM_BINARY, reason="STROM_BINARY is not set (scripts/test.sh sets it)")
-
-
-@pytest.fixture(params=["single", "cluster"])
-def brokers(request, data_dir):
-    """A broker alone, or a 3-broker cluster (topics replicated 3 times): (bootstrap, replicas)."""
-    if request.param == "single":
-        server = StromServer(data_dir).start()
-        yield server.bootstrap, 1
-        assert server.stop() == 0
-    else:
-        cluster = StromCluster(3).start()
-        try:
-            yield cluster.bootstrap, 3
-        finally:
-            cluster.stop()
 
 
 def create_topics(bootstrap: str, topics: list[str], partitions: int, replicas: int):
@@ -270,19 +254,24 @@ KILLED_PRODUCER = textwrap.dedent("""
 """)
 
 
-def test_a_killed_producers_transaction_is_aborted_after_its_timeout(brokers):
-    from confluent_kafka import Producer
-    bootstrap, replicas = brokers
-    topic = unique_topic()
-    create_topics(bootstrap, [topic], 1, replicas)
-    child = subprocess.Popen([sys.executable, "-c", KILLED_PRODUCER, bootstrap, f"killed-{uuid.uuid4().hex[:8]}", topic],
-                             stdout=subprocess.PIPE, text=True)
+def leave_a_transaction_open(bootstrap: str, topic: str, transactional_id: str, timeout_ms: int):
+    """A producer opens a transaction with 5 records in partition 0 and is killed with kill -9."""
+    script = KILLED_PRODUCER.replace('"transaction.timeout.ms": 4000', f'"transaction.timeout.ms": {timeout_ms}')
+    child = subprocess.Popen([sys.executable, "-c", script, bootstrap, transactional_id, topic], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "open"
     finally:
         child.kill()
         child.wait(timeout=10)
         child.stdout.close()
+
+
+def test_a_killed_producers_transaction_is_aborted_after_its_timeout(brokers):
+    from confluent_kafka import Producer
+    bootstrap, replicas = brokers
+    topic = unique_topic()
+    create_topics(bootstrap, [topic], 1, replicas)
+    leave_a_transaction_open(bootstrap, topic, f"killed-{uuid.uuid4().hex[:8]}", timeout_ms=4000)
     plain = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     plain.produce(topic, b"after-the-orphan", partition=0)
     plain.flush(30)
@@ -299,14 +288,7 @@ def test_strom_transactions_and_producers_commands_show_and_abort_an_open_transa
     bootstrap = server.bootstrap
     topic, transactional_id = unique_topic(), f"cli-{uuid.uuid4().hex[:8]}"
     create_topics(bootstrap, [topic], 1, 1)
-    script = KILLED_PRODUCER.replace('"transaction.timeout.ms": 4000', '"transaction.timeout.ms": 600000')
-    child = subprocess.Popen([sys.executable, "-c", script, bootstrap, transactional_id, topic], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "open"
-    finally:
-        child.kill()
-        child.wait(timeout=10)
-        child.stdout.close()
+    leave_a_transaction_open(bootstrap, topic, transactional_id, timeout_ms=600_000)
 
     def strom(*arguments: str) -> str:
         result = subprocess.run([STROM_BINARY, *arguments, "--bootstrap", bootstrap], capture_output=True, text=True, timeout=60)

@@ -117,6 +117,20 @@ import Testing
         await coordinator.shutdown()
     }
 
+    /// Found by the zombie interop test once requests waited for markers: the fence's records and
+    /// markers were dropped while the new instance waited, and its InitProducerId never succeeded.
+    @Test func aNewInstanceFencesTheOldOnesOpenTransactionWithinOneRequest() async throws {
+        let (host, writer) = (try host(), Writer(released: true))
+        let coordinator = try await coordinator(host, writer)
+        let old = await coordinator.initProducerId(transactionalId: "tx", timeoutMs: 60_000, expected: nil)
+        #expect(await coordinator.addPartitions(transactionalId: "tx", producerId: old.producerId, epoch: 0, partitions: [a0]) == .none)
+        let new = await coordinator.initProducerId(transactionalId: "tx", timeoutMs: 60_000, expected: nil)
+        #expect(new.error == .none && new.producerId == old.producerId && new.producerEpoch == 2, "\(new)")
+        #expect(writer.written.map(\.commit) == [false] && writer.written.first?.producerEpoch == 1, "the old transaction aborted under epoch 1")
+        #expect(await coordinator.addPartitions(transactionalId: "tx", producerId: old.producerId, epoch: 0, partitions: [a0]) == .producerFenced)
+        await coordinator.shutdown()
+    }
+
     @Test func aNewCoordinatorFinishesWhatADeadOneLeftPreparing() async throws {
         let host = try host()
         let dead = try await coordinator(host, Writer())

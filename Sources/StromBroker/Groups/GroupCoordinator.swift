@@ -23,13 +23,15 @@ actor GroupCoordinator {
     private var isShutDown = false
     /// The broker, which owns the topic metadata (weak: the broker owns the coordinator).
     private weak var host: (any CoordinatorTopicHost)?
-    private var topicCreation: Task<Void, Never>?
+    private let topicCreation: CoordinatorTopicCreation
 
     init(settings: GroupCoordinatorSettings, storage: CoordinatorTopicStorage, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.settings = settings
         self.storage = storage
         self.logger = logger
         self.clock = clock
+        self.topicCreation = CoordinatorTopicCreation(
+            topic: GroupCoordinatorSettings.offsetsTopic, partitionCount: settings.offsetsTopicPartitionCount, logger: logger)
     }
 
     /// Kafka's placement: `abs(groupId.hashCode()) % partitions`, with Java's String.hashCode.
@@ -96,23 +98,7 @@ actor GroupCoordinator {
     /// The partition count, creating `__consumer_offsets` first if needed.
     private func ensureTopic() async -> Int32? {
         if let partitionCount { return partitionCount }
-        guard let host else { return nil }
-        if let existing = host.coordinatorTopicPartitionCount(GroupCoordinatorSettings.offsetsTopic) {
-            initializeShards(count: existing)
-            return existing
-        }
-        // Concurrent first requests wait for one creation.
-        let creation = topicCreation ?? Task { [settings, logger] in
-            do {
-                try await host.createCoordinatorTopic(GroupCoordinatorSettings.offsetsTopic, partitionCount: settings.offsetsTopicPartitionCount)
-            } catch {
-                logger.error("creating \(GroupCoordinatorSettings.offsetsTopic) failed: \(error)")
-            }
-        }
-        topicCreation = creation
-        await creation.value
-        topicCreation = nil
-        guard let count = host.coordinatorTopicPartitionCount(GroupCoordinatorSettings.offsetsTopic) else { return nil }
+        guard let host, let count = await topicCreation.partitionCount(host: host) else { return nil }
         initializeShards(count: count)
         return count
     }

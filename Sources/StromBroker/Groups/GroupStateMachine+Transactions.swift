@@ -27,13 +27,9 @@ extension GroupStateMachine {
         for topic in request.topics {
             for partition in topic.partitions {
                 let key = OffsetKey(topic: topic.name, partition: partition.partitionIndex)
-                guard partitionExists(topic.name, partition.partitionIndex) else {
-                    codes[key] = .unknownTopicOrPartition
-                    continue
-                }
                 let metadata = partition.committedMetadata ?? ""
-                guard metadata.utf8.count <= settings.offsetMetadataMaxBytes else {
-                    codes[key] = .offsetMetadataTooLarge
+                if let error = refusal(of: key, metadata: metadata, partitionExists: partitionExists) {
+                    codes[key] = error
                     continue
                 }
                 let committed = CommittedOffset(

@@ -146,13 +146,9 @@ struct GroupStateMachine: Sendable {
         for topic in request.topics {
             for partition in topic.partitions {
                 let key = OffsetKey(topic: topic.name, partition: partition.partitionIndex)
-                guard partitionExists(topic.name, partition.partitionIndex) else {
-                    codes[key] = .unknownTopicOrPartition
-                    continue
-                }
                 let metadata = partition.committedMetadata ?? ""
-                guard metadata.utf8.count <= settings.offsetMetadataMaxBytes else {
-                    codes[key] = .offsetMetadataTooLarge
+                if let error = refusal(of: key, metadata: metadata, partitionExists: partitionExists) {
+                    codes[key] = error
                     continue
                 }
                 let commitTimestamp = partition.commitTimestamp >= 0 ? partition.commitTimestamp : nowMs
@@ -167,6 +163,13 @@ struct GroupStateMachine: Sendable {
         }
         answer { topic, partition in codes[OffsetKey(topic: topic, partition: partition)] ?? .none }
         return effects
+    }
+
+    /// Why an offset may not be committed: its partition does not exist, or its metadata is too long.
+    func refusal(of key: OffsetKey, metadata: String, partitionExists: (String, Int32) -> Bool) -> KafkaErrorCode? {
+        guard partitionExists(key.topic, key.partition) else { return .unknownTopicOrPartition }
+        guard metadata.utf8.count <= settings.offsetMetadataMaxBytes else { return .offsetMetadataTooLarge }
+        return nil
     }
 
     /// Kafka's checks of who may commit: anyone to a group without members (generation -1, no

@@ -16,7 +16,7 @@ actor ShareCoordinator {
     private var shards: [Int32: ShareStateShard] = [:]
     private var partitionCount: Int32?
     private weak var host: (any CoordinatorTopicHost)?
-    private var topicCreation: Task<Void, Never>?
+    private let topicCreation: CoordinatorTopicCreation
     private var isShutDown = false
 
     init(settings: ShareCoordinatorSettings, storage: CoordinatorTopicStorage, logger: Logger, clock: @escaping @Sendable () -> Int64) {
@@ -24,6 +24,7 @@ actor ShareCoordinator {
         self.storage = storage
         self.logger = logger
         self.clock = clock
+        self.topicCreation = CoordinatorTopicCreation(topic: Self.topic, partitionCount: settings.stateTopicPartitionCount, logger: logger)
     }
 
     static var topic: String { ShareCoordinatorSettings.stateTopic }
@@ -50,21 +51,7 @@ actor ShareCoordinator {
     func ensureTopic() async -> Int32? {
         if let partitionCount { return partitionCount }
         guard let host, !isShutDown else { return nil }
-        if let existing = host.coordinatorTopicPartitionCount(Self.topic) {
-            partitionCount = existing
-            return existing
-        }
-        let creation = topicCreation ?? Task { [settings, logger] in
-            do {
-                try await host.createCoordinatorTopic(Self.topic, partitionCount: settings.stateTopicPartitionCount)
-            } catch {
-                logger.error("creating \(Self.topic) failed: \(error)")
-            }
-        }
-        topicCreation = creation
-        await creation.value
-        topicCreation = nil
-        partitionCount = host.coordinatorTopicPartitionCount(Self.topic)
+        partitionCount = await topicCreation.partitionCount(host: host)
         return partitionCount
     }
 

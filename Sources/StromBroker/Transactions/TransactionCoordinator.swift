@@ -27,7 +27,7 @@ actor TransactionCoordinator {
     private var partitionCount: Int32?
     private weak var host: (any CoordinatorTopicHost)?
     private weak var markerWriter: (any TransactionMarkerWriter)?
-    private var topicCreation: Task<Void, Never>?
+    private let topicCreation: CoordinatorTopicCreation
     private var timer: Task<Void, Never>?
     private var isShutDown = false
     /// Requests parked while a transaction's markers are written, by transactional id.
@@ -45,6 +45,7 @@ actor TransactionCoordinator {
         self.producerIds = producerIds
         self.logger = logger
         self.clock = clock
+        self.topicCreation = CoordinatorTopicCreation(topic: Self.topic, partitionCount: settings.stateTopicPartitionCount, logger: logger)
     }
 
     static var topic: String { TransactionCoordinatorSettings.stateTopic }
@@ -113,21 +114,7 @@ actor TransactionCoordinator {
     private func ensureTopic() async -> Int32? {
         if let partitionCount { return partitionCount }
         guard let host, !isShutDown else { return nil }
-        if let existing = host.coordinatorTopicPartitionCount(Self.topic) {
-            partitionCount = existing
-            return existing
-        }
-        let creation = topicCreation ?? Task { [settings, logger] in
-            do {
-                try await host.createCoordinatorTopic(Self.topic, partitionCount: settings.stateTopicPartitionCount)
-            } catch {
-                logger.error("creating \(Self.topic) failed: \(error)")
-            }
-        }
-        topicCreation = creation
-        await creation.value
-        topicCreation = nil
-        partitionCount = host.coordinatorTopicPartitionCount(Self.topic)
+        partitionCount = await topicCreation.partitionCount(host: host)
         return partitionCount
     }
 
@@ -164,9 +151,16 @@ actor TransactionCoordinator {
         guard shards[partition] != nil else { return .init(error: .notCoordinator) }
         var (result, effects) = shards[partition]!.initProducerId(
             transactionalId: transactionalId, timeoutMs: timeoutMs, expected: expected, nowMs: clock(), newProducerId: { fresh })
-        if result.error == .concurrentTransactions, await waitForMarkers(transactionalId, partition: partition) {
-            (result, effects) = shards[partition]!.initProducerId(
-                transactionalId: transactionalId, timeoutMs: timeoutMs, expected: expected, nowMs: clock(), newProducerId: { fresh })
+        if result.error == .concurrentTransactions {
+            // The previous producer's transaction this call fenced is stored and its markers sent
+            // first; the call then waits for them and runs again.
+            let code = await apply(effects, partition: partition)
+            guard code == .none else { return .init(error: code) }
+            effects = .init()
+            if await waitForMarkers(transactionalId, partition: partition) {
+                (result, effects) = shards[partition]!.initProducerId(
+                    transactionalId: transactionalId, timeoutMs: timeoutMs, expected: expected, nowMs: clock(), newProducerId: { fresh })
+            }
         }
         let code = await apply(effects, partition: partition)
         return code == .none ? result : .init(error: code)

@@ -7,12 +7,7 @@ struct TxnOffsetCommitHandler: Sendable {
     let broker: Broker
 
     func handle(_ request: TxnOffsetCommitRequest) async -> TxnOffsetCommitResponse {
-        let image = broker.partitions.current
-        let partitionCounts = Dictionary(uniqueKeysWithValues: request.topics.compactMap { topic in
-            image.topic(named: topic.name).map { (topic.name, $0.partitionCount) }
-        })
-        return await broker.groupCoordinator.commitTransactionalOffsets(request) { topic, partition in
-            partition >= 0 && partition < (partitionCounts[topic] ?? 0)
-        }
+        await broker.groupCoordinator.commitTransactionalOffsets(
+            request, partitionExists: OffsetCommitHandler.partitionExists(request.topics.map(\.name), in: broker))
     }
 }
