@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,8 +44,10 @@ INPUT, OUTPUT, GROUP = "input", "output", "eos"
 PARTITIONS = 4
 
 WORKER = r"""
-import sys, time
+import faulthandler, signal, sys, time
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+# SIGUSR1 prints where the worker is (the harness asks when the pipeline stopped moving).
+faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 bootstrap, index, workers, partitions = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 mine = [p for p in range(partitions) if p % workers == index]
 producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"eos-{index}", "transaction.timeout.ms": 10000,
@@ -281,6 +284,10 @@ def main() -> int:
             worker.wait()
         if committed != target:
             diagnosis = diagnose()
+            for worker in workers.values():
+                if worker.poll() is None:
+                    worker.send_signal(signal.SIGUSR1)
+            time.sleep(1)
         inputs = read_all(bootstrap(), INPUT, sum(target.values()))
         output = read_all(bootstrap(), OUTPUT, sum(inputs.values()))
         lost = sorted(set(inputs) - set(output))
