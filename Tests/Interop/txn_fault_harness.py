@@ -44,10 +44,14 @@ INPUT, OUTPUT, GROUP = "input", "output", "eos"
 PARTITIONS = 4
 
 WORKER = r"""
-import faulthandler, signal, sys, time
+import faulthandler, os, signal, sys, time, traceback
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-# SIGUSR1 prints where the worker is (the harness asks when the pipeline stopped moving).
+# SIGUSR1 prints where the worker is (the harness asks when the pipeline stopped moving); so does
+# a worker that made no progress for 45 s (re-armed at each step forward).
 faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+faulthandler.dump_traceback_later(45, file=sys.stderr)
+# On the way out the clients are not closed: a fenced client's teardown may wait for a broker.
+sys.excepthook = lambda kind, value, trace: (traceback.print_exception(kind, value, trace), sys.stderr.flush(), os._exit(4))
 bootstrap, index, workers, partitions = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 mine = [p for p in range(partitions) if p % workers == index]
 producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"eos-{index}", "transaction.timeout.ms": 10000,
@@ -62,6 +66,7 @@ def log(*what):
 def rewind():
     committed = consumer.committed([TopicPartition("input", p) for p in mine], 120)
     log("from", [(tp.partition, tp.offset) for tp in committed])
+    faulthandler.dump_traceback_later(45, file=sys.stderr)
     consumer.assign([TopicPartition("input", tp.partition, tp.offset if tp.offset >= 0 else 0) for tp in committed])
 
 rewind()
@@ -81,6 +86,7 @@ while True:
         for attempt in range(30):
             try:
                 producer.commit_transaction(120)
+                faulthandler.dump_traceback_later(45, file=sys.stderr)
                 commits += 1
                 if commits % 50 == 0:
                     log("committed", sorted(reached.items()))
@@ -94,7 +100,7 @@ while True:
     except KafkaException as error:
         log("transaction failed", error)
         if error.args[0].fatal():
-            sys.exit(3)
+            os._exit(3)
         producer.abort_transaction(120)
         rewind()
 """
