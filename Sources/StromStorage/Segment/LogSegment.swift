@@ -221,11 +221,7 @@ final class LogSegment: @unchecked Sendable {
     /// Every batch header of the segment, in order, up to its size (the batches themselves are
     /// not read).
     func forEachBatchHeader(_ body: (RecordBatchHeader) -> Void) throws(StorageIOError) {
-        var position: Int64 = 0
-        while position < sizeBytes, let header = try batchHeader(at: position) {
-            body(header)
-            position += Int64(header.totalSizeBytes)
-        }
+        try forEachBatchHeader(at: { header, _ in body(header) })
     }
 
     /// Every batch header of the segment with its position, in order.
