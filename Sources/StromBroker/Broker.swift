@@ -603,7 +603,7 @@ extension Broker: CoordinatorTopicHost {
 
     func awaitDurable(_ log: PartitionLog, lastOffset: Int64) async -> Bool {
         guard let replicas else {
-            return (try? await groupCommit.waitUntilDurable(log, offset: lastOffset)) != nil
+            return (try? await groupCommit.waitUntilAcknowledgeable(log, offset: lastOffset)) != nil
         }
         // Kafka's offsets.commit.timeout.ms.
         let deadline = ContinuousClock.now + .milliseconds(5_000)

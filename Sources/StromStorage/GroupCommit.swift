@@ -70,6 +70,17 @@ public final class GroupCommit: Sendable {
         }
     }
 
+    /// What acks=all waits for on this broker's copy of `log`: until `offset` is durable, or with
+    /// `write.caching` nothing (the sync is asked for and happens in the background).
+    /// - Throws: as ``waitUntilDurable(_:offset:)``.
+    public func waitUntilAcknowledgeable(_ log: PartitionLog, offset: Int64) async throws {
+        if log.config.flushesBeforeAcknowledging {
+            _ = try await waitUntilDurable(log, offset: offset)
+        } else {
+            requestFlush(log)
+        }
+    }
+
     /// Asks for `log` to be synced soon without waiting for it.
     public func requestFlush(_ log: PartitionLog) {
         // A log already queued has had its flusher woken; waking one per append would cost a

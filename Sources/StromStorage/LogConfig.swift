@@ -48,9 +48,15 @@ public struct LogConfig: Sendable, Hashable {
     /// `flush.ms`: fsync once the oldest unflushed record is this old. `Int64.max` (the default) means never
     /// by time.
     public var flushIntervalMs: Int64
-    /// Strom's durability policy (not a Kafka key). It comes from the broker's defaults: parsing a topic's
-    /// properties keeps the value in `defaults`, and ``properties`` doesn't list it.
+    /// Strom's durability policy, set by `write.caching` (a Strom key, Redpanda's name for the same choice;
+    /// broker default `log.write.caching`).
     public var flushPolicy: FlushPolicy
+
+    /// `write.caching`: whether acks=all is acknowledged before the fsync (``FlushPolicy/writeCaching``).
+    public var writeCaching: Bool {
+        get { flushPolicy == .writeCaching }
+        set { flushPolicy = newValue ? .writeCaching : .syncBeforeAcknowledgingAll }
+    }
 
     // MARK: Retention and compaction
 
@@ -147,7 +153,7 @@ public struct LogConfig: Sendable, Hashable {
     ///
     /// - Parameters:
     ///   - properties: Kafka property names and values, as sent by CreateTopics or AlterConfigs.
-    ///   - defaults: The values for keys `properties` doesn't set, and the ``flushPolicy``.
+    ///   - defaults: The values for keys `properties` doesn't set.
     /// - Throws: ``LogConfigError/unknownKey(_:)`` for a key that isn't a Kafka topic config Strom supports;
     ///   ``LogConfigError/invalidValue(key:value:reason:)`` for a value that doesn't parse or is out of range.
     public init(properties: [String: String], defaults: LogConfig = .defaults) throws(LogConfigError) {
@@ -172,9 +178,8 @@ public struct LogConfig: Sendable, Hashable {
         }
     }
 
-    /// Every Kafka key with its value, in Kafka's text form. For a config whose values are all valid,
-    /// `LogConfig(properties: config.properties, defaults: d)` equals `config` whenever `d` has the same
-    /// ``flushPolicy``, which is not a Kafka key.
+    /// Every key with its value, in Kafka's text form. For a config whose values are all valid,
+    /// `LogConfig(properties: config.properties, defaults: d)` equals `config`.
     public var properties: [String: String] {
         var properties: [String: String] = [:]
         properties.reserveCapacity(Self.fields.count)
@@ -208,10 +213,13 @@ extension LogConfig {
         /// per request. `flush.messages` and `flush.ms` still force flushes on their own. The default: with a
         /// single broker, fsync is the only thing standing between an acknowledged record and a power cut.
         case syncBeforeAcknowledgingAll
-        /// Kafka's behaviour: flush only when `flush.messages` or `flush.ms` say so (by default never), and
-        /// leave the rest to the operating system. Kafka relies on replication for durability; choose this
-        /// for a replicated cluster or when losing the last seconds of writes on power loss is acceptable.
-        case kafkaIntervals
+        /// Kafka's durability (`write.caching=true`): acks=all is answered once the records are written (and,
+        /// in a cluster, written by every in-sync replica), before any fsync; the group commit syncs them
+        /// in the background right after, and `flush.messages` / `flush.ms` force flushes as in Kafka. A
+        /// process crash (kill -9) loses nothing, the page cache survives it; a power cut can lose the last
+        /// milliseconds of acknowledged writes unless another in-sync replica has them, which is what Kafka
+        /// accepts by default. Choose it for a replicated cluster across failure domains.
+        case writeCaching
     }
 
     /// `cleanup.policy`: Kafka's list of `delete` and `compact`.
@@ -459,6 +467,11 @@ extension LogConfig {
             "unclean.leader.election.enable", \.uncleanLeaderElectionEnable,
             server: "unclean.leader.election.enable",
             "Allow an out-of-sync replica to become leader as a last resort, losing acknowledged records."
+        ),
+        booleanField(
+            "write.caching", \.writeCaching,
+            server: "log.write.caching",
+            "Strom: answer acks=all once the in-sync replicas have written the records, syncing them to disk right after (Kafka's durability), instead of after the fsync."
         ),
         cleanupPolicyField,
         compressionTypeField,

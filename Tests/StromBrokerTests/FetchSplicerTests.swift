@@ -17,7 +17,7 @@ import Testing
         directory = try TemporaryDirectory()
         var config = LogConfig.defaults
         config.segmentSizeBytes = 700  // a few batches per segment, so a fetch spans segments
-        config.flushPolicy = .kafkaIntervals
+        config.flushPolicy = .writeCaching
         partitions = try TestPartitions(
             topics: ["a": 2, "b": 1], waiters: waiters, fileSystem: PosixFileSystem(), root: directory.path, config: config)
         for (topic, partition, batches) in [("a", Int32(0), 12), ("b", Int32(0), 3)] {

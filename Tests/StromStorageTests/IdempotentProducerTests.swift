@@ -10,7 +10,7 @@ import Testing
 
     func open(cleanShutdown: Bool = false) throws -> PartitionLog {
         var config = LogConfig.defaults
-        config.flushPolicy = .kafkaIntervals
+        config.flushPolicy = .writeCaching
         return try PartitionLog.open(
             directory: "/data/t-0", topicPartition: TopicPartition(topic: "t", partition: 0), config: config,
             fileSystem: fileSystem, cleanShutdown: cleanShutdown, nowMs: 0).0

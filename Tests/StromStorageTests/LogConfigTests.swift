@@ -37,6 +37,13 @@ private let kafkaDefaultTopicProperties: [String: String] = [
     "unclean.leader.election.enable": "false",
 ]
 
+/// Strom's own topic keys, with their defaults.
+private let stromTopicProperties: [String: String] = [
+    "write.caching": "false",
+]
+
+private let topicDefaults = kafkaDefaultTopicProperties.merging(stromTopicProperties) { kafka, _ in kafka }
+
 /// One accepted property and the config it must produce (the defaults with one field changed).
 struct ValidLogConfigProperty: Sendable, CustomTestStringConvertible {
     var key: String
@@ -64,6 +71,8 @@ private let validLogConfigProperties: [ValidLogConfigProperty] = [
     ValidLogConfigProperty("index.interval.bytes", "0") { $0.indexIntervalBytes = 0 },
     ValidLogConfigProperty("preallocate", "true") { $0.preallocate = true },
     ValidLogConfigProperty("preallocate", "TRUE") { $0.preallocate = true },
+    ValidLogConfigProperty("write.caching", "true") { $0.flushPolicy = .writeCaching },
+    ValidLogConfigProperty("write.caching", "false") { $0.flushPolicy = .syncBeforeAcknowledgingAll },
     ValidLogConfigProperty("file.delete.delay.ms", "0") { $0.fileDeleteDelayMs = 0 },
     ValidLogConfigProperty("flush.messages", "1") { $0.flushIntervalMessages = 1 },
     ValidLogConfigProperty("flush.ms", "0") { $0.flushIntervalMs = 0 },
@@ -115,6 +124,7 @@ private let invalidLogConfigProperties: [(key: String, value: String)] = [
     ("index.interval.bytes", "-1"),
     ("preallocate", "yes"),
     ("preallocate", "1"),
+    ("write.caching", "yes"),
     ("file.delete.delay.ms", "-1"),
     ("flush.messages", "0"),
     ("flush.ms", "-1"),
@@ -153,7 +163,7 @@ struct LogConfigTests {
     @Test("defaults are Kafka 4.x's")
     func defaultsMatchKafka() {
         let defaults = LogConfig.defaults
-        #expect(defaults.properties == kafkaDefaultTopicProperties)
+        #expect(defaults.properties == topicDefaults)
 
         #expect(defaults.segmentSizeBytes == 1 << 30)
         #expect(defaults.segmentMs == 7 * 24 * 3_600_000)
@@ -186,9 +196,9 @@ struct LogConfigTests {
     @Test("keys: every supported key once, sorted, defaults matching the values, documented")
     func keyTable() {
         let names = LogConfig.keys.map(\.name)
-        #expect(names == kafkaDefaultTopicProperties.keys.sorted())
+        #expect(names == topicDefaults.keys.sorted())
         for key in LogConfig.keys {
-            #expect(key.defaultValue == kafkaDefaultTopicProperties[key.name], "\(key.name)")
+            #expect(key.defaultValue == topicDefaults[key.name], "\(key.name)")
             #expect(!key.documentation.isEmpty, "\(key.name)")
             #expect(!key.serverDefaultProperty.isEmpty, "\(key.name)")
         }
@@ -210,6 +220,8 @@ struct LogConfigTests {
         #expect(byName["cleanup.policy"]?.type == .list)
         #expect(byName["compression.type"]?.type == .string)
         #expect(byName["preallocate"]?.type == .boolean)
+        #expect(byName["write.caching"]?.type == .boolean)
+        #expect(byName["write.caching"]?.serverDefaultProperty == "log.write.caching")
     }
 
     // MARK: Parsing
@@ -220,15 +232,15 @@ struct LogConfigTests {
         #expect(config == property.expected)
     }
 
-    @Test("no properties gives the defaults it is given, including the flush policy")
+    @Test("no properties gives the defaults it is given, including write caching")
     func emptyPropertiesKeepDefaults() throws {
         #expect(try LogConfig(properties: [:]) == .defaults)
 
         var brokerDefaults = LogConfig.defaults
-        brokerDefaults.flushPolicy = .kafkaIntervals
+        brokerDefaults.flushPolicy = .writeCaching
         brokerDefaults.retentionMs = 3_600_000
         let config = try LogConfig(properties: ["segment.ms": "60000"], defaults: brokerDefaults)
-        #expect(config.flushPolicy == .kafkaIntervals)
+        #expect(config.flushPolicy == .writeCaching)
         #expect(!config.flushesBeforeAcknowledging)
         #expect(config.retentionMs == 3_600_000)
         #expect(config.segmentMs == 60_000)

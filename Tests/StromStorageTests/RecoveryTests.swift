@@ -258,10 +258,10 @@ import Testing
 }
 
 @Suite struct FlushPolicyTests {
-    @Test func kafkaIntervalsMakeDataVisibleAtOnceAndFlushByCount() throws {
+    @Test func writeCachingMakeDataVisibleAtOnceAndFlushByCount() throws {
         let fileSystem = SimulatedFileSystem()
         var config = smallSegments()
-        config.flushPolicy = .kafkaIntervals
+        config.flushPolicy = .writeCaching
         config.flushIntervalMessages = 3
         let (manager, _) = try LogManager.open(dataDirectory: "/data", fileSystem: fileSystem, nowMs: 0) { _ in config }
         let log = try manager.createLog(TopicPartition(topic: "f", partition: 0), config: config, nowMs: 0)

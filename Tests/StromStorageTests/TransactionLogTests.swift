@@ -12,7 +12,7 @@ import Testing
 
     func open(config: LogConfig = .defaults, cleanShutdown: Bool = false) throws -> PartitionLog {
         var config = config
-        config.flushPolicy = .kafkaIntervals
+        config.flushPolicy = .writeCaching
         return try PartitionLog.open(
             directory: directory, topicPartition: TopicPartition(topic: "txn", partition: 0), config: config,
             fileSystem: fileSystem, cleanShutdown: cleanShutdown, nowMs: 0).0

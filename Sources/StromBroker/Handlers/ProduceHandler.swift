@@ -71,12 +71,16 @@ struct ProduceHandler: Sendable {
                     response.responses[entry.topicIndex].partitionResponses[entry.partitionIndex].errorCode = code.rawValue
                 }
             } else {
-                for entry in appended { groupCommit.requestFlush(entry.log) }
+                for entry in appended {
+                    groupCommit.requestFlush(entry.log)
+                    // With write caching the leader's written end counts at once, not after the sync.
+                    if !entry.log.config.flushesBeforeAcknowledging { replication.replicas.recomputeHighWatermark(entry.log.topicPartition) }
+                }
             }
         } else if request.acks == -1 {
             for entry in appended {
                 do {
-                    _ = try await groupCommit.waitUntilDurable(entry.log, offset: entry.lastOffset)
+                    try await groupCommit.waitUntilAcknowledgeable(entry.log, offset: entry.lastOffset)
                 } catch {
                     response.responses[entry.topicIndex].partitionResponses[entry.partitionIndex].errorCode = KafkaErrorCode.kafkaStorageError.rawValue
                     response.responses[entry.topicIndex].partitionResponses[entry.partitionIndex].errorMessage = "flush failed: \(error)"
@@ -220,15 +224,17 @@ struct ProduceReplication: Sendable {
     }
 
     /// Waits until the batch ending at `lastOffset` is below the high watermark — durable on the
-    /// leader and fetched (hence fsynced) by every in-sync replica — or the request's time is up.
+    /// leader and fetched (hence fsynced) by every in-sync replica; with `write.caching` written
+    /// by each — or the request's time is up.
     func awaitReplicated(_ log: PartitionLog, lastOffset: Int64, groupCommit: GroupCommit, deadline: ContinuousClock.Instant) async -> KafkaErrorCode {
         do {
-            _ = try await groupCommit.waitUntilDurable(log, offset: lastOffset)
+            try await groupCommit.waitUntilAcknowledgeable(log, offset: lastOffset)
         } catch {
             return .kafkaStorageError
         }
         let topicPartition = log.topicPartition
         let replicas = self.replicas
+        if !log.config.flushesBeforeAcknowledging { replicas.recomputeHighWatermark(topicPartition) }
         while log.offsets.highWatermark <= lastOffset {
             if replicas.leaderError(topicPartition, currentLeaderEpoch: -1) != nil { return .notLeaderOrFollower }
             let remaining = deadline - ContinuousClock.now

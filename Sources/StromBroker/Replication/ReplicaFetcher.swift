@@ -120,9 +120,9 @@ struct ReplicaFetcher: Sendable {
             }
         }
         // What this replica tells the leader next is its durable end: sync first (one fsync per
-        // log, shared with the broker's other flushes).
+        // log, shared with the broker's other flushes), unless write caching counts written data.
         for (log, lastOffset, leaderHighWatermark) in appended {
-            _ = try await groupCommit.waitUntilDurable(log, offset: lastOffset)
+            try await groupCommit.waitUntilAcknowledgeable(log, offset: lastOffset)
             log.updateHighWatermark(leaderHighWatermark)
         }
         return allAnswered

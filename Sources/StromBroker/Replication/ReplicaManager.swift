@@ -261,13 +261,14 @@ final class ReplicaManager: Sendable {
     }
 
     /// Moves the high watermark of a led partition as far as the in-sync replicas and the
-    /// leader's own durable end allow.
+    /// leader's own durable end allow (its log end with `write.caching`).
     func recomputeHighWatermark(_ topicPartition: TopicPartition) {
         let nowMs = clock()
         let update = state.withLock { state -> (PartitionLog, Int64)? in
             guard var led = state.led[topicPartition] else { return nil }
-            let durableEnd = min(led.log.recoveryPoint, led.log.offsets.logEndOffset)
-            let moved = led.replicaState.updateHighWatermark(leaderLogEndOffset: durableEnd, nowMs: nowMs)
+            let logEnd = led.log.offsets.logEndOffset
+            let countedEnd = led.log.config.flushesBeforeAcknowledging ? min(led.log.recoveryPoint, logEnd) : logEnd
+            let moved = led.replicaState.updateHighWatermark(leaderLogEndOffset: countedEnd, nowMs: nowMs)
             state.led[topicPartition] = led
             return moved ? (led.log, led.replicaState.highWatermark) : nil
         }
