@@ -32,6 +32,10 @@ let package = Package(
         // etcd's v3 JSON gateway (HTTP/1.1, streamed watches) without a gRPC/protobuf toolchain.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        // The admin listener (metrics, health, JSON) and the metrics it serves.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C shims over the compression libraries Debian ships (zlib1g-dev, libsnappy-dev, liblz4-dev, libzstd-dev).
@@ -77,6 +81,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -90,11 +95,26 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The admin listener: Prometheus metrics, health and readiness over HTTP (Hummingbird).
+        .target(
+            name: "StromAdmin",
+            dependencies: [
+                "StromBroker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // `strom`: the broker (`strom serve`) and the command-line tools; it only parses.
         .executableTarget(
             name: "StromCLI",
             dependencies: [
-                "StromBroker", "StromClient", "KafkaProtocol",
+                "StromBroker", "StromAdmin", "StromClient", "KafkaProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -143,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "StromBrokerTests",
             dependencies: [
-                "StromBroker", "StromCluster", "StromStorage", "KafkaProtocol", "StromTestSupport",
+                "StromBroker", "StromAdmin", "StromCluster", "StromStorage", "KafkaProtocol", "StromTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -151,6 +171,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),

@@ -52,12 +52,14 @@ start() {
     for node in $(seq 1 "$count"); do
         if [ -f "$dir/pids/broker-$node" ] && kill -0 "$(cat "$dir/pids/broker-$node")" 2>/dev/null; then continue; fi
         local port=$((broker_port + node - 1))
+        local admin_port=$((9644 + node - 1))
         # shellcheck disable=SC2086
         "$strom" serve --node-id "$node" --etcd "127.0.0.1:$etcd_port" --listen "127.0.0.1:$port" \
+            --admin-listen "127.0.0.1:$admin_port" \
             --data-dir "$dir/broker-$node" ${STROM_CLUSTER_OVERRIDES:-} >"$dir/logs/broker-$node.log" 2>&1 &
         echo $! >"$dir/pids/broker-$node"
         wait_for_line "$dir/logs/broker-$node.log" "strom listening" 30
-        echo "broker $node  127.0.0.1:$port (pid $(cat "$dir/pids/broker-$node"))"
+        echo "broker $node  127.0.0.1:$port, admin http://127.0.0.1:$admin_port (pid $(cat "$dir/pids/broker-$node"))"
     done
     echo "bootstrap: 127.0.0.1:$broker_port   logs: $dir/logs"
 }

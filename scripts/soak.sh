@@ -76,7 +76,7 @@ rss_kb() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$broker_pid/status" 2>/dev/null || echo 0
 }
 
-"$STROM_BINARY" serve --listen 127.0.0.1:0 --data-dir "$workdir/data" >"$workdir/broker.out" 2>"$workdir/broker.log" &
+"$STROM_BINARY" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$workdir/data" >"$workdir/broker.out" 2>"$workdir/broker.log" &
 broker_pid=$!
 port=""
 for _ in $(seq 1 $((start_timeout_s * 10))); do

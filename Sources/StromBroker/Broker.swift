@@ -28,6 +28,8 @@ public final class Broker: Sendable {
     let transactionCoordinator: TransactionCoordinator
     /// Connections to other brokers for transaction markers and KIP-890 verifications.
     let transactionConnections: InterBrokerConnections
+    /// What the broker counts and times (served by the admin listener).
+    public let metrics: BrokerMetrics
     private let clusterRuntime = Mutex<ClusterRuntime?>(nil)
 
     /// This broker's part in a cluster; nil when it runs alone.
@@ -37,9 +39,10 @@ public final class Broker: Sendable {
 
     private init(
         configuration: BrokerConfiguration, metadata: any MetadataStore, logs: LogManager, groupCommit: GroupCommit,
-        waiters: HighWatermarkWaiters, partitions: BrokerPartitions
+        waiters: HighWatermarkWaiters, partitions: BrokerPartitions, metrics: BrokerMetrics
     ) {
         self.configuration = configuration
+        self.metrics = metrics
         self.metadata = metadata
         self.logs = logs
         self.groupCommit = groupCommit
@@ -118,7 +121,8 @@ public final class Broker: Sendable {
     /// is in etcd, where it takes up its replicas and joins the controller election.
     public static func start(
         configuration: BrokerConfiguration, advertisedHost: String, advertisedPort: Int,
-        fileSystem baseFileSystem: any StorageFileSystem = PosixFileSystem(), logger: Logger = Logger(label: "strom")
+        fileSystem baseFileSystem: any StorageFileSystem = PosixFileSystem(), logger: Logger = Logger(label: "strom"),
+        metrics: BrokerMetrics = BrokerMetrics()
     ) async throws -> Broker {
         let fileSystem = ReopeningFileSystem(
             base: baseFileSystem, openFilesMax: configuration.logFilesOpenMax ?? OpenFilesLimit.defaultLogFilesOpenMax)
@@ -144,8 +148,9 @@ public final class Broker: Sendable {
         }
         let waiters = HighWatermarkWaiters()
         let broker = Broker(
-            configuration: configuration, metadata: metadata, logs: logs, groupCommit: GroupCommit(), waiters: waiters,
-            partitions: BrokerPartitions(image: image, logs: logs))
+            configuration: configuration, metadata: metadata, logs: logs,
+            groupCommit: GroupCommit(onRound: { metrics.flushRound(waiters: $0.waiters, logs: $0.logs, duration: $0.duration) }),
+            waiters: waiters, partitions: BrokerPartitions(image: image, logs: logs), metrics: metrics)
         let runtime = (metadata as? EtcdMetadataStore).flatMap { store in
             configuration.cluster.map { ClusterRuntime(store: store, settings: $0, broker: broker, logger: logger) }
         }
@@ -352,6 +357,16 @@ public final class Broker: Sendable {
         _ request: KafkaRequest, sendsFiles: Bool = false, clientHost: String = "", connectionId: UInt64 = 0,
         orderedPhaseDone: @escaping @Sendable () -> Void = {}
     ) async -> Reply {
+        let started = ContinuousClock.now
+        let reply = await answer(request, sendsFiles: sendsFiles, clientHost: clientHost, connectionId: connectionId, orderedPhaseDone: orderedPhaseDone)
+        if case .unsupported = reply { return reply }
+        metrics.answered(request.apiKey, version: request.apiVersion, duration: ContinuousClock.now - started)
+        return reply
+    }
+
+    private func answer(
+        _ request: KafkaRequest, sendsFiles: Bool, clientHost: String, connectionId: UInt64, orderedPhaseDone: @escaping @Sendable () -> Void
+    ) async -> Reply {
         guard SupportedApis.supports(request.apiKey, version: request.apiVersion) else {
             if request.apiKey == .apiVersions {
                 return .response(unsupportedApiVersionsResponse(correlationId: request.correlationId))
@@ -397,8 +412,12 @@ public final class Broker: Sendable {
             handler.verifyTransaction = { [weak self] transactionalId, producerId, epoch, partitions in
                 await self?.verifyTransaction(transactionalId: transactionalId, producerId: producerId, epoch: epoch, partitions: partitions) ?? [:]
             }
+            handler.metrics = metrics
             guard var response = await handler.handle(body, version: version, nowMs: Self.nowMs(), afterAppends: orderedPhaseDone) else {
                 return .success(nil)
+            }
+            for topic in response.responses {
+                for partition in topic.partitionResponses { metrics.failed(.produce, code: partition.errorCode) }
             }
             if cluster != nil { LeaderHints.add(to: &response, version: version, partitions: partitions) }
             return encode(response, version: version, for: request)
@@ -517,6 +536,7 @@ public final class Broker: Sendable {
                 partitions: partitions, waiters: waiters, responseBytesMax: configuration.fetchResponseBytesMax, replicas: replicas
             ).fetch(body, version: request.apiVersion)
         }
+        if replicaId < 0 { countServed(result) }
         if cluster != nil { LeaderHints.add(to: &result.response, version: request.apiVersion, partitions: partitions) }
         do {
             if sendsFiles, !result.records.isEmpty,
@@ -528,6 +548,25 @@ public final class Broker: Sendable {
             return .response(frame)
         } catch {
             return .unsupported("Fetch v\(request.apiVersion) response could not be encoded: \(error)")
+        }
+    }
+
+    /// Sets the gauges that are read rather than counted (partition health, log sizes): the
+    /// admin listener calls it before each scrape.
+    public func refreshGauges() {
+        metrics.gauges.refresh(image: partitions.current, nodeId: configuration.nodeId, logs: logs.allLogs)
+    }
+
+    /// A consumer's fetch in the metrics: record bytes per topic, error codes per partition.
+    private func countServed(_ result: FetchResult) {
+        metrics.failed(.fetch, code: result.response.errorCode)
+        for topic in result.response.responses {
+            for partition in topic.partitions { metrics.failed(.fetch, code: partition.errorCode) }
+        }
+        for records in result.records {
+            let topic = result.response.responses[records.topicIndex]
+            let name = topic.topic.isEmpty ? (partitions.topicName(id: topic.topicId) ?? "") : topic.topic
+            metrics.served(topic: name, bytes: records.sizeBytes)
         }
     }
 

@@ -8,6 +8,8 @@ public struct BrokerConfiguration: Sendable {
     /// The address to bind; tests use 127.0.0.1 and port 0 (an ephemeral port).
     public var listenHost: String = "127.0.0.1"
     public var listenPort: Int = 9092
+    /// `admin.listen`: the admin listener's address (metrics, health); nil turns it off.
+    public var adminListen: (host: String, port: Int)? = ("127.0.0.1", 9644)
     /// What clients are told to connect to (Metadata); the bound address when nil.
     public var advertisedHost: String?
     public var advertisedPort: Int?

@@ -24,7 +24,23 @@ import ServiceLifecycle
 /// and on the signal stops accepting, lets in-flight requests finish, then flushes every log and
 /// writes the clean-shutdown marker.
 public enum BrokerService {
-    public static func run(configuration: BrokerConfiguration, logger: Logger) async throws {
+    /// - Parameter companion: started first and stopped last (the admin listener).
+    public static func run(configuration: BrokerConfiguration, logger: Logger, companion: (any BrokerCompanion)? = nil) async throws {
+        if let companion, let admin = configuration.adminListen {
+            let port = try await companion.start()
+            // Tests and scripts read this line to learn the admin port.
+            FileHandle.standardOutput.write(Data("strom admin listening on \(admin.host):\(port)\n".utf8))
+        }
+        do {
+            try await serve(configuration: configuration, logger: logger, companion: companion)
+        } catch {
+            await companion?.stop()
+            throw error
+        }
+        await companion?.stop()
+    }
+
+    private static func serve(configuration: BrokerConfiguration, logger: Logger, companion: (any BrokerCompanion)?) async throws {
         let openFilesLimit = OpenFilesLimit.raiseToHardLimit()
         logger.info("descriptor limit \(openFilesLimit), log files open at most \(configuration.logFilesOpenMax ?? OpenFilesLimit.defaultLogFilesOpenMax)")
         let processor = BrokerRequestProcessor()
@@ -38,8 +54,9 @@ public enum BrokerService {
         let port = address.port ?? configuration.listenPort
         let broker = try await Broker.start(
             configuration: configuration, advertisedHost: configuration.advertisedHost ?? configuration.listenHost,
-            advertisedPort: configuration.advertisedPort ?? port, logger: logger)
+            advertisedPort: configuration.advertisedPort ?? port, logger: logger, metrics: companion?.metrics ?? BrokerMetrics())
         processor.attach(broker)
+        companion?.brokerStarted(broker)
         for log in broker.logs.allLogs {
             if let reason = log.offlineReason { logger.error("partition \(log.topicPartition) is offline: \(reason)") }
         }
@@ -54,6 +71,7 @@ public enum BrokerService {
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        companion?.brokerStopping()
         try await broker.shutdown()
         logger.info("strom stopped cleanly")
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import StromAdmin
 import StromBroker
 
 /// `strom serve`: runs one broker. Settings come from flags, then the environment
@@ -22,6 +23,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Join the cluster whose metadata is in etcd: HOST:PORT[,HOST:PORT...] (etcd.endpoints; env STROM_ETCD_ENDPOINTS). Without it the broker runs alone.")
     var etcd: String?
+
+    @Option(name: .customLong("admin-listen"), help: "HOST:PORT of the admin listener (/metrics, /health, /ready); empty turns it off (admin.listen; env STROM_ADMIN_LISTEN; default 127.0.0.1:9644).")
+    var adminListen: String?
 
     @Option(name: .long, help: "HOST:PORT clients and other brokers connect to (advertised.listeners); default: the listen address.")
     var advertise: String?
@@ -48,6 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let nodeId { flags["node.id"] = String(nodeId) }
         if let etcd { flags["etcd.endpoints"] = etcd }
         if let advertise { flags["advertised.listeners"] = advertise }
+        if let adminListen { flags[BrokerSettings.adminListenKey] = adminListen }
         let configuration: BrokerConfiguration
         do {
             configuration = try await BrokerSettings.load(flags: flags)
@@ -60,6 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
             handler.logLevel = .info
             return handler
         }
-        try await BrokerService.run(configuration: configuration, logger: Logger(label: "strom"))
+        let admin = configuration.adminListen.map { AdminServer(host: $0.host, port: $0.port, logger: Logger(label: "strom.admin")) }
+        try await BrokerService.run(configuration: configuration, logger: Logger(label: "strom"), companion: admin)
     }
 }

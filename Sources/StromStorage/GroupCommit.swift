@@ -38,11 +38,22 @@ public final class GroupCommit: Sendable {
     /// Flusher threads still running.
     private let running: Mutex<Int>
 
+    /// One sync round, as reported to ``init(flusherThreads:onRound:)``'s observer (metrics).
+    public struct Round: Sendable {
+        public var waiters: Int
+        public var logs: Int
+        public var duration: Duration
+    }
+
+    private let onRound: (@Sendable (Round) -> Void)?
+
     /// - Parameter flusherThreads: how many syncs may be in flight at once. With two, a round can
     ///   start while the previous one is still in fdatasync, so waiters that arrive meanwhile do
     ///   not wait for it to finish first.
-    public init(flusherThreads: Int = 2) {
+    /// - Parameter onRound: told about every round once its syncs are done, on the flusher thread.
+    public init(flusherThreads: Int = 2, onRound: (@Sendable (Round) -> Void)? = nil) {
         precondition(flusherThreads >= 1, "group commit needs a flusher thread")
+        self.onRound = onRound
         running = Mutex(flusherThreads)
         for index in 0..<flusherThreads {
             let thread = Thread { [self] in self.run() }
@@ -147,6 +158,7 @@ public final class GroupCommit: Sendable {
             $0.logsSynced += logs.count
         }
         var results: [ObjectIdentifier: Result<Int64, any Error>] = [:]
+        let started = ContinuousClock.now
         for (id, log) in logs {
             do {
                 results[id] = .success(try log.flush())
@@ -154,6 +166,7 @@ public final class GroupCommit: Sendable {
                 results[id] = .failure(error)
             }
         }
+        if !logs.isEmpty { onRound?(Round(waiters: waiters.count, logs: logs.count, duration: ContinuousClock.now - started)) }
         for waiter in waiters {
             switch results[ObjectIdentifier(waiter.log)] {
             case .success(let durable)?:

@@ -233,6 +233,7 @@ public final class PartitionLog: Sendable {
     public var config: LogConfig { state.withLock { $0.config } }
     public var segmentBaseOffsets: [Int64] { state.withLock { $0.segments.map(\.baseOffset) } }
     public var sizeBytes: Int64 { state.withLock { $0.segments.reduce(0) { $0 + $1.sizeBytes } } }
+    public var segmentCount: Int { state.withLock { $0.segments.count } }
     public var offlineReason: String? { state.withLock { $0.offlineReason } }
 
     public func updateConfig(_ config: LogConfig) {

@@ -23,7 +23,7 @@ requires_strom_binary = pytest.mark.skipif(
 
 
 class StromServer:
-    """Starts `strom serve --listen 127.0.0.1:0`, learns the port from its first stdout line.
+    """Starts `strom serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0`, learns both ports from its stdout.
 
     The broker's log (stderr) goes to a temporary file rather than a pipe nobody reads: a test
     that makes the broker log a lot (bad connections) must not block it on a full pipe.
@@ -42,10 +42,14 @@ class StromServer:
         self.etcd = etcd
         self.process: subprocess.Popen | None = None
         self.port = port
+        # The admin listener (/metrics, /health, /ready): a free port, kept across restarts.
+        self.admin_port = 0
         self.log_file = None
 
-    def start(self) -> "StromServer":
-        """Starts the broker; a restart listens on the port it had (other brokers know it)."""
+    def start(self, wait_until_listening: bool = True) -> "StromServer":
+        """Starts the broker; a restart listens on the port it had (other brokers know it).
+        With `wait_until_listening=False` it returns once the admin listener answers, before the
+        broker has opened its logs (see `wait_until_listening`)."""
         if self.log_file is None:
             self.log_file = tempfile.TemporaryFile(prefix="strom-log-")
         cluster_args = []
@@ -54,13 +58,22 @@ class StromServer:
         if self.etcd is not None:
             cluster_args += ["--etcd", self.etcd]
         self.process = subprocess.Popen(
-            [*self.command_prefix, STROM_BINARY, "serve", "--listen", f"{self.host}:{self.port}", "--data-dir", str(self.data_dir), *cluster_args,
+            [*self.command_prefix, STROM_BINARY, "serve", "--listen", f"{self.host}:{self.port}", "--data-dir", str(self.data_dir),
+             "--admin-listen", f"{self.host}:{self.admin_port}", *cluster_args,
              *[arg for key, value in self.overrides.items() for arg in ("--override", f"{key}={value}")]],
             stdout=subprocess.PIPE, stderr=self.log_file, text=True, preexec_fn=self._limit_descriptors)
-        deadline = time.monotonic() + START_TIMEOUT_S
+        return self.wait_until_listening(admin_only=not wait_until_listening)
+
+    def wait_until_listening(self, admin_only: bool = False, timeout_s: float = START_TIMEOUT_S) -> "StromServer":
+        """Reads the broker's stdout until it says it listens (or only its admin listener does)."""
+        deadline = time.monotonic() + timeout_s
         line = ""
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
+            if line.startswith("strom admin listening on"):
+                self.admin_port = int(line.split()[4].rsplit(":", 1)[1])
+                if admin_only:
+                    return self
             if line.startswith("strom listening on"):
                 self.port = int(line.split()[3].rsplit(":", 1)[1])
                 return self
@@ -77,6 +90,10 @@ class StromServer:
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://{self.host}:{self.admin_port}"
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None

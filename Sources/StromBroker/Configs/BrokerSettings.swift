@@ -6,10 +6,12 @@ import Foundation
 /// `STROM_LOG_RETENTION_MS`, `STROM_LISTEN`, `STROM_DATA_DIR`, `STROM_CONFIG`), then the config
 /// file (Kafka's `server.properties` names), then Kafka's defaults. Read with swift-configuration.
 public enum BrokerSettings {
-    /// Strom's own keys besides Kafka's: `listen` (HOST:PORT), `data.dir`, and `config` (the file).
+    /// Strom's own keys besides Kafka's: `listen` (HOST:PORT), `data.dir`, `config` (the file) and `admin.listen`.
     public static let listenKey = "listen"
     public static let dataDirectoryKey = "data.dir"
     public static let configFileKey = "config"
+    /// The admin listener: HOST:PORT, or empty for none (`STROM_ADMIN_LISTEN`).
+    public static let adminListenKey = "admin.listen"
 
     public struct InvalidSetting: Error, CustomStringConvertible {
         public var description: String
@@ -52,6 +54,16 @@ public enum BrokerSettings {
         }
         configuration.listenHost = String(listen[..<colon])
         configuration.listenPort = port
+        if let admin = reader.string(forKey: ConfigKey(adminListenKey)) {
+            if admin.isEmpty {
+                configuration.adminListen = nil
+            } else {
+                guard let colon = admin.lastIndex(of: ":"), let port = Int(admin[admin.index(after: colon)...]), (0...65_535).contains(port) else {
+                    throw InvalidSetting(description: "admin.listen must be HOST:PORT or empty, not \(admin)")
+                }
+                configuration.adminListen = (String(admin[..<colon]), port)
+            }
+        }
         return configuration
     }
 }

@@ -21,6 +21,8 @@ struct ProduceHandler: Sendable {
     /// open transaction (transactional id, producer id, epoch, partitions → code per partition).
     var verifyTransaction: (@Sendable (String, Int64, Int16, [TransactionMetadata.TopicPartitionName]) async
         -> [TransactionMetadata.TopicPartitionName: KafkaErrorCode])?
+    /// Counts what is appended (messages and bytes in, per topic).
+    var metrics: BrokerMetrics?
 
     private struct Appended {
         var topicIndex: Int
@@ -113,6 +115,7 @@ struct ProduceHandler: Sendable {
             result.errorCode = KafkaErrorCode.messageTooLarge.rawValue
             return nil
         }
+        let sizeBytes = records.readableBytes
         do {
             let batch = try RecordBatch.read(from: &records)
             // Magic 2 produce requests carry exactly one batch (Kafka's rule).
@@ -138,6 +141,7 @@ struct ProduceHandler: Sendable {
                 try batch.validate(mode: .produced, decompressedSizeBytesMax: decompressedSizeBytesMax)
             }
             let info = try log.append(batch, nowMs: nowMs)
+            metrics?.appended(topic: topic, records: Int(batch.header.recordCount), bytes: sizeBytes)
             result.baseOffset = info.firstOffset
             result.logAppendTimeMs = info.logAppendTimeMs
             result.logStartOffset = info.logStartOffset

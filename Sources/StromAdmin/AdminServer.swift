@@ -1,0 +1,122 @@
+public import Logging
+public import StromBroker
+import Hummingbird
+import NIOCore
+import NIOPosix
+import Prometheus
+import Synchronization
+
+/// The admin listener (`admin.listen`, Hummingbird): `/metrics` in Prometheus's text format,
+/// `/health` (the process and its event loops answer) and `/ready` (logs recovered, metadata
+/// loaded, registered; false again once shutdown begins) for supervisors and load balancers.
+public final class AdminServer: BrokerCompanion {
+    public let metrics: BrokerMetrics
+    /// Every metric the broker records; `/metrics` emits it.
+    let registry: PrometheusCollectorRegistry
+    private let host: String
+    private let port: Int
+    private let logger: Logger
+    private let broker = Mutex<Broker?>(nil)
+    private let serving = Mutex<Task<Void, Never>?>(nil)
+
+    public init(host: String, port: Int, logger: Logger) {
+        self.host = host
+        self.port = port
+        self.logger = logger
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Request and flush times on one machine run from tens of microseconds to seconds.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        let counts: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1_024]
+        factory.valueHistogramBuckets[BrokerMetrics.groupCommitWaitersName] = counts
+        factory.valueHistogramBuckets[BrokerMetrics.groupCommitLogsName] = counts
+        self.registry = registry
+        self.metrics = BrokerMetrics(factory: factory)
+    }
+
+    public func start() async throws -> Int {
+        let (bound, binding) = AsyncStream<Result<Int, any Error>>.makeStream()
+        let application = Application(
+            router: makeRouter(), configuration: .init(address: .hostname(host, port: port), serverName: "strom"),
+            onServerRunning: { channel in binding.yield(.success(channel.localAddress?.port ?? 0)) },
+            logger: logger)
+        let task = Task {
+            do {
+                try await application.runService(gracefulShutdownSignals: [])
+            } catch {
+                binding.yield(.failure(error))
+            }
+            binding.finish()
+        }
+        serving.withLock { $0 = task }
+        for await result in bound { return try result.get() }
+        throw AdminListenerStopped(address: "\(host):\(port)")
+    }
+
+    public func brokerStarted(_ broker: Broker) {
+        self.broker.withLock { $0 = broker }
+    }
+
+    public func brokerStopping() {
+        broker.withLock { $0 = nil }
+    }
+
+    public func stop() async {
+        guard let task = serving.withLock({ $0 }) else { return }
+        task.cancel()
+        await task.value
+    }
+
+    private func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/metrics") { [self] _, _ -> Response in
+            broker.withLock { $0 }?.refreshGauges()
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        router.get("/health") { _, _ -> Response in
+            // This answer runs on an event loop of the process-wide group the broker serves on
+            // too; every loop of it must answer within two seconds.
+            await Self.loopsAnswer(Array(MultiThreadedEventLoopGroup.singleton.makeIterator()), within: .seconds(2))
+                ? Self.text(.ok, "ok\n") : Self.text(.serviceUnavailable, "an event loop does not answer\n")
+        }
+        router.get("/ready") { [self] _, _ -> Response in
+            broker.withLock { $0 } == nil ? Self.text(.serviceUnavailable, "not ready\n") : Self.text(.ok, "ready\n")
+        }
+        return router
+    }
+
+    /// Whether every loop runs a task within `limit` (a blocked loop never would: the timer,
+    /// outside the loops, answers then).
+    static func loopsAnswer(_ loops: [any EventLoop], within limit: Duration) async -> Bool {
+        guard let first = loops.first else { return true }
+        return await withCheckedContinuation { continuation in
+            let resumed = Mutex(false)
+            let finish: @Sendable (Bool) -> Void = { answer in
+                if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: answer) }
+            }
+            EventLoopFuture.andAllSucceed(loops.map { $0.submit {} }, on: first).whenComplete { finish((try? $0.get()) != nil) }
+            Task {
+                try? await Task.sleep(for: limit)
+                finish(false)
+            }
+        }
+    }
+
+    private static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// The admin listener stopped before it was listening (its address could not be bound).
+struct AdminListenerStopped: Error, CustomStringConvertible {
+    var address: String
+    var description: String { "the admin listener could not listen on \(address)" }
+}

@@ -1,0 +1,150 @@
+"""The admin listener (issue #15) against a real `strom serve`: /metrics read by Prometheus's own
+text parser (prometheus_client), /health and /ready."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from strom_cluster import EtcdServer, StromCluster
+from strom_server import StromServer, create_topic, unique_topic
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def scrape(admin_url: str) -> dict[tuple[str, tuple], float]:
+    """Every sample by (name, sorted labels), as Prometheus would read them."""
+    status, text = get(f"{admin_url}/metrics")
+    assert status == 200, text
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def total(samples, name: str, **labels) -> float:
+    """The sum over every series of `name` whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(v for (n, series), v in samples.items() if n == name and wanted <= set(series))
+
+
+def produce(bootstrap: str, topic: str, count: int) -> None:
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+    for index in range(count):
+        producer.produce(topic, f"record {index}".encode(), key=str(index).encode())
+    assert producer.flush(30) == 0
+
+
+def consume_all(bootstrap: str, topic: str, partitions: int, count: int) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_topic(), "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, partition, 0) for partition in range(partitions)])
+    read, deadline = 0, time.monotonic() + 30
+    try:
+        while read < count and time.monotonic() < deadline:
+            read += sum(1 for message in consumer.consume(1000, 0.5) if message.error() is None)
+    finally:
+        consumer.close()
+    return read
+
+
+def test_metrics_count_exactly_what_was_produced_and_consumed(server):
+    topic = unique_topic()
+    create_topic(server.bootstrap, topic, 3)
+    before = scrape(server.admin_url)
+    produce(server.bootstrap, topic, 500)
+    after_produce = scrape(server.admin_url)
+    assert value(after_produce, "kafka_server_brokertopicmetrics_messagesin_total", topic=topic) == 500
+    bytes_in = value(after_produce, "kafka_server_brokertopicmetrics_bytesin_total", topic=topic)
+    # Every byte appended is in the topic's logs: the two views agree.
+    assert bytes_in == total(after_produce, "kafka_log_log_size", topic=topic) > 500 * len("record 0")
+    assert total(after_produce, "kafka_log_log_logendoffset", topic=topic) == 500
+    assert (total(after_produce, "kafka_network_requestmetrics_requests_total", request="Produce")
+            > total(before, "kafka_network_requestmetrics_requests_total", request="Produce"))
+    assert value(after_produce, "kafka_server_brokertopicmetrics_bytesout_total", topic=topic) == 0
+
+    assert consume_all(server.bootstrap, topic, 3, 500) == 500
+    after_consume = scrape(server.admin_url)
+    # One consumer read each batch once: exactly the bytes that came in went out.
+    assert value(after_consume, "kafka_server_brokertopicmetrics_bytesout_total", topic=topic) == bytes_in
+    assert total(after_consume, "kafka_network_requestmetrics_requests_total", request="Fetch") > 0
+    # Single broker: it leads everything, nothing is under-replicated, it is the controller.
+    assert value(after_consume, "kafka_server_replicamanager_leadercount") >= 3
+    assert value(after_consume, "kafka_server_replicamanager_underreplicatedpartitions") == 0
+    assert value(after_consume, "kafka_controller_kafkacontroller_activecontrollercount") == 1
+    # acks=all waited for group commit, whose rounds are timed.
+    assert value(after_consume, "strom_log_flush_duration_seconds_count") > 0
+    assert value(after_consume, "strom_request_duration_seconds_count", request="Produce", version=_produce_version(after_consume)) > 0
+
+
+def _produce_version(samples) -> str:
+    versions = [dict(series)["version"] for (name, series) in samples
+                if name == "kafka_network_requestmetrics_requests_total" and dict(series).get("request") == "Produce"]
+    assert versions, "no Produce request counted"
+    return versions[0]
+
+
+def test_errors_are_counted_by_request_and_error_name(server):
+    from confluent_kafka import Consumer, TopicPartition
+    topic = unique_topic()
+    create_topic(server.bootstrap, topic, 1)
+    consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": unique_topic(), "auto.offset.reset": "error"})
+    # An offset past the end: the broker answers OFFSET_OUT_OF_RANGE.
+    consumer.assign([TopicPartition(topic, 0, 1000)])
+    deadline = time.monotonic() + 20
+    try:
+        while time.monotonic() < deadline:
+            consumer.poll(0.2)
+            if value(scrape(server.admin_url), "kafka_network_requestmetrics_errors_total",
+                     request="Fetch", error="OFFSET_OUT_OF_RANGE") > 0:
+                break
+    finally:
+        consumer.close()
+    assert value(scrape(server.admin_url), "kafka_network_requestmetrics_errors_total",
+                 request="Fetch", error="OFFSET_OUT_OF_RANGE") > 0
+
+
+def test_ready_only_once_the_broker_has_its_metadata_health_at_once(data_dir):
+    """A cluster broker waits for etcd: it is alive (/health) but not ready until it has loaded
+    the metadata, recovered its logs and registered."""
+    etcd = EtcdServer(data_dir)
+    broker = StromServer(data_dir / "broker", node_id=1, etcd=etcd.endpoint).start(wait_until_listening=False)
+    try:
+        assert get(f"{broker.admin_url}/health") == (200, "ok\n")
+        assert get(f"{broker.admin_url}/ready")[0] == 503
+        time.sleep(1)  # a moment of trying to reach etcd changes nothing
+        assert get(f"{broker.admin_url}/ready")[0] == 503
+        etcd.start()
+        broker.wait_until_listening()
+        assert get(f"{broker.admin_url}/ready") == (200, "ready\n")
+    finally:
+        assert broker.stop() == 0
+        etcd.stop()
+
+
+def test_cluster_brokers_report_leaders_and_one_controller(cluster):
+    topic = unique_topic()
+    cluster.create_topic(topic, partitions=3, replication_factor=3)
+    produce(cluster.bootstrap, topic, 300)
+    samples = {node: scrape(broker.admin_url) for node, broker in cluster.brokers.items()}
+    assert sum(value(s, "kafka_controller_kafkacontroller_activecontrollercount") for s in samples.values()) == 1
+    # Each partition is led by one broker and held by all three.
+    assert sum(total(s, "kafka_log_log_logendoffset", topic=topic) for s in samples.values()) == 3 * 300
+    assert sum(value(s, "kafka_server_brokertopicmetrics_messagesin_total", topic=topic) for s in samples.values()) == 300
+    assert all(value(s, "kafka_server_replicamanager_partitioncount") >= 3 for s in samples.values())
