@@ -1,5 +1,6 @@
 public import Logging
 public import StromBroker
+import Dispatch
 import Hummingbird
 import NIOCore
 import NIOPosix
@@ -101,8 +102,10 @@ public final class AdminServer: BrokerCompanion {
                 if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: answer) }
             }
             EventLoopFuture.andAllSucceed(loops.map { $0.submit {} }, on: first).whenComplete { finish((try? $0.get()) != nil) }
-            Task {
-                try? await Task.sleep(for: limit)
+            // A Dispatch timer: neither on the loops nor on Swift's cooperative pool, either of
+            // which may be what is stuck.
+            let (seconds, attoseconds) = limit.components
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))) {
                 finish(false)
             }
         }

@@ -30,6 +30,8 @@ public final class Broker: Sendable {
     let transactionConnections: InterBrokerConnections
     /// What the broker counts and times (served by the admin listener).
     public let metrics: BrokerMetrics
+    /// Consumer lag of the groups coordinated here.
+    let lagMonitor = LagMonitor()
     private let clusterRuntime = Mutex<ClusterRuntime?>(nil)
 
     /// This broker's part in a cluster; nil when it runs alone.
@@ -551,10 +553,28 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Sets the gauges that are read rather than counted (partition health, log sizes): the
-    /// admin listener calls it before each scrape.
+    /// Sets the gauges that are read rather than counted (partition health, log sizes, consumer
+    /// lag): the admin listener calls it before each scrape.
     public func refreshGauges() {
         metrics.gauges.refresh(image: partitions.current, nodeId: configuration.nodeId, logs: logs.allLogs)
+        metrics.gauges.refresh(lag: consumerLag())
+    }
+
+    /// Takes a lag sample of every group coordinated here (the maintenance timer, once a second).
+    func sampleConsumerLag() async {
+        let commits = await groupCoordinator.committedOffsets()
+        let partitions = self.partitions
+        lagMonitor.sample(commits) { partitions.log(topic: $0.topic, partition: $0.partition)?.offsets.highWatermark }
+    }
+
+    /// The lag of every partition of every group coordinated here, now: in records (to the high
+    /// watermark, what the group could read) and in time, with Burrow's status.
+    public func consumerLag() -> [LagMonitor.PartitionLag] {
+        let partitions = self.partitions
+        return lagMonitor.evaluate(
+            logEndOffset: { partitions.log(topic: $0.topic, partition: $0.partition)?.offsets.highWatermark },
+            timestamp: { partitions.log(topic: $0.topic, partition: $0.partition)?.batchTimestamp(at: $1) },
+            nowMs: Self.nowMs())
     }
 
     /// A consumer's fetch in the metrics: record bytes per topic, error codes per partition.

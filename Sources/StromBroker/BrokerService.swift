@@ -56,24 +56,42 @@ public enum BrokerService {
             configuration: configuration, advertisedHost: configuration.advertisedHost ?? configuration.listenHost,
             advertisedPort: configuration.advertisedPort ?? port, logger: logger, metrics: companion?.metrics ?? BrokerMetrics())
         processor.attach(broker)
-        companion?.brokerStarted(broker)
         for log in broker.logs.allLogs {
             if let reason = log.offlineReason { logger.error("partition \(log.topicPartition) is offline: \(reason)") }
         }
-        // Tests and scripts read this line to learn the port.
-        FileHandle.standardOutput.write(Data("strom listening on \(configuration.listenHost):\(port) data \(configuration.dataDirectory)\n".utf8))
+        let readiness = ReadinessService(
+            announce: {
+                companion?.brokerStarted(broker)
+                // Tests and scripts read this line to learn the port, and may stop the broker at once.
+                FileHandle.standardOutput.write(Data("strom listening on \(configuration.listenHost):\(port) data \(configuration.dataDirectory)\n".utf8))
+            },
+            stopping: { companion?.brokerStopping() })
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse order: leaderships move away while the server still answers.
                 services: [
                     .init(service: server), .init(service: MaintenanceService(broker: broker, logger: logger)),
-                    .init(service: ControlledShutdownService(broker: broker)),
+                    .init(service: ControlledShutdownService(broker: broker)), .init(service: readiness),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         companion?.brokerStopping()
         try await broker.shutdown()
         logger.info("strom stopped cleanly")
+    }
+}
+
+/// The last service of the group: when it runs the group already traps SIGTERM and SIGINT, so
+/// the broker may say it listens and become ready (a stop right after is a clean one); at graceful
+/// shutdown it stops first, and the broker is no longer ready while the others wind down.
+struct ReadinessService: Service {
+    let announce: @Sendable () -> Void
+    let stopping: @Sendable () -> Void
+
+    func run() async throws {
+        announce()
+        try? await gracefulShutdown()
+        stopping()
     }
 }
 
@@ -91,6 +109,7 @@ struct MaintenanceService: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 if Task.isCancelled { break }
+                await broker.sampleConsumerLag()
                 do {
                     for (partition, corruption) in try broker.runMaintenance() {
                         logger.error("partition \(partition) is offline: \(corruption)")

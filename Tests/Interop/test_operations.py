@@ -148,3 +148,138 @@ def test_cluster_brokers_report_leaders_and_one_controller(cluster):
     assert sum(total(s, "kafka_log_log_logendoffset", topic=topic) for s in samples.values()) == 3 * 300
     assert sum(value(s, "kafka_server_brokertopicmetrics_messagesin_total", topic=topic) for s in samples.values()) == 300
     assert all(value(s, "kafka_server_replicamanager_partitioncount") >= 3 for s in samples.values())
+
+
+class SteadyProducer:
+    """Produces to `topic` at about `rate` records/s in a thread until stopped."""
+
+    def __init__(self, bootstrap: str, topic: str, rate: float = 50):
+        import threading
+        from confluent_kafka import Producer
+        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 1})
+        self.topic, self.rate = topic, rate
+        self.sent = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def _run(self):
+        while not self.stopping.is_set():
+            self.producer.produce(self.topic, f"record {self.sent}".encode())
+            self.sent += 1
+            self.producer.poll(0)
+            self.stopping.wait(1 / self.rate)
+
+    def __exit__(self, *_):
+        self.stopping.set()
+        self.thread.join(10)
+        self.producer.flush(10)
+
+
+def group_consumer(bootstrap: str, group: str, topic: str):
+    from confluent_kafka import Consumer
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                         "enable.auto.commit": True, "auto.commit.interval.ms": 300})
+    consumer.subscribe([topic])
+    return consumer
+
+
+def consume_for(consumer, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        consumer.poll(0.1)
+
+
+def merged_scrape(admin_urls: list[str]) -> dict:
+    samples = {}
+    for url in admin_urls:
+        samples.update(scrape(url))
+    return samples
+
+
+def wait_for_lag(admin_urls: list[str], predicate, what: str, timeout_s: float = 30):
+    """Polls /metrics of every broker until `predicate(samples of all)` holds; returns the samples."""
+    deadline = time.monotonic() + timeout_s
+    samples = {}
+    while time.monotonic() < deadline:
+        samples = {}
+        for url in admin_urls:
+            samples.update(scrape(url))
+        if predicate(samples):
+            return samples
+        time.sleep(0.3)
+    lag = {k: v for k, v in samples.items() if "consumergroup" in k[0]}
+    raise AssertionError(f"{what} within {timeout_s} s; consumer-group series: {lag}")
+
+
+STOP, OK = 3, 0
+
+
+def check_lag_follows_a_consumer_that_stops_and_comes_back(bootstrap: str, admin_urls: list[str], topic: str):
+    group = unique_topic()
+    labels = {"group": group, "topic": topic, "partition": "0"}
+    with SteadyProducer(bootstrap, topic):
+        consumer = group_consumer(bootstrap, group, topic)
+        key = ("strom_consumergroup_partition_status", tuple(sorted(labels.items())))
+        deadline = time.monotonic() + 30
+        while key not in (samples := merged_scrape(admin_urls)):
+            assert time.monotonic() < deadline, "the group's partition evaluated within 30 s"
+            consume_for(consumer, 0.5)
+        consume_for(consumer, 3)  # a few commits in the window
+        samples = merged_scrape(admin_urls)
+        assert value(samples, "strom_consumergroup_partition_status", **labels) == OK
+        assert value(samples, "kafka_consumergroup_group_lag", **labels) < 100
+        consumer.close()
+        # The producer goes on, nobody reads or commits: lag in records and seconds grows, and once
+        # no commit came for longer than the window spans, Burrow's STOP.
+        samples = wait_for_lag(admin_urls, lambda s: value(s, "strom_consumergroup_partition_status", **labels) == STOP,
+                               "STOP after the consumer left")
+        assert value(samples, "kafka_consumergroup_group_lag", **labels) > 0
+        assert value(samples, "kafka_consumergroup_group_lag_seconds", **labels) > 1
+        assert value(samples, "strom_consumergroup_status", group=group) == 2  # ERROR
+        # A new member catches up: OK again, and the time lag falls back under two seconds (samples come once a second).
+        consumer = group_consumer(bootstrap, group, topic)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                consume_for(consumer, 1)
+                samples = {}
+                for url in admin_urls:
+                    samples.update(scrape(url))
+                if (value(samples, "strom_consumergroup_partition_status", **labels) == OK
+                        and value(samples, "kafka_consumergroup_group_lag_seconds", **labels) < 2):
+                    break
+            assert value(samples, "strom_consumergroup_partition_status", **labels) == OK, samples
+            assert value(samples, "kafka_consumergroup_group_lag_seconds", **labels) < 2
+        finally:
+            consumer.close()
+
+
+def test_consumer_lag_in_records_and_seconds_with_burrows_status(server):
+    topic = unique_topic()
+    create_topic(server.bootstrap, topic, 1)
+    check_lag_follows_a_consumer_that_stops_and_comes_back(server.bootstrap, [server.admin_url], topic)
+
+
+def test_only_the_groups_coordinator_reports_its_lag(cluster):
+    topic, group = unique_topic(), unique_topic()
+    cluster.create_topic(topic, partitions=1, replication_factor=3)
+    urls = [broker.admin_url for broker in cluster.brokers.values()]
+    with SteadyProducer(cluster.bootstrap, topic):
+        consumer = group_consumer(cluster.bootstrap, group, topic)
+        try:
+            deadline = time.monotonic() + 30
+            while not any(reports_group(url, group) for url in urls):
+                assert time.monotonic() < deadline, "the group's lag reported within 30 s"
+                consume_for(consumer, 0.5)
+        finally:
+            consumer.close()
+    reporting = [url for url in urls if reports_group(url, group)]
+    assert len(reporting) == 1, f"reported by {reporting}"
+
+
+def reports_group(admin_url: str, group: str) -> bool:
+    return any(name == "kafka_consumergroup_group_lag" and dict(labels).get("group") == group for name, labels in scrape(admin_url))

@@ -24,7 +24,7 @@ import Testing
             .deletingLastPathComponent().appendingPathComponent("StromLogWriter").path
     }
 
-    @Test func killDashNineNeverLosesAnAcknowledgedBatch() throws {
+    @Test func killDashNineNeverLosesAnAcknowledgedBatch() async throws {
         let directory = try TemporaryDirectory()
         let logDirectory = directory.path + "/crash-0"
         var rng = SplitMix64(seed: 0x5EED)
@@ -32,7 +32,7 @@ import Testing
         #expect(FileManager.default.isExecutableFile(atPath: Self.writerPath), "missing \(Self.writerPath)")
         for round in 0..<Self.rounds {
             let acksBeforeKill = 1 + rng.below(30)
-            let acks = try Self.runWriterAndKill(directory: logDirectory, round: round, seed: rng.next(), acksBeforeKill: acksBeforeKill)
+            let acks = try await Self.runWriterAndKill(directory: logDirectory, round: round, seed: rng.next(), acksBeforeKill: acksBeforeKill)
             acknowledged += acks
             let (log, _) = try PartitionLog.open(
                 directory: logDirectory, topicPartition: TopicPartition(topic: "crash", partition: 0),
@@ -79,8 +79,8 @@ import Testing
 
     /// Starts the writer, lets it acknowledge `acksBeforeKill` batches, kills it, and returns every
     /// acknowledgement it printed (including any that raced with the kill).
-    static func runWriterAndKill(directory: String, round: Int, seed: UInt64, acksBeforeKill: Int) throws -> [Ack] {
-        let lines = try runChildAndKill(arguments: [directory, String(round), String(seed)], round: round, acksBeforeKill: acksBeforeKill)
+    static func runWriterAndKill(directory: String, round: Int, seed: UInt64, acksBeforeKill: Int) async throws -> [Ack] {
+        let lines = try await runChildAndKillOffPool(arguments: [directory, String(round), String(seed)], round: round, acksBeforeKill: acksBeforeKill)
         return lines.compactMap { fields in
             guard fields.count == 4, let first = Int64(fields[1]), let last = Int64(fields[2]), let crc = UInt32(fields[3]) else { return nil }
             return Ack(firstOffset: first, lastOffset: last, crc: crc)
@@ -92,7 +92,7 @@ import Testing
     /// or discarding an interrupted segment swap), every record read back is one the child wrote
     /// for its key, at its offset, and every key's last record is at or after its latest
     /// acknowledged update (a later, unacknowledged one may have survived too): nothing resurrects.
-    @Test func killDashNineDuringCompactionKeepsTheLatestValueOfEveryKey() throws {
+    @Test func killDashNineDuringCompactionKeepsTheLatestValueOfEveryKey() async throws {
         let directory = try TemporaryDirectory()
         let dataDirectory = directory.path + "/data"
         let topicPartition = TopicPartition(topic: "compacted", partition: 0)
@@ -104,7 +104,7 @@ import Testing
             // Most children kill themselves at a random step of a clean; the others are killed from
             // here after some acknowledgements, wherever they are.
             let killAtStep = rng.below(4) == 0 ? 0 : 1 + rng.below(80)
-            let lines = try Self.runChildAndKill(
+            let lines = try await Self.runChildAndKillOffPool(
                 arguments: [dataDirectory, String(round), String(rng.next()), "compact", String(killAtStep)], round: round,
                 acksBeforeKill: killAtStep > 0 ? Int.max : 5 + rng.below(60))
             for fields in lines where fields.count == 4 {
@@ -153,7 +153,7 @@ import Testing
     /// Starts the writer with `arguments`, lets it acknowledge `acksBeforeKill` times (or until it
     /// dies), kills it, and returns the fields of every "acked" line it printed (including any that
     /// raced with the kill).
-    static func runChildAndKill(arguments: [String], round: Int, acksBeforeKill: Int) throws -> [[Substring]] {
+    static func runChildAndKill(arguments: [String], round: Int, acksBeforeKill: Int) throws -> ChildRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: writerPath)
         process.arguments = arguments
@@ -185,7 +185,21 @@ import Testing
             }
         }
         process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer exited by itself: \(process.terminationStatus)")
-        return acks
+        return ChildRun(lines: acks, killed: process.terminationReason == .uncaughtSignal, status: process.terminationStatus)
+    }
+
+    struct ChildRun: Sendable {
+        var lines: [[Substring]]
+        /// Whether it ended by a signal (the kill), not by itself.
+        var killed: Bool
+        var status: Int32
+    }
+
+    /// ``runChildAndKill(arguments:round:acksBeforeKill:)`` off the cooperative pool; checks that the
+    /// child was killed rather than exiting by itself.
+    static func runChildAndKillOffPool(arguments: [String], round: Int, acksBeforeKill: Int) async throws -> [[Substring]] {
+        let run = try await runBlocking { try runChildAndKill(arguments: arguments, round: round, acksBeforeKill: acksBeforeKill) }
+        #expect(run.killed, "round \(round): the writer exited by itself: \(run.status)")
+        return run.lines
     }
 }

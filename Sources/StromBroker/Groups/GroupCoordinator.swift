@@ -82,6 +82,19 @@ actor GroupCoordinator {
         logger.info("\(GroupCoordinatorSettings.offsetsTopic)-\(partition): groups unloaded (leadership moved), \(parked.count) parked requests answered")
     }
 
+    /// Every committed offset of the groups coordinated here (consumer lag samples them).
+    func committedOffsets() -> [LagMonitor.Commit] {
+        shards.values.flatMap { machine in
+            machine.offsets.flatMap { group, offsets in
+                offsets.map { key, committed in
+                    LagMonitor.Commit(
+                        key: .init(group: group, topic: key.topic, partition: key.partition), offset: committed.offset,
+                        commitTimestampMs: committed.commitTimestampMs)
+                }
+            }
+        }
+    }
+
     /// Requests parked until their answer is known (for tests).
     var parkedRequestCount: Int { waiting.count }
 

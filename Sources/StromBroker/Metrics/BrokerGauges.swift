@@ -29,6 +29,18 @@ final class BrokerGauges: Sendable {
 
     private let logGauges = Mutex<[TopicPartition: LogGauges]>([:])
 
+    private struct LagGauges {
+        let records: Gauge
+        let seconds: Gauge
+        let status: Gauge
+
+        func destroy() {
+            for gauge in [records, seconds, status] { gauge.destroy() }
+        }
+    }
+
+    private let lagGauges = Mutex<(partitions: [LagMonitor.Key: LagGauges], groups: [String: Gauge])>(([:], [:]))
+
     init(factory: any MetricsFactory) {
         self.factory = factory
         func gauge(_ name: String) -> Gauge { Gauge(label: name, dimensions: [], factory: factory) }
@@ -67,6 +79,51 @@ final class BrokerGauges: Sendable {
         offlinePartitions.record(isController ? offlineCount : 0)
         activeController.record(isController ? 1 : 0)
         refreshLogs(logsByPartition)
+    }
+
+    /// Sets the consumer-lag gauges (kafka-lag-exporter's names for lag in records and seconds;
+    /// Burrow's statuses as numbers: partition 0 OK, 1 WARNING, 2 STALL, 3 STOP, 4 REWIND; group
+    /// 0 OK, 1 WARNING, 2 ERROR). A partition whose time lag is unknown reports none.
+    func refresh(lag: [LagMonitor.PartitionLag]) {
+        let factory = self.factory
+        lagGauges.withLock { gauges in
+            let current = Set(lag.map(\.key))
+            for (key, stale) in gauges.partitions where !current.contains(key) {
+                stale.destroy()
+                gauges.partitions[key] = nil
+            }
+            var groupStatuses: [String: [PartitionLagStatus]] = [:]
+            for partition in lag {
+                groupStatuses[partition.key.group, default: []].append(partition.status)
+                let handles = gauges.partitions[partition.key] ?? {
+                    let dimensions = [
+                        ("group", partition.key.group), ("topic", partition.key.topic), ("partition", String(partition.key.partition)),
+                    ]
+                    func gauge(_ name: String) -> Gauge { Gauge(label: name, dimensions: dimensions, factory: factory) }
+                    let made = LagGauges(
+                        records: gauge("kafka_consumergroup_group_lag"), seconds: gauge("kafka_consumergroup_group_lag_seconds"),
+                        status: gauge("strom_consumergroup_partition_status"))
+                    gauges.partitions[partition.key] = made
+                    return made
+                }()
+                handles.records.record(partition.lag)
+                if let timeLagMs = partition.timeLagMs { handles.seconds.record(Double(timeLagMs) / 1_000) }
+                handles.status.record(PartitionLagStatus.allCases.firstIndex(of: partition.status) ?? 0)
+            }
+            for (group, stale) in gauges.groups where groupStatuses[group] == nil {
+                stale.destroy()
+                gauges.groups[group] = nil
+            }
+            for (group, statuses) in groupStatuses {
+                let gauge = gauges.groups[group] ?? {
+                    let made = Gauge(label: "strom_consumergroup_status", dimensions: [("group", group)], factory: factory)
+                    gauges.groups[group] = made
+                    return made
+                }()
+                let status = GroupLagStatus(partitions: statuses)
+                gauge.record([GroupLagStatus.ok, .warning, .error].firstIndex(of: status) ?? 0)
+            }
+        }
     }
 
     private func refreshLogs(_ logs: [TopicPartition: PartitionLog]) {
