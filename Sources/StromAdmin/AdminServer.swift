@@ -1,6 +1,7 @@
 public import Logging
 public import StromBroker
 import Dispatch
+import Foundation
 import Hummingbird
 import NIOCore
 import NIOPosix
@@ -86,6 +87,21 @@ public final class AdminServer: BrokerCompanion {
             await Self.loopsAnswer(Array(MultiThreadedEventLoopGroup.singleton.makeIterator()), within: .seconds(2))
                 ? Self.text(.ok, "ok\n") : Self.text(.serviceUnavailable, "an event loop does not answer\n")
         }
+        router.get("/v1/cluster") { [self] _, _ -> Response in
+            try json(self.broker.withLock { $0 }?.clusterView())
+        }
+        router.get("/v1/topics") { [self] _, _ -> Response in
+            try json(self.broker.withLock { $0 }?.topicViews())
+        }
+        router.get("/v1/topics/:name") { [self] _, context -> Response in
+            let name = try context.parameters.require("name")
+            guard let broker = self.broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
+            guard let topic = broker.topicViews(named: name).first else { return Self.text(.notFound, "no topic \(name)\n") }
+            return try json(topic)
+        }
+        router.get("/v1/groups") { [self] _, _ -> Response in
+            try json(self.broker.withLock { $0 }?.groupLagViews())
+        }
         router.get("/ready") { [self] _, _ -> Response in
             broker.withLock { $0 } == nil ? Self.text(.serviceUnavailable, "not ready\n") : Self.text(.ok, "ready\n")
         }
@@ -109,6 +125,16 @@ public final class AdminServer: BrokerCompanion {
                 finish(false)
             }
         }
+    }
+
+    /// `value` as JSON, or 503 while the broker is not ready (nothing to show yet).
+    private func json(_ value: (some Encodable)?) throws -> Response {
+        guard let value else { return Self.text(.serviceUnavailable, "not ready\n") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
     private static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {

@@ -283,3 +283,41 @@ def test_only_the_groups_coordinator_reports_its_lag(cluster):
 
 def reports_group(admin_url: str, group: str) -> bool:
     return any(name == "kafka_consumergroup_group_lag" and dict(labels).get("group") == group for name, labels in scrape(admin_url))
+
+
+def test_v1_json_shows_the_cluster_topics_and_group_lag(server):
+    import json
+    topic, group = unique_topic(), unique_topic()
+    create_topic(server.bootstrap, topic, 2)
+    produce(server.bootstrap, topic, 100)
+    status, body = get(f"{server.admin_url}/v1/cluster")
+    assert status == 200
+    cluster = json.loads(body)
+    assert cluster["controllerId"] == cluster["nodeId"] and [b["port"] for b in cluster["brokers"]] == [server.port]
+    status, body = get(f"{server.admin_url}/v1/topics/{topic}")
+    assert status == 200
+    described = json.loads(body)
+    assert [p["partition"] for p in described["partitions"]] == [0, 1]
+    assert sum(p["logEndOffset"] for p in described["partitions"]) == 100
+    assert get(f"{server.admin_url}/v1/topics/{unique_topic()}")[0] == 404
+    assert any(t["name"] == topic for t in json.loads(get(f"{server.admin_url}/v1/topics")[1]))
+    # A group that committed offset 5 of partition 0: its lag, from the coordinator.
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, 5)], asynchronous=False)
+    finally:
+        consumer.close()
+    deadline = time.monotonic() + 20
+    while True:
+        groups = json.loads(get(f"{server.admin_url}/v1/groups")[1])
+        mine = [g for g in groups if g["group"] == group]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert mine, groups
+    partition = mine[0]["partitions"][0]
+    end = [p for p in described["partitions"] if p["partition"] == 0][0]["highWatermark"]
+    assert (partition["topic"], partition["partition"], partition["committedOffset"]) == (topic, 0, 5)
+    assert end > 5 and partition["lag"] == end - 5 and partition["logEndOffset"] == end
+    assert partition["timeLagSeconds"] >= 0 and partition["status"] == "OK"  # one commit decides nothing

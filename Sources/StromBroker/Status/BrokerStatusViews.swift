@@ -1,0 +1,101 @@
+import StromCluster
+
+/// What the admin listener's `/v1/` JSON shows of a broker and its cluster: plain values, built
+/// from the metadata image this broker holds and the logs and groups it has.
+public struct ClusterView: Sendable, Codable, Equatable {
+    public struct Broker: Sendable, Codable, Equatable {
+        public var nodeId: Int32
+        public var host: String
+        public var port: Int32
+        public var rack: String?
+    }
+
+    public var clusterId: String
+    public var controllerId: Int32
+    /// The broker answering.
+    public var nodeId: Int32
+    public var brokers: [Broker]
+}
+
+public struct TopicView: Sendable, Codable, Equatable {
+    public struct Partition: Sendable, Codable, Equatable {
+        public var partition: Int32
+        public var leader: Int32
+        public var leaderEpoch: Int32
+        public var replicas: [Int32]
+        public var inSyncReplicas: [Int32]
+        /// This broker's copy, if it holds one.
+        public var logStartOffset: Int64?
+        public var logEndOffset: Int64?
+        public var highWatermark: Int64?
+        public var sizeBytes: Int64?
+        /// Why this broker's copy is offline (damaged data), if it is.
+        public var offlineReason: String?
+    }
+
+    public var name: String
+    public var isInternal: Bool
+    public var configs: [String: String]
+    public var partitions: [Partition]
+}
+
+/// A group coordinated by the answering broker, with its lag.
+public struct GroupLagView: Sendable, Codable, Equatable {
+    public struct Partition: Sendable, Codable, Equatable {
+        public var topic: String
+        public var partition: Int32
+        public var committedOffset: Int64
+        public var logEndOffset: Int64
+        public var lag: Int64
+        public var timeLagSeconds: Double?
+        public var status: String
+    }
+
+    public var group: String
+    public var status: String
+    public var partitions: [Partition]
+}
+
+extension Broker {
+    public func clusterView() -> ClusterView {
+        let image = partitions.current
+        return ClusterView(
+            clusterId: image.clusterId, controllerId: image.controllerId, nodeId: configuration.nodeId,
+            brokers: image.brokers.map { .init(nodeId: $0.nodeId, host: $0.host, port: $0.port, rack: $0.rack) })
+    }
+
+    /// Every topic (internal ones too), sorted by name; `named` narrows to one.
+    public func topicViews(named: String? = nil) -> [TopicView] {
+        let image = partitions.current
+        let topics = named.map { name in image.topic(named: name).map { [$0] } ?? [] } ?? image.topics
+        return topics.sorted { $0.name < $1.name }.map { topic in
+            TopicView(
+                name: topic.name, isInternal: topic.isInternal, configs: topic.configs,
+                partitions: topic.partitions.map { assignment in
+                    let log = partitions.log(topic: topic.name, partition: assignment.partition)
+                    let offsets = log?.offsets
+                    return .init(
+                        partition: assignment.partition, leader: assignment.leader, leaderEpoch: assignment.leaderEpoch,
+                        replicas: assignment.replicas, inSyncReplicas: assignment.inSyncReplicas,
+                        logStartOffset: offsets?.logStartOffset, logEndOffset: offsets?.logEndOffset,
+                        highWatermark: offsets?.highWatermark, sizeBytes: log?.sizeBytes, offlineReason: log?.offlineReason)
+                })
+        }
+    }
+
+    /// The groups this broker coordinates, with each partition's lag and Burrow's status.
+    public func groupLagViews() -> [GroupLagView] {
+        let byGroup = Dictionary(grouping: consumerLag(), by: \.key.group)
+        return byGroup.keys.sorted().map { group in
+            let partitions = byGroup[group]!
+            return GroupLagView(
+                group: group, status: GroupLagStatus(partitions: partitions.map(\.status)).rawValue,
+                partitions: partitions.map { lag in
+                    .init(
+                        topic: lag.key.topic, partition: lag.key.partition, committedOffset: lag.committedOffset,
+                        logEndOffset: lag.logEndOffset, lag: lag.lag, timeLagSeconds: lag.timeLagMs.map { Double($0) / 1_000 },
+                        status: lag.status.rawValue)
+                })
+        }
+    }
+}
