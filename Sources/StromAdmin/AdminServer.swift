@@ -20,10 +20,14 @@ public final class AdminServer: BrokerCompanion {
     private let logger: Logger
     private let broker = Mutex<Broker?>(nil)
     private let serving = Mutex<Task<Void, Never>?>(nil)
+    /// `alerts.file`, read at start.
+    private let alertsFile: String?
+    private let alerts = Mutex<AlertRuntime?>(nil)
 
-    public init(host: String, port: Int, logger: Logger) {
+    public init(host: String, port: Int, alertsFile: String? = nil, logger: Logger) {
         self.host = host
         self.port = port
+        self.alertsFile = alertsFile
         self.logger = logger
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -41,6 +45,16 @@ public final class AdminServer: BrokerCompanion {
     }
 
     public func start() async throws -> Int {
+        let port = try await listen()
+        if let alertsFile {
+            let runtime = try await AlertRuntime(
+                path: alertsFile, externalURL: "http://\(host):\(port)", factory: metrics.factory, logger: Logger(label: "strom.alerts"))
+            alerts.withLock { $0 = runtime }
+        }
+        return port
+    }
+
+    private func listen() async throws -> Int {
         let (bound, binding) = AsyncStream<Result<Int, any Error>>.makeStream()
         let application = Application(
             router: makeRouter(), configuration: .init(address: .hostname(host, port: port), serverName: "strom"),
@@ -61,6 +75,7 @@ public final class AdminServer: BrokerCompanion {
 
     public func brokerStarted(_ broker: Broker) {
         self.broker.withLock { $0 = broker }
+        alerts.withLock { $0 }?.start(broker: broker)
     }
 
     public func brokerStopping() {
@@ -68,6 +83,7 @@ public final class AdminServer: BrokerCompanion {
     }
 
     public func stop() async {
+        await alerts.withLock({ $0 })?.stop()
         guard let task = serving.withLock({ $0 }) else { return }
         task.cancel()
         await task.value
@@ -101,6 +117,24 @@ public final class AdminServer: BrokerCompanion {
         }
         router.get("/v1/groups") { [self] _, _ -> Response in
             try json(self.broker.withLock { $0 }?.groupLagViews())
+        }
+        router.get("/v1/alerts") { [self] _, _ -> Response in
+            guard let runtime = alerts.withLock({ $0 }) else { return try json(AlertsView(file: nil, rules: [], alerts: [])) }
+            let engine = runtime.engine
+            return try json(AlertsView(
+                file: runtime.path, rules: engine.rules.map { AlertsView.Rule(name: $0.name, groups: $0.groups, topics: $0.topics, forMs: $0.forMs) },
+                alerts: engine.alerts.map {
+                    AlertsView.Alert(
+                        state: $0.isFiring ? "firing" : "pending", labels: $0.labels, annotations: $0.annotations,
+                        activeSinceMs: $0.activeSinceMs, value: $0.value)
+                }))
+        }
+        router.post("/v1/alerts/reload") { [self] _, _ -> Response in
+            guard let runtime = alerts.withLock({ $0 }) else { return Self.text(.notFound, "no alerts.file configured\n") }
+            switch await runtime.reload() {
+            case .success(let count): return Self.text(.ok, "reloaded \(count) rules\n")
+            case .failure(let invalid): return Self.text(.badRequest, "\(invalid.description)\n")
+            }
         }
         router.get("/ready") { [self] _, _ -> Response in
             broker.withLock { $0 } == nil ? Self.text(.serviceUnavailable, "not ready\n") : Self.text(.ok, "ready\n")
@@ -142,6 +176,28 @@ public final class AdminServer: BrokerCompanion {
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
+}
+
+/// `/v1/alerts`: the rules in force and the alerts pending or firing on this broker.
+struct AlertsView: Encodable {
+    struct Rule: Encodable {
+        var name: String
+        var groups: String
+        var topics: String
+        var forMs: Int64
+    }
+
+    struct Alert: Encodable {
+        var state: String
+        var labels: [String: String]
+        var annotations: [String: String]
+        var activeSinceMs: Int64
+        var value: Double
+    }
+
+    var file: String?
+    var rules: [Rule]
+    var alerts: [Alert]
 }
 
 /// The admin listener stopped before it was listening (its address could not be bound).

@@ -10,6 +10,8 @@ public struct BrokerConfiguration: Sendable {
     public var listenPort: Int = 9092
     /// `admin.listen`: the admin listener's address (metrics, health); nil turns it off.
     public var adminListen: (host: String, port: Int)? = ("127.0.0.1", 9644)
+    /// `alerts.file`: the alert rules (JSON), evaluated by the admin listener's side.
+    public var alertsFile: String?
     /// What clients are told to connect to (Metadata); the bound address when nil.
     public var advertisedHost: String?
     public var advertisedPort: Int?

@@ -27,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("admin-listen"), help: "HOST:PORT of the admin listener (/metrics, /health, /ready); empty turns it off (admin.listen; env STROM_ADMIN_LISTEN; default 127.0.0.1:9644).")
     var adminListen: String?
 
+    @Option(name: .customLong("alerts-file"), help: "Alert rules (JSON): consumer lag, partition and broker conditions, webhooks (alerts.file; env STROM_ALERTS_FILE). Needs the admin listener.")
+    var alertsFile: String?
+
     @Option(name: .long, help: "HOST:PORT clients and other brokers connect to (advertised.listeners); default: the listen address.")
     var advertise: String?
 
@@ -53,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let etcd { flags["etcd.endpoints"] = etcd }
         if let advertise { flags["advertised.listeners"] = advertise }
         if let adminListen { flags[BrokerSettings.adminListenKey] = adminListen }
+        if let alertsFile { flags[BrokerSettings.alertsFileKey] = alertsFile }
         let configuration: BrokerConfiguration
         do {
             configuration = try await BrokerSettings.load(flags: flags)
@@ -60,12 +64,17 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
 
+        if configuration.alertsFile != nil && configuration.adminListen == nil {
+            throw ValidationError("alerts.file needs the admin listener (admin.listen), which evaluates the rules")
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info
             return handler
         }
-        let admin = configuration.adminListen.map { AdminServer(host: $0.host, port: $0.port, logger: Logger(label: "strom.admin")) }
+        let admin = configuration.adminListen.map {
+            AdminServer(host: $0.host, port: $0.port, alertsFile: configuration.alertsFile, logger: Logger(label: "strom.admin"))
+        }
         try await BrokerService.run(configuration: configuration, logger: Logger(label: "strom"), companion: admin)
     }
 }

@@ -321,3 +321,111 @@ def test_v1_json_shows_the_cluster_topics_and_group_lag(server):
     assert (partition["topic"], partition["partition"], partition["committedOffset"]) == (topic, 0, 5)
     assert end > 5 and partition["lag"] == end - 5 and partition["logEndOffset"] == end
     assert partition["timeLagSeconds"] >= 0 and partition["status"] == "OK"  # one commit decides nothing
+
+
+class WebhookReceiver:
+    """A small HTTP server on loopback that keeps every JSON body POSTed to it (an Alertmanager
+    webhook receiver stand-in)."""
+
+    def __init__(self):
+        import http.server
+        import json
+        import threading
+        received = self.received = []
+        self.changed = threading.Condition()
+        changed = self.changed
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with changed:
+                    received.append(json.loads(body))
+                    changed.notify_all()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, predicate, what: str, timeout_s: float = 40):
+        with self.changed:
+            assert self.changed.wait_for(lambda: any(predicate(m) for m in self.received), timeout_s), \
+                f"{what} within {timeout_s} s; received: {self.received}"
+            return next(m for m in self.received if predicate(m))
+
+
+def test_a_lag_alert_fires_to_a_webhook_in_alertmanagers_format_and_resolves(data_dir):
+    import json
+    topic, group = unique_topic(), unique_topic()
+    with WebhookReceiver() as receiver:
+        rules = data_dir / "alerts.json"
+        rules.write_text(json.dumps({
+            "rules": ["behind"],
+            "behind": {"groups": group, "condition": "time_lag_seconds > 2", "for": "1s",
+                       "labels": ["severity=page"], "annotations": ["summary={group} is {value} s behind on {topic}-{partition}"]},
+            "webhooks": [receiver.url], "group_interval": "1s"}))
+        server = StromServer(data_dir / "broker", overrides={"alerts.file": str(rules)}).start()
+        try:
+            create_topic(server.bootstrap, topic, 1)
+            with SteadyProducer(server.bootstrap, topic):
+                consumer = group_consumer(server.bootstrap, group, topic)
+                deadline = time.monotonic() + 30
+                while not any(g["group"] == group for g in json.loads(get(f"{server.admin_url}/v1/groups")[1])):
+                    assert time.monotonic() < deadline, "the group evaluated"
+                    consume_for(consumer, 0.5)
+                consumer.close()
+                # Nobody reads while the producer goes on: the oldest unread record ages past 2 s.
+                firing = receiver.wait_for(lambda m: m["status"] == "firing", "the alert firing")
+                assert firing["version"] == "4" and firing["groupLabels"] == {"alertname": "behind"}
+                alert = firing["alerts"][0]
+                assert alert["labels"] == {"alertname": "behind", "severity": "page", "group": group, "topic": topic, "partition": "0"}
+                assert alert["annotations"]["summary"].startswith(f"{group} is ") and alert["annotations"]["summary"].endswith(f"s behind on {topic}-0")
+                assert alert["startsAt"].endswith("Z") and alert["endsAt"] == "0001-01-01T00:00:00Z" and alert["fingerprint"]
+                assert value(scrape(server.admin_url), "strom_alerts", alertname="behind", alertstate="firing") == 1
+                listed = json.loads(get(f"{server.admin_url}/v1/alerts")[1])
+                assert [a["state"] for a in listed["alerts"]] == ["firing"]
+                assert "alert firing" in server.log() and f"group={group}" in server.log()
+                # A bad file is refused with the key and the reason; the rules in force stay.
+                good = rules.read_text()
+                rules.write_text(json.dumps({"rules": ["behind"], "behind": {"condition": "cpu > 90"}}))
+                status, body = post(f"{server.admin_url}/v1/alerts/reload")
+                assert status == 400 and "behind.condition" in body, body
+                assert [r["name"] for r in json.loads(get(f"{server.admin_url}/v1/alerts")[1])["rules"]] == ["behind"]
+                rules.write_text(good)
+                # A new member catches up: the alert resolves.
+                consumer = group_consumer(server.bootstrap, group, topic)
+                try:
+                    deadline = time.monotonic() + 40
+                    while not any(m["status"] == "resolved" for m in receiver.received):
+                        assert time.monotonic() < deadline, f"resolved within 40 s; received {receiver.received}"
+                        consume_for(consumer, 0.5)
+                finally:
+                    consumer.close()
+                resolved = next(m for m in receiver.received if m["status"] == "resolved")["alerts"][0]
+                assert resolved["labels"] == alert["labels"] and resolved["endsAt"] != "0001-01-01T00:00:00Z"
+        finally:
+            assert server.stop() == 0
+
+
+def post(url: str) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()

@@ -12,6 +12,8 @@ public enum BrokerSettings {
     public static let configFileKey = "config"
     /// The admin listener: HOST:PORT, or empty for none (`STROM_ADMIN_LISTEN`).
     public static let adminListenKey = "admin.listen"
+    /// The alert rules file (`STROM_ALERTS_FILE`).
+    public static let alertsFileKey = "alerts.file"
 
     public struct InvalidSetting: Error, CustomStringConvertible {
         public var description: String
@@ -64,6 +66,7 @@ public enum BrokerSettings {
                 configuration.adminListen = (String(admin[..<colon]), port)
             }
         }
+        if let file = reader.string(forKey: ConfigKey(alertsFileKey)), !file.isEmpty { configuration.alertsFile = file }
         return configuration
     }
 }

@@ -99,3 +99,27 @@ extension Broker {
         }
     }
 }
+
+extension Broker {
+    /// What the alert rules look at now: the lag of the groups coordinated here, and on the
+    /// controller the partitions' health and the brokers that hold replicas but are not registered.
+    public func alertObservations() -> AlertObservations {
+        let image = partitions.current
+        var observations = AlertObservations(lag: consumerLag())
+        guard image.controllerId == configuration.nodeId else { return observations }
+        let registered = Set(image.brokers.map(\.nodeId))
+        var down = Set<Int32>()
+        for topic in image.topics {
+            let minInSync = logConfig(for: topic).minInSyncReplicas
+            for assignment in topic.partitions {
+                down.formUnion(assignment.replicas.filter { !registered.contains($0) })
+                observations.partitions.append(.init(
+                    topic: topic.name, partition: assignment.partition,
+                    underMinInSync: assignment.leader != -1 && assignment.inSyncReplicas.count < minInSync,
+                    offline: assignment.leader == -1))
+            }
+        }
+        observations.brokersDown = down.sorted()
+        return observations
+    }
+}
