@@ -429,3 +429,38 @@ def post(url: str) -> tuple[int, str]:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+def test_cluster_alerts_for_a_broker_down_and_partitions_under_min_isr_fire_once_and_resolve(data_dir):
+    """Cluster rules are judged by the controller alone: one message per alert, whichever broker
+    the webhook would hear from; both resolve once the broker is back in sync."""
+    import json
+    topic = unique_topic()
+    with WebhookReceiver() as receiver:
+        rules = data_dir / "alerts.json"
+        rules.write_text(json.dumps({
+            "rules": ["down", "underisr"], "down": {"condition": "broker_down"},
+            "underisr": {"condition": "partition_under_min_isr", "topics": topic},
+            "webhooks": [receiver.url], "group_interval": "1s"}))
+        cluster = StromCluster(3, overrides={"alerts.file": str(rules)}).start()
+        try:
+            cluster.create_topic(topic, partitions=2, replication_factor=3, config={"min.insync.replicas": "3"})
+            controller = json.loads(get(f"{cluster.brokers[1].admin_url}/v1/cluster")[1])["controllerId"]
+            victim = next(node for node in cluster.brokers if node != controller)
+            cluster.brokers[victim].kill()
+            down = receiver.wait_for(lambda m: m["status"] == "firing" and m["groupLabels"]["alertname"] == "down", "broker down firing")
+            assert down["alerts"][0]["labels"]["broker"] == str(victim)
+            under = receiver.wait_for(lambda m: m["status"] == "firing" and m["groupLabels"]["alertname"] == "underisr",
+                                      "under min ISR firing")
+            assert under["alerts"][0]["labels"]["topic"] == topic
+            cluster.brokers[victim].start()
+            cluster.wait_for(lambda m: all(sorted(p.isrs) == [1, 2, 3] for p in m.topics[topic].partitions.values()),
+                             "the broker back in every ISR", topic=topic)
+            receiver.wait_for(lambda m: m["status"] == "resolved" and m["groupLabels"]["alertname"] == "down", "broker down resolved")
+            for partition in ("0", "1"):
+                receiver.wait_for(lambda m: m["status"] == "resolved" and m["alerts"][0]["labels"].get("partition") == partition
+                                  and m["groupLabels"]["alertname"] == "underisr", f"partition {partition} resolved")
+            firing_down = [m for m in receiver.received if m["status"] == "firing" and m["groupLabels"]["alertname"] == "down"]
+            assert len(firing_down) == 1, f"one broker raises it: {firing_down}"
+        finally:
+            cluster.stop()
