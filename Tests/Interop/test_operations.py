@@ -3,8 +3,11 @@ text parser (prometheus_client), /health and /ready."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -464,3 +467,78 @@ def test_cluster_alerts_for_a_broker_down_and_partitions_under_min_isr_fire_once
             assert len(firing_down) == 1, f"one broker raises it: {firing_down}"
         finally:
             cluster.stop()
+
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+
+def test_a_real_prometheus_scrapes_the_broker_and_a_promql_lag_rule_fires(data_dir):
+    """Debian's Prometheus (2.42) scrapes /metrics every second: the Strom series are there with
+    the values produced, and an alerting rule written in PromQL on the lag series fires."""
+    import json
+    import subprocess
+    from strom_cluster import free_port
+    if not os.path.exists(PROMETHEUS):
+        pytest.fail("prometheus is not installed (scripts/install-dependencies.sh installs it)")
+    server = StromServer(data_dir / "broker").start()
+    prometheus = None
+    try:
+        topic, group = unique_topic(), unique_topic()
+        create_topic(server.bootstrap, topic, 1)
+        port = free_port()
+        (data_dir / "rules.yml").write_text(
+            "groups:\n- name: strom\n  rules:\n"
+            f"  - alert: ConsumerBehind\n    expr: kafka_consumergroup_group_lag_seconds{{group=\"{group}\"}} > 2\n"
+            "    for: 1s\n    labels: {severity: page}\n")
+        (data_dir / "prometheus.yml").write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"rule_files: ['{data_dir / 'rules.yml'}']\n"
+            f"scrape_configs:\n- job_name: strom\n  static_configs:\n  - targets: ['127.0.0.1:{server.admin_port}']\n")
+        log = open(data_dir / "prometheus.log", "wb")
+        prometheus = subprocess.Popen(
+            [PROMETHEUS, f"--config.file={data_dir / 'prometheus.yml'}", f"--storage.tsdb.path={data_dir / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log)
+        log.close()
+        api = f"http://127.0.0.1:{port}"
+
+        def reach(url: str) -> tuple[int, str]:
+            try:
+                return get(url)
+            except urllib.error.URLError:  # still starting
+                return 0, ""
+
+        def query(promql: str) -> list:
+            status, body = reach(f"{api}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
+            return json.loads(body)["data"]["result"] if status == 200 else []
+
+        def eventually(condition, what: str, timeout_s: float = 40):
+            deadline = time.monotonic() + timeout_s
+            while not condition():
+                assert time.monotonic() < deadline, f"{what} within {timeout_s} s; Prometheus log:\n{(data_dir / 'prometheus.log').read_text()[-2000:]}"
+                time.sleep(0.5)
+
+        produce(server.bootstrap, topic, 250)
+        eventually(lambda: [float(r["value"][1]) for r in query(f'kafka_server_brokertopicmetrics_messagesin_total{{topic="{topic}"}}')] == [250.0],
+                   "messages in scraped as 250")
+        assert query(f'sum(kafka_log_log_logendoffset{{topic="{topic}"}})')[0]["value"][1] == "250"
+        assert query('up{job="strom"}')[0]["value"][1] == "1"
+        # A group that commits once and never reads again: its lag ages and the PromQL rule fires.
+        from confluent_kafka import Consumer, TopicPartition
+        consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": group, "enable.auto.commit": False})
+        consumer.commit(offsets=[TopicPartition(topic, 0, 10)], asynchronous=False)
+        consumer.close()
+
+        def firing() -> bool:
+            status, body = reach(f"{api}/api/v1/alerts")
+            return status == 200 and any(a["labels"]["alertname"] == "ConsumerBehind" and a["state"] == "firing"
+                                         and a["labels"]["group"] == group for a in json.loads(body)["data"]["alerts"])
+        eventually(firing, "the PromQL lag rule firing")
+    finally:
+        if prometheus is not None:
+            prometheus.terminate()
+            try:
+                prometheus.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                prometheus.kill()
+                prometheus.wait(timeout=10)
+        assert server.stop() == 0
