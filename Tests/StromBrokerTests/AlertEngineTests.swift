@@ -53,6 +53,7 @@ import Testing
         ]), nowMs: 0)
         #expect(events.map { $0.labels["partition"]! }.sorted() == ["0", "1"], "for 0 s: at once; ERROR covers STOP and STALL")
         #expect(events.allSatisfy { $0.labels["group"] == "billing-1" })
+        #expect(engine.alerts.map { $0.labels["partition"]! } == ["0", "1"], "firing first, then by labels")
     }
 
     @Test func lagInRecordsAndClusterConditions() {

@@ -65,7 +65,8 @@ public struct AlertEngine: Sendable {
 
     /// Every pending or firing alert, firing first, then by labels.
     public var alerts: [Alert] {
-        active.keys.sorted().map { active[$0]! }.sorted { $0.isFiring && !$1.isFiring }
+        // One comparison: sorted(by:) is not stable, so a second sort would undo the key order.
+        active.sorted { ($0.value.isFiring ? 0 : 1, $0.key) < ($1.value.isFiring ? 0 : 1, $1.key) }.map(\.value)
     }
 
     public mutating func evaluate(_ observations: AlertObservations, nowMs: Int64) -> [AlertEvent] {
