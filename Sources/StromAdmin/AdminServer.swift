@@ -178,27 +178,6 @@ public final class AdminServer: BrokerCompanion {
     }
 }
 
-/// `/v1/alerts`: the rules in force and the alerts pending or firing on this broker.
-struct AlertsView: Encodable {
-    struct Rule: Encodable {
-        var name: String
-        var groups: String
-        var topics: String
-        var forMs: Int64
-    }
-
-    struct Alert: Encodable {
-        var state: String
-        var labels: [String: String]
-        var annotations: [String: String]
-        var activeSinceMs: Int64
-        var value: Double
-    }
-
-    var file: String?
-    var rules: [Rule]
-    var alerts: [Alert]
-}
 
 /// The admin listener stopped before it was listening (its address could not be bound).
 struct AdminListenerStopped: Error, CustomStringConvertible {

@@ -26,8 +26,11 @@ import ServiceLifecycle
 public enum BrokerService {
     /// - Parameter companion: started first and stopped last (the admin listener).
     public static func run(configuration: BrokerConfiguration, logger: Logger, companion: (any BrokerCompanion)? = nil) async throws {
+        var configuration = configuration
         if let companion, let admin = configuration.adminListen {
             let port = try await companion.start()
+            // DescribeConfigs reports the bound port (the CLI finds the listener by it), not 0.
+            configuration.adminListen = (admin.host, port)
             // Tests and scripts read this line to learn the admin port.
             FileHandle.standardOutput.write(Data("strom admin listening on \(admin.host):\(port)\n".utf8))
         }

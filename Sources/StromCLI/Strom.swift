@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `strom`: the broker (`strom serve`) and the command-line tools (`topic`, `produce`, `consume`, `group`,
-/// `share-group`, `transactions`, `producers`, `cluster`, `bench`).
+/// `share-group`, `transactions`, `producers`, `cluster`, `alerts`, `bench`).
 @main
 struct Strom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,7 +9,7 @@ struct Strom: AsyncParsableCommand {
         abstract: "A Kafka-compatible streaming platform.",
         subcommands: [
             ServeCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, ShareGroupCommand.self, TransactionsCommand.self,
-            ProducersCommand.self, ClusterCommand.self,
+            ProducersCommand.self, ClusterCommand.self, AlertsCommand.self,
             BenchCommand.self,
         ])
 }

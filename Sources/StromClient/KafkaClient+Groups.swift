@@ -35,8 +35,17 @@ extension KafkaClient {
         try await coordinator(key: groupId, keyType: 0, resource: "group \"\(groupId)\"")
     }
 
+    /// The node id of a consumer group's coordinator (FindCoordinator).
+    public func coordinatorId(ofGroup groupId: String) async throws(StromClientError) -> Int32 {
+        try await coordinatorId(key: groupId, keyType: 0, resource: "group \"\(groupId)\"")
+    }
+
     /// The coordinator of a key of Kafka's key type (0 groups, 1 transactional ids).
     func coordinator(key: String, keyType: Int8, resource: String) async throws(StromClientError) -> KafkaClientConnection {
+        try await connection(toNode: try await coordinatorId(key: key, keyType: keyType, resource: resource))
+    }
+
+    private func coordinatorId(key: String, keyType: Int8, resource: String) async throws(StromClientError) -> Int32 {
         if brokersAreUnknown { _ = try await metadata(topics: []) }
         let version = try bootstrap.apiVersions.version(for: FindCoordinatorRequest.self)
         // v4+ carry a batch of keys; older versions one key at the top level.
@@ -48,7 +57,7 @@ extension KafkaClient {
             ? (response.coordinators.first?.nodeId ?? -1, response.coordinators.first?.errorCode ?? -1, response.coordinators.first?.errorMessage)
             : (response.nodeId, response.errorCode, response.errorMessage)
         if let error = StromClientError.check(code, resource: resource, message: message) { throw error }
-        return try await connection(toNode: nodeId)
+        return nodeId
     }
 
     /// Every group the brokers know (ListGroups to each broker).

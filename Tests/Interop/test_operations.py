@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -14,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from strom_cluster import EtcdServer, StromCluster
+import strom_server
 from strom_server import StromServer, create_topic, unique_topic
 
 
@@ -402,6 +404,26 @@ def test_a_lag_alert_fires_to_a_webhook_in_alertmanagers_format_and_resolves(dat
                 assert value(scrape(server.admin_url), "strom_alerts", alertname="behind", alertstate="firing") == 1
                 listed = json.loads(get(f"{server.admin_url}/v1/alerts")[1])
                 assert [a["state"] for a in listed["alerts"]] == ["firing"]
+                # The CLI finds the admin listener through the broker's admin.listen config.
+                cli = strom_cli("alerts", "list", "--bootstrap", server.bootstrap)
+                assert cli.returncode == 0, cli.stderr
+                [row] = table_rows(cli.stdout, "behind")
+                assert row[1] == "firing" and row[4] == "0", cli.stdout
+                assert row[5] == f"group={group},partition=0,severity=page,topic={topic}" and row[6] == group, cli.stdout
+                # group describe gains the coordinator's time lag and Burrow's status; with the
+                # member gone and records arriving, the status comes to STOP.
+                deadline = time.monotonic() + 30
+                while True:
+                    described = strom_cli("group", "describe", group, "--bootstrap", server.bootstrap)
+                    assert described.returncode == 0 and described.stderr == "", described.stderr
+                    [row] = table_rows(described.stdout, group)
+                    if row[10] == "STOP":
+                        break
+                    assert time.monotonic() < deadline, f"STOP within 30 s: {described.stdout}"
+                    time.sleep(0.5)
+                assert row[1:3] == [topic, "0"] and int(row[5]) > 0 and row[6:9] == ["-", "-", "-"], described.stdout
+                assert row[9].endswith("s") and float(row[9][:-1]) > 2, described.stdout
+                assert "Status ERROR." in described.stdout, described.stdout
                 assert "alert firing" in server.log() and f"group={group}" in server.log()
                 # A bad file is refused with the key and the reason; the rules in force stay.
                 good = rules.read_text()
@@ -423,6 +445,14 @@ def test_a_lag_alert_fires_to_a_webhook_in_alertmanagers_format_and_resolves(dat
                 assert resolved["labels"] == alert["labels"] and resolved["endsAt"] != "0001-01-01T00:00:00Z"
         finally:
             assert server.stop() == 0
+
+
+def strom_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([strom_server.STROM_BINARY, *args], capture_output=True, text=True, timeout=60)
+
+
+def table_rows(text: str, first: str) -> list[list[str]]:
+    return [line.split() for line in text.splitlines() if line.split()[:1] == [first]]
 
 
 def post(url: str) -> tuple[int, str]:
@@ -453,6 +483,12 @@ def test_cluster_alerts_for_a_broker_down_and_partitions_under_min_isr_fire_once
             cluster.brokers[victim].kill()
             down = receiver.wait_for(lambda m: m["status"] == "firing" and m["groupLabels"]["alertname"] == "down", "broker down firing")
             assert down["alerts"][0]["labels"]["broker"] == str(victim)
+            # strom alerts list gathers every live broker's listener; only the controller has it.
+            live = next(node for node in cluster.brokers if node != victim)
+            cli = strom_cli("alerts", "list", "--bootstrap", cluster.brokers[live].bootstrap)
+            assert cli.returncode == 0, cli.stderr
+            rows = table_rows(cli.stdout, "down")
+            assert [(row[1], row[4], row[5]) for row in rows] == [("firing", str(controller), f"broker={victim}")], cli.stdout
             under = receiver.wait_for(lambda m: m["status"] == "firing" and m["groupLabels"]["alertname"] == "underisr",
                                       "under min ISR firing")
             assert under["alerts"][0]["labels"]["topic"] == topic

@@ -53,8 +53,19 @@ import Testing
         #expect(Self.status([(10, 20, 0), (25, 30, 5), (30, 40, 10)], logEnd: 40, now: 11) == .ok)
     }
 
-    @Test func oneCommitDecidesNothingButOK() {
-        #expect(Self.status([(10, 20, 0)], logEnd: 20, now: 100) == .ok)
+    @Test func oneCommitThenNothingWithLagIsStopOnceAFullWindowWouldHaveSpanned() {
+        // A group that committed once and died: Burrow's window of 10 at 1 s spans 9 s at least.
+        #expect(Self.status([(10, 20, 0)], logEnd: 20, now: 9) == .ok)
+        #expect(Self.status([(10, 20, 0)], logEnd: 20, now: 10) == .stop)
+        #expect(Self.status([(10, 20, 0)], logEnd: 10, now: 100) == .ok, "nothing to read: not stopped")
+    }
+
+    @Test func aYoungWindowIsNotStoppedBetweenFiveSecondAutoCommits() {
+        // Two commits 5 s apart (librdkafka's auto.commit.interval.ms): 8 s after the last the
+        // next is merely late; 10 s after, stopped.
+        let commits: [(Int64, Int64, Int64)] = [(10, 20, 0), (18, 25, 5)]
+        #expect(Self.status(commits, logEnd: 30, now: 13) == .ok)
+        #expect(Self.status(commits, logEnd: 30, now: 15) == .stop)
     }
 
     @Test func stopComesFirstThenRewindStallWarning() {

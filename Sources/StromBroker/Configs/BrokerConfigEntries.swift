@@ -105,6 +105,9 @@ extension BrokerConfiguration {
             BrokerConfigEntry(
                 name: "group.share.delivery.count.limit", value: String(shareGroups.deliveryCountLimit), type: .int,
                 documentation: "Deliveries after which a record released or timed out is archived instead of offered again."),
+            BrokerConfigEntry(
+                name: BrokerSettings.adminListenKey, value: adminListen.map { "\($0.host):\($0.port)" } ?? "", type: .string,
+                documentation: "The admin listener (metrics, health, the /v1/ JSON): HOST:PORT, empty when off. The CLI finds each broker's through this entry."),
             BrokerConfigEntry(name: "log.dirs", value: dataDirectory, type: .string, documentation: "The data directory."),
             BrokerConfigEntry(
                 name: "listeners", value: "PLAINTEXT://\(listenHost):\(listenPort)", type: .list,

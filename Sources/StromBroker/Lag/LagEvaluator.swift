@@ -49,12 +49,16 @@ public enum LagEvaluator {
     /// offset that went back → REWIND; offset unchanged over the window → STALL; lag never shrinking
     /// from one commit to the next → WARNING; otherwise OK. Burrow checks the zero-lag commit first,
     /// which leaves a group that kept up and then died OK for good; Strom puts STOP before it, so
-    /// that commits stopping while there is lag always show. Trends need two commits at least.
+    /// that commits stopping while there is lag always show. A window is taken to span at least
+    /// what a full one at the minimum distance would (9 s with Burrow's defaults): a group that
+    /// committed once and died is STOP, but one that commits every 5 s (librdkafka's auto commit)
+    /// is not called stopped between its first commits. Trends need two commits at least.
     public static func status(of window: LagWindow, logEndOffset: Int64, nowMs: Int64) -> PartitionLagStatus {
         let samples = window.samples
-        guard let first = samples.first, let last = samples.last, logEndOffset - last.offset > 0, samples.count >= 2 else { return .ok }
-        if nowMs - last.timeMs > last.timeMs - first.timeMs { return .stop }
-        guard samples.allSatisfy({ $0.lag > 0 }) else { return .ok }
+        guard let first = samples.first, let last = samples.last, logEndOffset - last.offset > 0 else { return .ok }
+        let span = max(last.timeMs - first.timeMs, window.minimumDistanceMs * Int64(window.capacity - 1))
+        if nowMs - last.timeMs > span { return .stop }
+        guard samples.count >= 2, samples.allSatisfy({ $0.lag > 0 }) else { return .ok }
         if zip(samples, samples.dropFirst()).contains(where: { $1.offset < $0.offset }) { return .rewind }
         if samples.allSatisfy({ $0.offset == first.offset }) { return .stall }
         if zip(samples, samples.dropFirst()).allSatisfy({ $1.lag >= $0.lag }) { return .warning }

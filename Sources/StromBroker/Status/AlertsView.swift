@@ -1,0 +1,45 @@
+/// `/v1/alerts`: the rules in force on a broker and the alerts pending or firing there (group
+/// rules on a group's coordinator, cluster rules on the controller). `strom alerts list` reads it.
+public struct AlertsView: Sendable, Codable, Equatable {
+    public struct Rule: Sendable, Codable, Equatable {
+        public var name: String
+        public var groups: String
+        public var topics: String
+        public var forMs: Int64
+
+        public init(name: String, groups: String, topics: String, forMs: Int64) {
+            self.name = name
+            self.groups = groups
+            self.topics = topics
+            self.forMs = forMs
+        }
+    }
+
+    public struct Alert: Sendable, Codable, Equatable {
+        /// "pending" (the condition holds, not yet for the rule's `for`) or "firing".
+        public var state: String
+        public var labels: [String: String]
+        public var annotations: [String: String]
+        public var activeSinceMs: Int64
+        public var value: Double
+
+        public init(state: String, labels: [String: String], annotations: [String: String], activeSinceMs: Int64, value: Double) {
+            self.state = state
+            self.labels = labels
+            self.annotations = annotations
+            self.activeSinceMs = activeSinceMs
+            self.value = value
+        }
+    }
+
+    /// The rules file, nil when the broker has none.
+    public var file: String?
+    public var rules: [Rule]
+    public var alerts: [Alert]
+
+    public init(file: String?, rules: [Rule], alerts: [Alert]) {
+        self.file = file
+        self.rules = rules
+        self.alerts = alerts
+    }
+}
