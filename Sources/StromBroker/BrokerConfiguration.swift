@@ -12,6 +12,8 @@ public struct BrokerConfiguration: Sendable {
     public var adminListen: (host: String, port: Int)? = ("127.0.0.1", 9644)
     /// `alerts.file`: the alert rules (JSON), evaluated by the admin listener's side.
     public var alertsFile: String?
+    /// `log.format`: text (swift-log's stream lines) or json (one object per line).
+    public var logFormat: LogFormat = .text
     /// What clients are told to connect to (Metadata); the bound address when nil.
     public var advertisedHost: String?
     public var advertisedPort: Int?

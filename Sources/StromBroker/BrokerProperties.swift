@@ -38,6 +38,7 @@ public enum BrokerProperties {
         "transaction.state.log.num.partitions", "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
         "transaction.state.log.segment.bytes", "transaction.max.timeout.ms", "transaction.abort.timed.out.transaction.cleanup.interval.ms",
         "transaction.remove.expired.transaction.cleanup.interval.ms", "transactional.id.expiration.ms",
+        "log.format", BrokerSettings.adminListenKey, BrokerSettings.alertsFileKey,
     ]
 
     /// Every key ``apply(_:to:)`` accepts.
@@ -133,6 +134,13 @@ public enum BrokerProperties {
                 let limit = try integer(Int16.self)
                 guard (2...10).contains(limit) else { throw InvalidProperty(key: key, reason: "must be between 2 and 10") }
                 configuration.shareGroups.deliveryCountLimit = limit
+            case "log.format":
+                guard let format = LogFormat(rawValue: value.lowercased()) else {
+                    throw InvalidProperty(key: key, reason: "not text or json: \(value)")
+                }
+                configuration.logFormat = format
+            case BrokerSettings.adminListenKey, BrokerSettings.alertsFileKey:
+                continue  // BrokerSettings reads them: they are Strom's, not Kafka's, and not log defaults.
             case "produce.batch.validation":
                 guard let mode = ProduceValidation(rawValue: value.lowercased()) else {
                     throw InvalidProperty(key: key, reason: "not strict or relaxed: \(value)")

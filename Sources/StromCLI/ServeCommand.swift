@@ -67,11 +67,8 @@ struct ServeCommand: AsyncParsableCommand {
         if configuration.alertsFile != nil && configuration.adminListen == nil {
             throw ValidationError("alerts.file needs the admin listener (admin.listen), which evaluates the rules")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
+        let format = configuration.logFormat
+        LoggingSystem.bootstrap { label in format.handler(label: label) }
         let admin = configuration.adminListen.map {
             AdminServer(host: $0.host, port: $0.port, alertsFile: configuration.alertsFile, logger: Logger(label: "strom.admin"))
         }

@@ -125,6 +125,23 @@ def test_errors_are_counted_by_request_and_error_name(server):
                  request="Fetch", error="OFFSET_OUT_OF_RANGE") > 0
 
 
+def test_log_format_json_writes_one_object_per_line_with_the_text_lines_fields(data_dir):
+    import json
+    server = StromServer(data_dir / "broker", overrides={"log.format": "json"}).start()
+    try:
+        topic = unique_topic()
+        create_topic(server.bootstrap, topic, 1)
+        produce(server.bootstrap, topic, 10)
+    finally:
+        assert server.stop() == 0
+    lines = server.log().splitlines()
+    assert lines, "the broker logged"
+    objects = [json.loads(line) for line in lines]  # every line is JSON
+    assert all({"time", "level", "logger", "source", "message"} <= set(o) for o in objects), objects
+    assert any(o["logger"] == "strom" and o["level"] == "info" and o["message"].startswith("descriptor limit") for o in objects), objects
+    assert all(o["time"].endswith("Z") for o in objects)
+
+
 def test_ready_only_once_the_broker_has_its_metadata_health_at_once(data_dir):
     """A cluster broker waits for etcd: it is alive (/health) but not ready until it has loaded
     the metadata, recovered its logs and registered."""

@@ -63,6 +63,20 @@ import Testing
         }
     }
 
+    @Test func logFormatAndTheAdminSettingsComeFromTheFileToo() async throws {
+        #expect(try await BrokerSettings.load(flags: [:], environment: [:]).logFormat == .text)
+        let path = try writeConfig("log.format=JSON\nadmin.listen=127.0.0.1:9700\nalerts.file=/etc/strom/alerts.json\n")
+        let configuration = try await BrokerSettings.load(flags: ["config": path], environment: [:])
+        #expect(configuration.logFormat == .json)
+        #expect(configuration.adminListen?.host == "127.0.0.1" && configuration.adminListen?.port == 9700)
+        #expect(configuration.alertsFile == "/etc/strom/alerts.json")
+        #expect(configuration.describedEntries.contains { $0.name == "admin.listen" && $0.value == "127.0.0.1:9700" })
+        #expect(configuration.describedEntries.contains { $0.name == "log.format" && $0.value == "json" })
+        let off = try await BrokerSettings.load(flags: ["config": path], environment: ["STROM_ADMIN_LISTEN": ""])
+        #expect(off.adminListen == nil && off.describedEntries.contains { $0.name == "admin.listen" && $0.value == "" })
+        await #expect { try await BrokerSettings.load(flags: ["log.format": "xml"], environment: [:]) } throws: { "\($0)".contains("log.format") }
+    }
+
     @Test func mistakesAreRefusedWithTheKeyNamed() async throws {
         let typo = try writeConfig("num.partition=3\n")
         await #expect { try await BrokerSettings.load(flags: ["config": typo], environment: [:]) } throws: { "\($0)".contains("num.partition ") }

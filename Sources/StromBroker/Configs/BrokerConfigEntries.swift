@@ -108,6 +108,9 @@ extension BrokerConfiguration {
             BrokerConfigEntry(
                 name: BrokerSettings.adminListenKey, value: adminListen.map { "\($0.host):\($0.port)" } ?? "", type: .string,
                 documentation: "The admin listener (metrics, health, the /v1/ JSON): HOST:PORT, empty when off. The CLI finds each broker's through this entry."),
+            BrokerConfigEntry(
+                name: "log.format", value: logFormat.rawValue, type: .string,
+                documentation: "text: swift-log's stream lines; json: one JSON object per line (time, level, logger, source, message, metadata)."),
             BrokerConfigEntry(name: "log.dirs", value: dataDirectory, type: .string, documentation: "The data directory."),
             BrokerConfigEntry(
                 name: "listeners", value: "PLAINTEXT://\(listenHost):\(listenPort)", type: .list,
