@@ -52,6 +52,10 @@ public enum BrokerService {
         serverConfiguration.connectionsMax = configuration.connectionsMax
         serverConfiguration.connectionsPerAddressMax = configuration.connectionsPerAddressMax
         serverConfiguration.connectionIdleTimeMax = .milliseconds(configuration.connectionIdleTimeMaxMs)
+        if let metrics = companion?.metrics {
+            serverConfiguration.requestQueued = { apiKey, waited in metrics.queued(apiKey: apiKey, waited: waited) }
+            serverConfiguration.connectionsChanged = { count, opened in metrics.connectionsChanged(count: count, opened: opened) }
+        }
         let server = KafkaServer(configuration: serverConfiguration, processor: processor, logger: logger)
         let address = try await server.start()
         let port = address.port ?? configuration.listenPort

@@ -98,6 +98,46 @@ def test_metrics_count_exactly_what_was_produced_and_consumed(server):
     assert value(after_consume, "strom_request_duration_seconds_count", request="Produce", version=_produce_version(after_consume)) > 0
 
 
+def test_connections_and_request_queue_time_are_measured(server):
+    import socket
+    host, port = server.bootstrap.rsplit(":", 1)
+    listener = {"listener": "PLAINTEXT"}
+
+    def connections() -> float:
+        return value(scrape(server.admin_url), "kafka_server_socket_server_metrics_connection_count", **listener)
+
+    def wait_for_connections(expected: float):
+        deadline = time.monotonic() + 10
+        while connections() != expected:
+            assert time.monotonic() < deadline, f"{expected} connections, saw {connections()}"
+            time.sleep(0.05)
+
+    before = scrape(server.admin_url)
+    idle = connections()
+    sockets = [socket.create_connection((host, int(port)), timeout=5) for _ in range(3)]
+    try:
+        wait_for_connections(idle + 3)
+    finally:
+        for sock in sockets:
+            sock.close()
+    wait_for_connections(idle)
+    after = scrape(server.admin_url)
+    created = "kafka_server_socket_server_metrics_connection_creation_total"
+    closed = "kafka_server_socket_server_metrics_connection_close_total"
+    assert value(after, created, **listener) - value(before, created, **listener) == 3
+    assert value(after, closed, **listener) - value(before, closed, **listener) == 3
+
+    # Every Produce request processed waited in the queue for some time, however short: one
+    # queue-time observation per request answered.
+    topic = unique_topic()
+    create_topic(server.bootstrap, topic, 1)
+    produce(server.bootstrap, topic, 50)
+    samples = scrape(server.admin_url)
+    answered = total(samples, "kafka_network_requestmetrics_requests_total", request="Produce")
+    assert answered > 0
+    assert value(samples, "strom_request_queue_duration_seconds_count", request="Produce") == answered
+
+
 def _produce_version(samples) -> str:
     versions = [dict(series)["version"] for (name, series) in samples
                 if name == "kafka_network_requestmetrics_requests_total" and dict(series).get("request") == "Produce"]
@@ -518,8 +558,53 @@ def test_cluster_alerts_for_a_broker_down_and_partitions_under_min_isr_fire_once
                                   and m["groupLabels"]["alertname"] == "underisr", f"partition {partition} resolved")
             firing_down = [m for m in receiver.received if m["status"] == "firing" and m["groupLabels"]["alertname"] == "down"]
             assert len(firing_down) == 1, f"one broker raises it: {firing_down}"
+            # The controller took the dead broker out of the ISRs (not counted as a leader's shrink,
+            # as in Kafka); the leaders took it back in: expansions.
+            live_scrapes = [scrape(node.admin_url) for id, node in cluster.brokers.items() if id != victim]
+            assert sum(value(s, "kafka_server_replicamanager_isrexpands_total") for s in live_scrapes) >= 2
         finally:
             cluster.stop()
+
+
+def test_a_follower_that_stops_fetching_is_an_isr_shrink_and_its_return_an_expansion(data_dir):
+    """SIGSTOP keeps the follower registered (a long session) while it stops fetching: its leaders
+    shrink the ISR after replica.lag.time.max.ms and expand it when it catches up (Kafka's
+    IsrShrinksPerSec and IsrExpandsPerSec, counted by the leader)."""
+    import signal
+    topic = unique_topic()
+    cluster = StromCluster(3, overrides={"broker.session.timeout.ms": "60000", "replica.lag.time.max.ms": "1500"}).start()
+    stopped = None
+    try:
+        cluster.create_topic(topic, partitions=2, replication_factor=3)
+        leaders = {cluster.leader_of(topic, partition) for partition in (0, 1)}
+        victim = next(node for node in sorted(cluster.brokers) if node not in leaders)
+        others = [node for node in cluster.brokers if node != victim]
+        before = {node: scrape(cluster.brokers[node].admin_url) for node in others}
+
+        def counted(name: str) -> float:
+            return sum(value(scrape(cluster.brokers[node].admin_url), name) - value(before[node], name) for node in others)
+
+        stopped = cluster.brokers[victim].process
+        stopped.send_signal(signal.SIGSTOP)
+        # A follower that has everything is in sync however long it is silent (Kafka's isCaughtUp):
+        # new records make it fall behind.
+        from confluent_kafka import Producer
+        producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "1"})
+        for partition in (0, 1):
+            producer.produce(topic, b"after the stop", partition=partition)
+        assert producer.flush(15) == 0
+        cluster.wait_for(lambda m: all(victim not in p.isrs for p in m.topics[topic].partitions.values()),
+                         "the stopped follower out of both ISRs", topic=topic)
+        assert counted("kafka_server_replicamanager_isrshrinks_total") == 2
+        stopped.send_signal(signal.SIGCONT)
+        stopped = None
+        cluster.wait_for(lambda m: all(sorted(p.isrs) == [1, 2, 3] for p in m.topics[topic].partitions.values()),
+                         "the follower back in both ISRs", topic=topic)
+        assert counted("kafka_server_replicamanager_isrexpands_total") == 2
+    finally:
+        if stopped is not None:
+            stopped.send_signal(signal.SIGCONT)
+        cluster.stop()
 
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"

@@ -326,6 +326,7 @@ actor ClusterRuntime {
         let committed = (try? await store.alterPartitions([(change.topic, change.expected, change.new)]))?.first ?? false
         replicas.finishInSyncReplicaChange(topicPartition, committed: committed ? change.new : nil)
         if committed {
+            broker?.metrics.inSyncReplicasChanged(from: change.expected.inSyncReplicas.count, to: change.new.inSyncReplicas.count)
             logger.info("\(topicPartition) in-sync replicas now \(change.new.inSyncReplicas) (were \(change.expected.inSyncReplicas))")
         }
     }

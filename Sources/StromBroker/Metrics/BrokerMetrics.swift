@@ -39,6 +39,14 @@ public final class BrokerMetrics: Sendable {
     let groupCommitLogs: Recorder
     /// Read from the metadata and the logs at each scrape (``Broker/refreshGauges()``).
     let gauges: BrokerGauges
+    /// ISR changes this broker committed as a leader (Kafka's IsrShrinksPerSec, IsrExpandsPerSec).
+    private let inSyncReplicaShrinks: Counter
+    private let inSyncReplicaExpansions: Counter
+    /// The client listener's connections (Kafka's socket-server-metrics, per listener).
+    private let connectionCount: Gauge
+    private let connectionsCreated: Counter
+    private let connectionsClosed: Counter
+    private let queueTimes = Mutex<[Int16: Timer]>([:])
 
     /// - Parameter factory: where the metrics go; the process-wide one by default (tests pass their own).
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
@@ -47,10 +55,18 @@ public final class BrokerMetrics: Sendable {
         groupCommitWaiters = Recorder(label: Self.groupCommitWaitersName, dimensions: [], aggregate: true, factory: factory)
         groupCommitLogs = Recorder(label: Self.groupCommitLogsName, dimensions: [], aggregate: true, factory: factory)
         gauges = BrokerGauges(factory: factory)
+        inSyncReplicaShrinks = Counter(label: "kafka_server_replicamanager_isrshrinks_total", dimensions: [], factory: factory)
+        inSyncReplicaExpansions = Counter(label: "kafka_server_replicamanager_isrexpands_total", dimensions: [], factory: factory)
+        let listener = [("listener", "PLAINTEXT")]
+        connectionCount = Gauge(label: "kafka_server_socket_server_metrics_connection_count", dimensions: listener, factory: factory)
+        connectionsCreated = Counter(label: "kafka_server_socket_server_metrics_connection_creation_total", dimensions: listener, factory: factory)
+        connectionsClosed = Counter(label: "kafka_server_socket_server_metrics_connection_close_total", dimensions: listener, factory: factory)
+        connectionCount.record(0)
     }
 
     /// The histogram names, for a backend that configures buckets per name.
     public static let requestSeconds = "strom_request_duration_seconds"
+    public static let requestQueueSeconds = "strom_request_queue_duration_seconds"
     public static let logFlushSeconds = "strom_log_flush_duration_seconds"
     public static let groupCommitWaitersName = "strom_group_commit_waiters"
     public static let groupCommitLogsName = "strom_group_commit_logs"
@@ -110,6 +126,31 @@ public final class BrokerMetrics: Sendable {
             return made
         }
         counter.increment(by: count)
+    }
+
+    /// Records how long a request waited between being read and being processed: behind the
+    /// connection's earlier requests (Kafka processes a connection's requests in order) and for a
+    /// thread to run it. Kafka's RequestQueueTimeMs, in seconds.
+    public func queued(apiKey: Int16, waited: Duration) {
+        let timer = queueTimes.withLock { timers in
+            if let existing = timers[apiKey] { return existing }
+            let name = ApiKey(rawValue: apiKey)?.name ?? String(apiKey)
+            let made = Timer(label: Self.requestQueueSeconds, dimensions: [("request", name)], factory: factory)
+            timers[apiKey] = made
+            return made
+        }
+        timer.recordNanoseconds(waited.nanoseconds)
+    }
+
+    /// Records the client listener's connection count after a connection was opened or closed.
+    public func connectionsChanged(count: Int, opened: Bool) {
+        connectionCount.record(count)
+        (opened ? connectionsCreated : connectionsClosed).increment()
+    }
+
+    /// Records an ISR change committed by this broker as a partition's leader.
+    func inSyncReplicasChanged(from old: Int, to new: Int) {
+        if new < old { inSyncReplicaShrinks.increment() } else if new > old { inSyncReplicaExpansions.increment() }
     }
 
     /// Records one group-commit round.

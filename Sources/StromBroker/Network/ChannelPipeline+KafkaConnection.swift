@@ -20,6 +20,6 @@ extension ChannelPipeline.SynchronousOperations {
         try self.addHandler(
             KafkaRequestHandler(
                 processor: processor, inFlightRequestsMax: configuration.inFlightRequestsMax,
-                connectionId: connectionId, logger: logger))
+                connectionId: connectionId, requestQueued: configuration.requestQueued, logger: logger))
     }
 }

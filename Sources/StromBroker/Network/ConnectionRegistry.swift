@@ -17,7 +17,14 @@ final class ConnectionRegistry {
     private var quiescing = false
     private var drained: (promise: EventLoopPromise<Void>?, future: EventLoopFuture<Void>)?
 
-    init(eventLoop: any EventLoop, connectionsMax: Int, connectionsPerAddressMax: Int = .max, logger: Logger) {
+    /// Told the count after each admission and close (metrics).
+    private let changed: (@Sendable (_ count: Int, _ opened: Bool) -> Void)?
+
+    init(
+        eventLoop: any EventLoop, connectionsMax: Int, connectionsPerAddressMax: Int = .max,
+        changed: (@Sendable (_ count: Int, _ opened: Bool) -> Void)? = nil, logger: Logger
+    ) {
+        self.changed = changed
         self.eventLoop = eventLoop
         self.connectionsMax = connectionsMax
         self.connectionsPerAddressMax = connectionsPerAddressMax
@@ -56,6 +63,7 @@ final class ConnectionRegistry {
         let id = ObjectIdentifier(connection)
         self.connections[id] = connection
         self.connectionsByAddress[address, default: 0] += 1
+        self.changed?(self.connections.count, true)
         connection.closeFuture.hop(to: self.eventLoop).assumeIsolated().whenComplete { _ in
             self.remove(id, address: address)
         }
@@ -64,6 +72,7 @@ final class ConnectionRegistry {
 
     private func remove(_ id: ObjectIdentifier, address: String) {
         self.connections[id] = nil
+        self.changed?(self.connections.count, false)
         self.connectionsByAddress[address, default: 1] -= 1
         if self.connectionsByAddress[address] == 0 { self.connectionsByAddress[address] = nil }
         if self.quiescing && self.connections.isEmpty, let promise = self.drained?.promise {

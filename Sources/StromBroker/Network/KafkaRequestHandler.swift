@@ -45,6 +45,7 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
     }
 
     private let processor: any KafkaRequestProcessor
+    private let requestQueued: (@Sendable (_ apiKey: Int16, _ waited: Duration) -> Void)?
     /// Whether the processor has been told the connection closed.
     private var closeReported = false
     private let inFlightRequestsMax: Int
@@ -66,13 +67,16 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
     ///   - inFlightRequestsMax: requests of this connection processed or waiting to be written at
     ///     once (``KafkaServerConfiguration/inFlightRequestsMax``).
     ///   - connectionId: unique per server, reported in ``KafkaConnectionInfo``.
+    ///   - requestQueued: told each request's wait before processing (``KafkaServerConfiguration/requestQueued``).
     ///   - logger: receives the connection's log lines, with `peer` and `connection` metadata.
     public init(
         processor: any KafkaRequestProcessor,
         inFlightRequestsMax: Int = KafkaServerConfiguration.inFlightRequestsMaxDefault,
         connectionId: UInt64,
+        requestQueued: (@Sendable (_ apiKey: Int16, _ waited: Duration) -> Void)? = nil,
         logger: Logger
     ) {
+        self.requestQueued = requestQueued
         precondition(inFlightRequestsMax >= 1, "inFlightRequestsMax must be at least 1: \(inFlightRequestsMax)")
         self.processor = processor
         self.inFlightRequestsMax = inFlightRequestsMax
@@ -265,12 +269,15 @@ public final class KafkaRequestHandler: ChannelDuplexHandler {
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
         let previous = self.lastGate
         let gate = RequestOrderGate()
+        let requestQueued = self.requestQueued
+        let received = ContinuousClock.now
         let task = Task {
             // Opened however this task ends, so the connection's next request never waits forever.
             defer { gate.open() }
             await previous?.wait()
             // The connection closed while this request waited its turn: nothing to answer.
             if Task.isCancelled { return }
+            requestQueued?(apiKey, ContinuousClock.now - received)
             let action: KafkaResponseAction
             switch work {
             case .request(let request):

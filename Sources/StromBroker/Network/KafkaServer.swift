@@ -76,7 +76,8 @@ public actor KafkaServer: Service {
         self.registry = NIOLoopBoundBox.makeBoxSendingValue(
             ConnectionRegistry(
                 eventLoop: self.serverLoop, connectionsMax: configuration.connectionsMax,
-                connectionsPerAddressMax: configuration.connectionsPerAddressMax, logger: logger),
+                connectionsPerAddressMax: configuration.connectionsPerAddressMax, changed: configuration.connectionsChanged,
+                logger: logger),
             eventLoop: self.serverLoop)
         self.logger = logger
     }

@@ -50,6 +50,11 @@ public struct KafkaServerConfiguration: Sendable {
     /// `maximumGracefulShutdownDuration`.
     public var shutdownDrainTimeMax: TimeAmount
 
+    /// Told how long each request waited between being read and being processed (metrics).
+    public var requestQueued: (@Sendable (_ apiKey: Int16, _ waited: Duration) -> Void)?
+    /// Told the open connection count after each connection is admitted or closed (metrics).
+    public var connectionsChanged: (@Sendable (_ count: Int, _ opened: Bool) -> Void)?
+
     public init(
         host: String = "127.0.0.1",
         port: Int = 9092,
