@@ -4,8 +4,13 @@
 # prints the ratios; the full output is kept in .build-bench/compare-<date>.txt.
 # Usage: scripts/bench-compare.sh [compare.sh options: --quick | --repeat N | --only REGEX]
 # Strom's settings come from STROM_* variables (e.g. STROM_PRODUCE_BATCH_VALIDATION=relaxed).
+# --admin-cost [...]: the admin listener on against off instead (scripts/bench-metrics.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --admin-cost ]; then
+    shift
+    exec scripts/bench-metrics.sh "$@"
+fi
 scripts/install-dependencies.sh >/dev/null
 swift build -c release --product strom 2>&1 | grep -E 'error|warning:' >&2 || true
 binary="$(swift build -c release --show-bin-path)/strom"
