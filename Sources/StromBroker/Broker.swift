@@ -28,6 +28,9 @@ public final class Broker: Sendable {
     let transactionCoordinator: TransactionCoordinator
     /// Connections to other brokers for transaction markers and KIP-890 verifications.
     let transactionConnections: InterBrokerConnections
+    /// To the leaders of partitions a group coordinated here reads but this broker holds no replica of.
+    let lagConnections: InterBrokerConnections
+    let remoteOffsets = RemotePartitionOffsets()
     /// What the broker counts and times (served by the admin listener).
     public let metrics: BrokerMetrics
     /// Consumer lag of the groups coordinated here.
@@ -68,6 +71,7 @@ public final class Broker: Sendable {
             storage: CoordinatorTopicStorage(topic: TransactionCoordinatorSettings.stateTopic, logs: logs), producerIds: producerIds,
             logger: Logger(label: "strom.transactions"), clock: { Broker.nowMs() })
         self.transactionConnections = InterBrokerConnections(nodeId: configuration.nodeId, partitions: partitions, purpose: "transactions")
+        self.lagConnections = InterBrokerConnections(nodeId: configuration.nodeId, partitions: partitions, purpose: "lag")
         self.shareManager = SharePartitionManager(
             persister: shareCoordinators, waiters: waiters,
             sessionsMax: configuration.shareGroups.maxShareSessions, logger: Logger(label: "strom.share"), clock: { Broker.nowMs() },
@@ -561,20 +565,38 @@ public final class Broker: Sendable {
     }
 
     /// Takes a lag sample of every group coordinated here (the maintenance timer, once a second).
+    /// Partitions with no replica here are asked of their leaders first.
     func sampleConsumerLag() async {
         let commits = await groupCoordinator.committedOffsets()
-        let partitions = self.partitions
-        lagMonitor.sample(commits) { partitions.log(topic: $0.topic, partition: $0.partition)?.offsets.highWatermark }
+        var remote: [TopicPartition: Set<Int64>] = [:]
+        for commit in commits where partitions.log(topic: commit.key.topic, partition: commit.key.partition) == nil {
+            remote[commit.key.topicPartition, default: []].insert(commit.offset)
+        }
+        if cluster != nil {
+            await remoteOffsets.refresh(remote, image: partitions.current, connections: lagConnections)
+        }
+        lagMonitor.sample(commits, logEndOffset: highWatermark)
     }
 
     /// The lag of every partition of every group coordinated here, now: in records (to the high
     /// watermark, what the group could read) and in time, with Burrow's status.
     public func consumerLag() -> [LagMonitor.PartitionLag] {
-        let partitions = self.partitions
+        let (partitions, remote) = (self.partitions, remoteOffsets)
         return lagMonitor.evaluate(
-            logEndOffset: { partitions.log(topic: $0.topic, partition: $0.partition)?.offsets.highWatermark },
-            timestamp: { partitions.log(topic: $0.topic, partition: $0.partition)?.batchTimestamp(at: $1) },
+            logEndOffset: highWatermark,
+            timestamp: { topicPartition, offset in
+                if let log = partitions.log(topic: topicPartition.topic, partition: topicPartition.partition) {
+                    return log.batchTimestamp(at: offset)
+                }
+                return remote.timestamp(topicPartition, at: offset)
+            },
             nowMs: Self.nowMs())
+    }
+
+    /// A partition's high watermark: its replica's here, else the last its leader reported.
+    private func highWatermark(_ topicPartition: TopicPartition) -> Int64? {
+        partitions.log(topic: topicPartition.topic, partition: topicPartition.partition)?.offsets.highWatermark
+            ?? remoteOffsets.highWatermark(topicPartition)
     }
 
     /// A consumer's fetch in the metrics: record bytes per topic, error codes per partition.
@@ -627,6 +649,7 @@ public final class Broker: Sendable {
         await shareCoordinator.shutdown()
         await transactionCoordinator.shutdown()
         await transactionConnections.shutdown()
+        await lagConnections.shutdown()
         await shareManager.shutdown()
         await shareCoordinators.shutdown()
         if let cluster {

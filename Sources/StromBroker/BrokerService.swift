@@ -78,6 +78,7 @@ public enum BrokerService {
                 // Shut down in reverse order: leaderships move away while the server still answers.
                 services: [
                     .init(service: server), .init(service: MaintenanceService(broker: broker, logger: logger)),
+                    .init(service: LagSamplingService(broker: broker)),
                     .init(service: ControlledShutdownService(broker: broker)), .init(service: readiness),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -116,7 +117,6 @@ struct MaintenanceService: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 if Task.isCancelled { break }
-                await broker.sampleConsumerLag()
                 do {
                     for (partition, corruption) in try broker.runMaintenance() {
                         logger.error("partition \(partition) is offline: \(corruption)")
@@ -125,6 +125,24 @@ struct MaintenanceService: Service {
                     logger.error("maintenance failed: \(error)")
                 }
                 releaseFreedMemory()
+            }
+        }
+    }
+}
+
+/// A lag sample of the groups coordinated here once a second (``Broker/sampleConsumerLag()``), on
+/// its own task: asking other brokers for offsets may wait on a slow one, and flushes, retention
+/// and compaction must not wait with it.
+struct LagSamplingService: Service {
+    let broker: Broker
+
+    func run() async throws {
+        let broker = self.broker
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if Task.isCancelled { break }
+                await broker.sampleConsumerLag()
             }
         }
     }

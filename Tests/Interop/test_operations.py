@@ -343,6 +343,41 @@ def test_only_the_groups_coordinator_reports_its_lag(cluster):
     assert len(reporting) == 1, f"reported by {reporting}"
 
 
+def test_the_coordinator_evaluates_partitions_it_holds_no_replica_of(cluster):
+    """Replication factor 1 on three brokers: the group's coordinator asks the other leaders for
+    their high watermarks and the times of the committed offsets, so every partition is evaluated."""
+    topic, group = unique_topic(), unique_topic()
+    cluster.create_topic(topic, partitions=3, replication_factor=1)
+    leaders = {partition: cluster.leader_of(topic, partition) for partition in range(3)}
+    node_of = {broker.admin_url: node for node, broker in cluster.brokers.items()}
+
+    def labels(partition: int) -> dict:
+        return {"group": group, "topic": topic, "partition": str(partition)}
+
+    with SteadyProducer(cluster.bootstrap, topic, rate=100):
+        consumer = group_consumer(cluster.bootstrap, group, topic)
+        try:
+            deadline = time.monotonic() + 30
+            coordinator_url = None
+            while coordinator_url is None:
+                assert time.monotonic() < deadline, "every partition of the group evaluated within 30 s"
+                consume_for(consumer, 0.5)
+                for url in node_of:
+                    samples = scrape(url)
+                    if all(("kafka_consumergroup_group_lag", tuple(sorted(labels(p).items()))) in samples for p in range(3)):
+                        coordinator_url = url
+            remote = [partition for partition in range(3) if leaders[partition] != node_of[coordinator_url]]
+            assert remote, f"some partition led elsewhere than the coordinator: {leaders}"
+            consume_for(consumer, 3)
+        finally:
+            consumer.close()
+        samples = wait_for_lag([coordinator_url], lambda s: all(
+            value(s, "strom_consumergroup_partition_status", **labels(p)) == STOP for p in remote), "STOP on the remote partitions")
+        for partition in remote:
+            assert value(samples, "kafka_consumergroup_group_lag", **labels(partition)) > 0
+            assert value(samples, "kafka_consumergroup_group_lag_seconds", **labels(partition)) > 1
+
+
 def reports_group(admin_url: str, group: str) -> bool:
     return any(name == "kafka_consumergroup_group_lag" and dict(labels).get("group") == group for name, labels in scrape(admin_url))
 
