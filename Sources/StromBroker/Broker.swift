@@ -31,6 +31,7 @@ public final class Broker: Sendable {
     /// To the leaders of partitions a group coordinated here reads but this broker holds no replica of.
     let lagConnections: InterBrokerConnections
     let remoteOffsets = RemotePartitionOffsets()
+    private let shareProgress = Mutex(ShareGroupProgress())
     /// What the broker counts and times (served by the admin listener).
     public let metrics: BrokerMetrics
     /// Consumer lag of the groups coordinated here.
@@ -567,7 +568,7 @@ public final class Broker: Sendable {
     /// Takes a lag sample of every group coordinated here (the maintenance timer, once a second).
     /// Partitions with no replica here are asked of their leaders first.
     func sampleConsumerLag() async {
-        let commits = await groupCoordinator.committedOffsets()
+        let commits = await groupCoordinator.committedOffsets() + shareGroupCommits()
         var remote: [TopicPartition: Set<Int64>] = [:]
         for commit in commits where partitions.log(topic: commit.key.topic, partition: commit.key.partition) == nil {
             remote[commit.key.topicPartition, default: []].insert(commit.offset)
@@ -591,6 +592,21 @@ public final class Broker: Sendable {
                 return remote.timestamp(topicPartition, at: offset)
             },
             nowMs: Self.nowMs())
+    }
+
+    /// The share groups coordinated here, as commits: each share-partition's start offset and the
+    /// records done after it, from its share coordinator (``ShareGroupProgress``).
+    private func shareGroupCommits() async -> [LagMonitor.Commit] {
+        var states: [ShareGroupProgress.State] = []
+        for share in await groupCoordinator.sharePartitions() {
+            let key = ShareStateKey(groupId: share.group, topicId: share.topicId, partition: share.partition)
+            guard case .success(let summary?) = await shareCoordinators.summary(key), summary.startOffset >= 0 else { continue }
+            states.append(.init(
+                key: .init(group: share.group, topic: share.topic, partition: share.partition), startOffset: summary.startOffset,
+                completedCount: summary.completedCount))
+        }
+        let nowMs = Self.nowMs()
+        return shareProgress.withLock { $0.commits(states, nowMs: nowMs) }
     }
 
     /// A partition's high watermark: its replica's here, else the last its leader reported.

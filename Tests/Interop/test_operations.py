@@ -378,6 +378,51 @@ def test_the_coordinator_evaluates_partitions_it_holds_no_replica_of(cluster):
             assert value(samples, "kafka_consumergroup_group_lag_seconds", **labels(partition)) > 1
 
 
+def test_a_share_group_is_evaluated_as_a_consumer_group_is(server):
+    """A share group's progress is its share-partition's start offset and the records acknowledged
+    after it: lag and time lag grow and Burrow's STOP shows once its only consumer leaves while
+    records arrive; a new consumer that works the backlog off brings it back to OK."""
+    from share_consumers import set_group_configs, share_consumer
+    topic, group = unique_topic(), f"queue-{unique_topic()}"
+    create_topic(server.bootstrap, topic, 1)
+    set_group_configs(server.bootstrap, group, {"share.auto.offset.reset": "earliest"})
+    labels = {"group": group, "topic": topic, "partition": "0"}
+    key = ("strom_consumergroup_partition_status", tuple(sorted(labels.items())))
+
+    def work(consumer, seconds: float):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            consumer.poll(0.2)  # the next poll acknowledges what the last one delivered
+
+    with SteadyProducer(server.bootstrap, topic):
+        consumer = share_consumer(server.bootstrap, group, topic)
+        try:
+            deadline = time.monotonic() + 30
+            while key not in scrape(server.admin_url):
+                assert time.monotonic() < deadline, "the share group evaluated within 30 s"
+                work(consumer, 0.5)
+            work(consumer, 3)
+            assert value(scrape(server.admin_url), "strom_consumergroup_partition_status", **labels) == OK
+        finally:
+            consumer.close()
+        samples = wait_for_lag([server.admin_url], lambda s: value(s, "strom_consumergroup_partition_status", **labels) == STOP,
+                               "STOP after the share consumer left")
+        assert value(samples, "kafka_consumergroup_group_lag", **labels) > 0
+        assert value(samples, "kafka_consumergroup_group_lag_seconds", **labels) > 1
+        consumer = share_consumer(server.bootstrap, group, topic)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                work(consumer, 1)
+                samples = scrape(server.admin_url)
+                if (value(samples, "strom_consumergroup_partition_status", **labels) == OK
+                        and value(samples, "kafka_consumergroup_group_lag_seconds", **labels) < 2):
+                    break
+                assert time.monotonic() < deadline, f"OK again within 30 s: {samples.get(key)}"
+        finally:
+            consumer.close()
+
+
 def reports_group(admin_url: str, group: str) -> bool:
     return any(name == "kafka_consumergroup_group_lag" and dict(labels).get("group") == group for name, labels in scrape(admin_url))
 

@@ -95,6 +95,18 @@ actor GroupCoordinator {
         }
     }
 
+    /// Every share-partition of the share groups coordinated here (their states are kept by the
+    /// share coordinators), by group, topic id and name, and partition.
+    func sharePartitions() -> [(group: String, topicId: KafkaUUID, topic: String, partition: Int32)] {
+        shards.values.flatMap { machine in
+            machine.shareGroups.flatMap { group, shareGroup in
+                shareGroup.initializedTopics.flatMap { topicId, topic in
+                    topic.partitions.map { (group, topicId, topic.name, $0) }
+                }
+            }
+        }
+    }
+
     /// Requests parked until their answer is known (for tests).
     var parkedRequestCount: Int { waiting.count }
 

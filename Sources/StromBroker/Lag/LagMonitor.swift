@@ -29,11 +29,15 @@ public final class LagMonitor: Sendable {
         public var key: Key
         public var offset: Int64
         public var commitTimestampMs: Int64
+        /// Records after `offset` already done (a share group's acknowledged records past its start
+        /// offset); 0 for consumer groups.
+        public var completedAfter: Int64
 
-        public init(key: Key, offset: Int64, commitTimestampMs: Int64) {
+        public init(key: Key, offset: Int64, commitTimestampMs: Int64, completedAfter: Int64 = 0) {
             self.key = key
             self.offset = offset
             self.commitTimestampMs = commitTimestampMs
+            self.completedAfter = completedAfter
         }
     }
 
@@ -53,6 +57,7 @@ public final class LagMonitor: Sendable {
         var window: LagWindow
         var lastCommitMs: Int64
         var committedOffset: Int64
+        var completedAfter: Int64 = 0
     }
 
     private let tracked = Mutex<[Key: Tracked]>([:])
@@ -80,6 +85,7 @@ public final class LagMonitor: Sendable {
                     entry.lastCommitMs = commit.commitTimestampMs
                 }
                 entry.committedOffset = commit.offset
+                entry.completedAfter = commit.completedAfter
                 tracked[commit.key] = entry
             }
             for key in tracked.keys where !seen.contains(key) { tracked[key] = nil }
@@ -95,7 +101,7 @@ public final class LagMonitor: Sendable {
         return entries.keys.sorted().compactMap { key in
             let entry = entries[key]!
             guard let logEnd = logEndOffset(key.topicPartition) else { return nil }
-            let lag = max(0, logEnd - entry.committedOffset)
+            let lag = max(0, logEnd - entry.committedOffset - entry.completedAfter)
             let timeLagMs: Int64? = lag == 0 ? 0 : timestamp(key.topicPartition, entry.committedOffset).map { max(0, nowMs - $0) }
             return PartitionLag(
                 key: key, committedOffset: entry.committedOffset, logEndOffset: logEnd, lag: lag, timeLagMs: timeLagMs,
