@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the admin listener costs (BENCHMARKS.md "Metrics"), one run on this machine:
-#   1. the standard scenario set (../shared/bench/run.sh; --quick unless --repeat or --full is
-#      given) against two Strom brokers, alternating scenario by scenario: the admin listener off
+#   1. the standard scenario set (../shared/bench/run.sh; the quick set unless --full is given)
+#      against two Strom brokers, alternating scenario by scenario: the admin listener off
 #      (metrics go to swift-metrics' no-op backend), and on with /metrics scraped every second
 #      (a Prometheus at a 1 s scrape interval, 15x its default rate); ratios on/off;
 #   2. a broker with N partitions (default 10,000) and a group's lag on each: how long a scrape
@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --quick) shift ;;
         --full) quick=0; shift ;;
-        --repeat) quick=0; run_args+=(--repeat "$2"); shift 2 ;;
+        --repeat) run_args+=(--repeat "$2"); shift 2 ;;
         --only) run_args+=(--only "$2"); shift 2 ;;
         --partitions) partitions=$2; shift 2 ;;
         --skip-scale) skip_scale=1; shift ;;
