@@ -32,11 +32,13 @@ scripts/install-dependencies.sh >/dev/null
 swift build -c release --product strom 2>&1 | grep -E 'error|warning:' >&2 || true
 binary="$(swift build -c release --show-bin-path)/strom"
 work=$(mktemp -d /tmp/strom-bench-metrics.XXXXXX)
-pids=()
+# The brokers and the scraper are started inside the tee'd block below (a subshell): their pids
+# are in files.
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for file in "$work"/*.pid; do [ -f "$file" ] && kill "$(cat "$file")" 2>/dev/null || true; done
+    for file in "$work"/*.pid; do
+        [ -f "$file" ] || continue
+        for _ in $(seq 1 100); do kill -0 "$(cat "$file")" 2>/dev/null || break; sleep 0.1; done
     done
     rm -rf "$work"
 }
@@ -48,7 +50,6 @@ out=".build-bench/metrics-$(date -u +%Y%m%dT%H%M%SZ).txt"
 # run.sh's CPU accounting); waits until it answers.
 start() {
     setsid "$binary" serve --listen "127.0.0.1:$2" --data-dir "$work/$1" --admin-listen "$3" >"$work/$1.log" 2>&1 &
-    pids+=($!)
     echo $! >"$work/$1.pid"
     for _ in $(seq 1 100); do "$binary" topic list --bootstrap "127.0.0.1:$2" >/dev/null 2>&1 && return 0; sleep 0.1; done
     echo "broker $1 did not start" >&2
@@ -70,10 +71,11 @@ while True:
         pass
 ' &
     scraper=$!
-    pids+=($scraper)
+    echo $scraper >"$work/scraper.pid"
     ../shared/bench/run.sh --bootstrap "admin-off=127.0.0.1:19392@-$(cat "$work/off.pid")" \
         --bootstrap "admin-on=127.0.0.1:19393@-$(cat "$work/on.pid")" "${run_args[@]}" || status=$?
     kill "$scraper" 2>/dev/null || true
+    rm -f "$work/scraper.pid"
     echo "run.sh ratios are admin-on/admin-off (/metrics scraped every second); throughput >= 0.97 is the target"
     if [ $skip_scale = 0 ]; then
         start scale 19395 127.0.0.1:19396
