@@ -4,9 +4,13 @@
 #      against two Strom brokers, alternating scenario by scenario: the admin listener off
 #      (metrics go to swift-metrics' no-op backend), and on with /metrics scraped every second
 #      (a Prometheus at a 1 s scrape interval, 15x its default rate); ratios on/off;
-#   2. a broker with N partitions (default 10,000) and a group's lag on each: how long a scrape
+#   2. longer runs on the same two brokers, alternating, --rounds R times (default 5): 3,000,000
+#      records of 100 B (acks=1) and 500,000 of 1 KiB (acks=all) produced and consumed, long
+#      enough (seconds, not the quick set's fraction of one) to resolve a few percent;
+#   3. a broker with N partitions (default 10,000) and a group's lag on each: how long a scrape
 #      of /metrics takes (scripts/bench_metrics_scrape.py).
-# Usage: scripts/bench-metrics.sh [--full | --repeat R] [--only REGEX] [--partitions N] [--skip-scale]
+# Usage: scripts/bench-metrics.sh [--full | --repeat R] [--only REGEX] [--rounds R] [--partitions N]
+#        [--skip-set] [--skip-long] [--skip-scale]
 # Also reached as scripts/bench-compare.sh --admin-cost [...].
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +19,9 @@ run_args=()
 quick=1
 partitions=10000
 skip_scale=0
+skip_set=0
+skip_long=0
+rounds=5
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) shift ;;
@@ -23,6 +30,9 @@ while [ $# -gt 0 ]; do
         --only) run_args+=(--only "$2"); shift 2 ;;
         --partitions) partitions=$2; shift 2 ;;
         --skip-scale) skip_scale=1; shift ;;
+        --skip-set) skip_set=1; shift ;;
+        --skip-long) skip_long=1; shift ;;
+        --rounds) rounds=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -72,11 +82,34 @@ while True:
 ' &
     scraper=$!
     echo $scraper >"$work/scraper.pid"
-    ../shared/bench/run.sh --bootstrap "admin-off=127.0.0.1:19392@-$(cat "$work/off.pid")" \
-        --bootstrap "admin-on=127.0.0.1:19393@-$(cat "$work/on.pid")" "${run_args[@]}" || status=$?
+    if [ $skip_set = 0 ]; then
+        ../shared/bench/run.sh --bootstrap "admin-off=127.0.0.1:19392@-$(cat "$work/off.pid")" \
+            --bootstrap "admin-on=127.0.0.1:19393@-$(cat "$work/on.pid")" "${run_args[@]}" || status=$?
+        echo "run.sh ratios are admin-on/admin-off (/metrics scraped every second); throughput >= 0.97 is the target"
+    fi
+    if [ $skip_long = 0 ]; then
+        KBENCH_BUILD_DIR="$PWD/.build-bench" ../shared/bench/build.sh >/dev/null
+        long="$work/long.jsonl"
+        for round in $(seq 1 "$rounds"); do
+            for target in off on; do
+                port=19392
+                [ $target = on ] && port=19393
+                for scenario in "long-p100-a1 100 1 3000000" "long-p1k-aall 1024 all 500000"; do
+                    set -- $scenario
+                    topic="$1-$round"
+                    sync  # the previous run's data still being written back would slow this one
+                    .build-bench/kbench produce --bootstrap "127.0.0.1:$port" --topic "$topic" --records "$4" --size "$2" --acks "$3" \
+                        --name "$1" --label "admin-$target" | tee -a "$long" | grep -v '^JSON'
+                    .build-bench/kbench consume --bootstrap "127.0.0.1:$port" --topic "$topic" --records "$4" --size "$2" \
+                        --name "$1" --label "admin-$target" | tee -a "$long" | grep -v '^JSON'
+                done
+            done
+        done
+        python3 ../shared/bench/report.py <(grep '^JSON' "$long" | sed 's/^JSON //')
+        echo "long-run ratios are admin-on/admin-off, medians of $rounds rounds"
+    fi
     kill "$scraper" 2>/dev/null || true
     rm -f "$work/scraper.pid"
-    echo "run.sh ratios are admin-on/admin-off (/metrics scraped every second); throughput >= 0.97 is the target"
     if [ $skip_scale = 0 ]; then
         start scale 19395 127.0.0.1:19396
         python3 scripts/bench_metrics_scrape.py --bootstrap 127.0.0.1:19395 --admin 127.0.0.1:19396 --partitions "$partitions"
