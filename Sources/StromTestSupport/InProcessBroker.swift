@@ -28,6 +28,8 @@ public final class InProcessBroker: Sendable {
     ) async throws -> InProcessBroker {
         let directory = try dataDirectory ?? TemporaryDirectory(prefix: "strom-broker")
         var configuration = BrokerConfiguration()
+        // No admin listener runs beside an in-process broker: its config must not name one.
+        configuration.adminListen = nil
         configure(&configuration)
         configuration.listenHost = "127.0.0.1"
         configuration.listenPort = 0

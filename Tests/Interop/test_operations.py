@@ -592,6 +592,47 @@ def table_rows(text: str, first: str) -> list[list[str]]:
     return [line.split() for line in text.splitlines() if line.split()[:1] == [first]]
 
 
+def test_on_the_cluster_a_lag_alert_is_sent_once_by_the_groups_coordinator_and_resolves(data_dir):
+    """Every broker has the rule; only the group's coordinator evaluates the group, so one firing
+    message reaches the webhook (with the group, topic and partition), then one resolved."""
+    import json
+    topic, group = unique_topic(), unique_topic()
+    with WebhookReceiver() as receiver:
+        rules = data_dir / "alerts.json"
+        rules.write_text(json.dumps({
+            "rules": ["behind"],
+            "behind": {"groups": group, "condition": "lag > 20", "for": "1s", "annotations": ["summary={value} records behind"]},
+            "webhooks": [receiver.url], "group_interval": "1s"}))
+        cluster = StromCluster(3, overrides={"alerts.file": str(rules)}).start()
+        try:
+            cluster.create_topic(topic, partitions=1, replication_factor=3)
+            urls = [broker.admin_url for broker in cluster.brokers.values()]
+            with SteadyProducer(cluster.bootstrap, topic):
+                consumer = group_consumer(cluster.bootstrap, group, topic)
+                deadline = time.monotonic() + 30
+                while not any(reports_group(url, group) for url in urls):
+                    assert time.monotonic() < deadline, "the group evaluated within 30 s"
+                    consume_for(consumer, 0.5)
+                consumer.close()
+                firing = receiver.wait_for(lambda m: m["status"] == "firing", "the lag alert firing")
+                alert = firing["alerts"][0]
+                assert alert["labels"] == {"alertname": "behind", "group": group, "topic": topic, "partition": "0"}
+                assert int(alert["annotations"]["summary"].split()[0]) > 20
+                consumer = group_consumer(cluster.bootstrap, group, topic)
+                try:
+                    deadline = time.monotonic() + 40
+                    while not any(m["status"] == "resolved" for m in receiver.received):
+                        assert time.monotonic() < deadline, f"resolved within 40 s; received {receiver.received}"
+                        consume_for(consumer, 0.5)
+                finally:
+                    consumer.close()
+            time.sleep(2)  # a second broker raising it would have sent by now (group interval 1 s)
+            statuses = [m["status"] for m in receiver.received]
+            assert statuses == ["firing", "resolved"], f"one broker sends each: {receiver.received}"
+        finally:
+            cluster.stop()
+
+
 def post(url: str) -> tuple[int, str]:
     request = urllib.request.Request(url, data=b"", method="POST")
     try:
