@@ -95,11 +95,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The web console's pages, rendered on the server from the broker's status views.
+        .target(
+            name: "StromConsole",
+            dependencies: ["StromBroker"],
+            swiftSettings: strictSettings
+        ),
         // The admin listener: Prometheus metrics, health and readiness over HTTP (Hummingbird).
         .target(
             name: "StromAdmin",
             dependencies: [
-                "StromBroker",
+                "StromBroker", "StromConsole",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -168,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "StromBrokerTests",
             dependencies: [
-                "StromBroker", "StromAdmin", "StromCluster", "StromStorage", "KafkaProtocol", "StromTestSupport",
+                "StromBroker", "StromAdmin", "StromConsole", "StromCluster", "StromStorage", "KafkaProtocol", "StromTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

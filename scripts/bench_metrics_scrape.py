@@ -65,6 +65,18 @@ def main() -> int:
         assert time.monotonic() < deadline, f"the group's lag on {args.partitions} partitions within 60 s (saw {lag_series})"
         time.sleep(1)
 
+    # The console's pages over the same partitions (issue #16: under 1 s, paginated).
+    pages = {}
+    for path in ("/", "/topics", "/topics?page=2"):
+        page_times = []
+        for _ in range(5):
+            started = time.monotonic()
+            with urllib.request.urlopen(f"http://{args.admin}{path}", timeout=60) as answer:
+                answer.read()
+            page_times.append(time.monotonic() - started)
+        pages[path] = round(statistics.median(page_times), 3)
+        print(f"console page {path}: median {pages[path]} s (5 loads)")
+
     times = []
     for _ in range(args.scrapes):
         seconds, body = scrape(args.admin)
@@ -73,7 +85,7 @@ def main() -> int:
     result = {
         "name": "metrics-scrape", "partitions": args.partitions, "scrapes": args.scrapes, "created_s": round(created_s, 2),
         "scrape_s_min": round(min(times), 3), "scrape_s_median": round(statistics.median(times), 3),
-        "scrape_s_max": round(max(times), 3), "body_bytes": len(body), "series": series,
+        "scrape_s_max": round(max(times), 3), "body_bytes": len(body), "series": series, "console_page_s_median": pages,
     }
     print(f"scrape of {args.partitions} partitions (+ a group's lag on each): median {result['scrape_s_median']} s "
           f"(min {result['scrape_s_min']}, max {result['scrape_s_max']}, {args.scrapes} scrapes), "

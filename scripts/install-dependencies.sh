@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing Strom needs on a fresh Debian machine with Swift:
 # the compression libraries (C), Debian's kcat, etcd-server (the cluster tests) and prometheus (a
-# real scrape of the admin listener), and the Python clients used by the interop tests.
+# real scrape of the admin listener), chromium and its driver (the console's browser tests), and the Python clients used by the interop tests.
 # Idempotent: quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev kcat etcd-server prometheus)
+apt_packages=(pkg-config zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev kcat etcd-server prometheus chromium chromium-driver)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -6,6 +6,7 @@ import Hummingbird
 import NIOCore
 import NIOPosix
 import Prometheus
+import StromConsole
 import Synchronization
 
 /// The admin listener (`admin.listen`, Hummingbird): `/metrics` in Prometheus's text format,
@@ -119,15 +120,7 @@ public final class AdminServer: BrokerCompanion {
             try json(self.broker.withLock { $0 }?.groupLagViews())
         }
         router.get("/v1/alerts") { [self] _, _ -> Response in
-            guard let runtime = alerts.withLock({ $0 }) else { return try json(AlertsView(file: nil, rules: [], alerts: [])) }
-            let engine = runtime.engine
-            return try json(AlertsView(
-                file: runtime.path, rules: engine.rules.map { AlertsView.Rule(name: $0.name, groups: $0.groups, topics: $0.topics, forMs: $0.forMs) },
-                alerts: engine.alerts.map {
-                    AlertsView.Alert(
-                        state: $0.isFiring ? "firing" : "pending", labels: $0.labels, annotations: $0.annotations,
-                        activeSinceMs: $0.activeSinceMs, value: $0.value)
-                }))
+            try json(self.alertsView())
         }
         router.post("/v1/alerts/reload") { [self] _, _ -> Response in
             guard let runtime = alerts.withLock({ $0 }) else { return Self.text(.notFound, "no alerts.file configured\n") }
@@ -136,10 +129,47 @@ public final class AdminServer: BrokerCompanion {
             case .failure(let invalid): return Self.text(.badRequest, "\(invalid.description)\n")
             }
         }
+        router.get("/") { [self] _, _ -> Response in
+            guard let broker = self.broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
+            let cluster = broker.clusterView()
+            let page = OverviewPage.render(
+                cluster: cluster, topics: broker.topicViews(), alerts: self.alertsView().alerts, throughput: broker.throughput.rates())
+            return Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
+        }
+        router.get("/topics") { [self] request, _ -> Response in
+            guard let broker = self.broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
+            let cluster = broker.clusterView()
+            let page = TopicsPage.render(
+                topics: broker.topicViews(), filter: request.uri.queryParameters.get("q") ?? "",
+                page: request.uri.queryParameters.get("page", as: Int.self) ?? 1,
+                showInternal: request.uri.queryParameters.get("internal") == "1")
+            return Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
+        }
         router.get("/ready") { [self] _, _ -> Response in
             broker.withLock { $0 } == nil ? Self.text(.serviceUnavailable, "not ready\n") : Self.text(.ok, "ready\n")
         }
         return router
+    }
+
+    /// The rules in force here and the alerts pending or firing.
+    private func alertsView() -> AlertsView {
+        guard let runtime = alerts.withLock({ $0 }) else { return AlertsView(file: nil, rules: [], alerts: []) }
+        let engine = runtime.engine
+        return AlertsView(
+            file: runtime.path, rules: engine.rules.map { AlertsView.Rule(name: $0.name, groups: $0.groups, topics: $0.topics, forMs: $0.forMs) },
+            alerts: engine.alerts.map {
+                AlertsView.Alert(
+                    state: $0.isFiring ? "firing" : "pending", labels: $0.labels, annotations: $0.annotations,
+                    activeSinceMs: $0.activeSinceMs, value: $0.value)
+            })
+    }
+
+    private static func html(_ document: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        // The pages carry no script of their own but what is written here; nothing else may run.
+        headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: document)))
     }
 
     /// Whether every loop runs a task within `limit` (a blocked loop never would: the timer,

@@ -31,6 +31,8 @@ public final class Broker: Sendable {
     /// To the leaders of partitions a group coordinated here reads but this broker holds no replica of.
     let lagConnections: InterBrokerConnections
     let remoteOffsets = RemotePartitionOffsets()
+    /// Produce and consume throughput over the last hour (the console's overview chart).
+    public let throughput = ThroughputHistory()
     private let shareProgress = Mutex(ShareGroupProgress())
     /// What the broker counts and times (served by the admin listener).
     public let metrics: BrokerMetrics
@@ -563,6 +565,11 @@ public final class Broker: Sendable {
     public func refreshGauges() {
         metrics.gauges.refresh(image: partitions.current, nodeId: configuration.nodeId, logs: logs.allLogs)
         metrics.gauges.refresh(lag: consumerLag())
+    }
+
+    /// Offers the throughput totals to the history (once a second; it keeps one every 10 s).
+    func sampleThroughput() {
+        throughput.sample(metrics.totals, nowMs: Self.nowMs())
     }
 
     /// Takes a lag sample of every group coordinated here (the maintenance timer, once a second).

@@ -130,7 +130,8 @@ struct MaintenanceService: Service {
     }
 }
 
-/// A lag sample of the groups coordinated here once a second (``Broker/sampleConsumerLag()``), on
+/// A lag sample of the groups coordinated here once a second (``Broker/sampleConsumerLag()``) and
+/// the throughput totals for the console's history (``Broker/sampleThroughput()``), on
 /// its own task: asking other brokers for offsets may wait on a slow one, and flushes, retention
 /// and compaction must not wait with it.
 struct LagSamplingService: Service {
@@ -142,6 +143,7 @@ struct LagSamplingService: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 if Task.isCancelled { break }
+                broker.sampleThroughput()
                 await broker.sampleConsumerLag()
             }
         }

@@ -47,6 +47,10 @@ public final class BrokerMetrics: Sendable {
     private let connectionsCreated: Counter
     private let connectionsClosed: Counter
     private let queueTimes = Mutex<[Int16: Timer]>([:])
+    /// Running totals for the console's throughput history (whatever the metrics backend).
+    private let recordsIn = Atomic<Int>(0)
+    private let bytesIn = Atomic<Int>(0)
+    private let bytesOut = Atomic<Int>(0)
 
     /// - Parameter factory: where the metrics go; the process-wide one by default (tests pass their own).
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
@@ -89,12 +93,20 @@ public final class BrokerMetrics: Sendable {
         let counters = counters(topic)
         counters.messagesIn.increment(by: records)
         counters.bytesIn.increment(by: bytes)
+        recordsIn.add(records, ordering: .relaxed)
+        bytesIn.add(bytes, ordering: .relaxed)
     }
 
     /// Records record bytes sent to a consumer (not to a follower) from `topic`.
     func served(topic: String, bytes: Int) {
         guard bytes > 0 else { return }
         counters(topic).bytesOut.increment(by: bytes)
+        bytesOut.add(bytes, ordering: .relaxed)
+    }
+
+    /// Records and bytes produced by clients, and record bytes served to consumers, since start.
+    var totals: ThroughputHistory.Totals {
+        .init(recordsIn: recordsIn.load(ordering: .relaxed), bytesIn: bytesIn.load(ordering: .relaxed), bytesOut: bytesOut.load(ordering: .relaxed))
     }
 
     /// Records one answered request and how long the broker took from decoding to the answer.

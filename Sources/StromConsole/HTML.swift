@@ -1,0 +1,101 @@
+/// Text made safe for HTML, and the console's page frame: the navigation, the styles (inline, so
+/// every asset ships inside the binary) and a viewport that fits a phone.
+public enum HTML {
+    /// `text` with the five characters HTML gives meaning to escaped (for text and attribute values).
+    public static func escape(_ text: String) -> String {
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&#39;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+
+    /// A query value for a link (`/topics?q=...`).
+    public static func queryValue(_ text: String) -> String {
+        text.addingPercentEncodingForQuery()
+    }
+}
+
+/// The console's pages, for the navigation.
+public enum ConsoleSection: String, CaseIterable, Sendable {
+    case overview = "Overview"
+    case topics = "Topics"
+
+    var path: String {
+        switch self {
+        case .overview: "/"
+        case .topics: "/topics"
+        }
+    }
+}
+
+/// One page: its title and section, and the body's HTML (already escaped where it holds data).
+public struct ConsolePage: Sendable {
+    public var title: String
+    public var section: ConsoleSection
+    public var body: String
+    /// Seconds between reloads while the page is open; nil for none (a form).
+    public var refreshSeconds: Int?
+
+    public init(title: String, section: ConsoleSection, body: String, refreshSeconds: Int? = nil) {
+        self.title = title
+        self.section = section
+        self.body = body
+        self.refreshSeconds = refreshSeconds
+    }
+
+    /// The tab icon, inline (a data URL): the browser asks for nothing else.
+    static let icon = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
+        + "%3Crect width='16' height='16' rx='3' fill='%232457c5'/%3E%3Cpath d='M3 10c3-4 7 2 10-2' stroke='white' stroke-width='2' fill='none'/%3E%3C/svg%3E"
+
+    /// The whole document. Live refresh is a `<meta>` reload, so it works with JavaScript off too.
+    public func render(clusterId: String, nodeId: Int32) -> String {
+        let navigation = ConsoleSection.allCases.map { section in
+            let current = section == self.section ? " aria-current=\"page\"" : ""
+            return "<a href=\"\(section.path)\"\(current)>\(section.rawValue)</a>"
+        }.joined()
+        let refresh = refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? ""
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">\(refresh)
+            <title>\(HTML.escape(title)) · Strom</title>
+            <link rel="icon" href="\(Self.icon)">
+            <style>\(ConsoleStyle.css)</style></head>
+            <body><header><span class="brand">Strom</span><nav>\(navigation)</nav>
+            <span class="where">cluster \(HTML.escape(clusterId)) · broker \(nodeId)</span></header>
+            <main><h1>\(HTML.escape(title))</h1>
+            \(body)
+            </main></body></html>
+            """
+    }
+}
+
+extension String {
+    /// Percent-encoded for a URL query value (RFC 3986 unreserved characters kept).
+    func addingPercentEncodingForQuery() -> String {
+        var encoded = ""
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.append(Character(Unicode.Scalar(byte)))
+            default:
+                encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return encoded
+    }
+
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
