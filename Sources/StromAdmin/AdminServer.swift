@@ -145,6 +145,15 @@ public final class AdminServer: BrokerCompanion {
                 showInternal: request.uri.queryParameters.get("internal") == "1")
             return Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
         }
+        router.get("/topics/:name") { [self] _, context -> Response in
+            guard let broker = self.broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
+            let name = try context.parameters.require("name")
+            guard let topic = broker.topicViews(named: name).first, let configs = broker.topicConfigViews(named: name) else {
+                return Self.text(.notFound, "no topic \(name)\n")
+            }
+            let cluster = broker.clusterView()
+            return Self.html(TopicPage.render(topic: topic, configs: configs).render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
+        }
         router.get("/ready") { [self] _, _ -> Response in
             broker.withLock { $0 } == nil ? Self.text(.serviceUnavailable, "not ready\n") : Self.text(.ok, "ready\n")
         }

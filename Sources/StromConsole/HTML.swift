@@ -18,6 +18,11 @@ public enum HTML {
         return escaped
     }
 
+    /// A path segment for a link (`/topics/NAME`): topic names are [a-zA-Z0-9._-], but encode anyway.
+    public static func pathSegment(_ text: String) -> String {
+        text.addingPercentEncodingForQuery()
+    }
+
     /// A query value for a link (`/topics?q=...`).
     public static func queryValue(_ text: String) -> String {
         text.addingPercentEncodingForQuery()

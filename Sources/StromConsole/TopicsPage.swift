@@ -32,7 +32,7 @@ public enum TopicsPage {
             let health = offline > 0 ? "<span class=\"bad\">\(offline) offline</span>"
                 : under > 0 ? "<span class=\"warn\">\(under) under-replicated</span>" : "<span class=\"ok\">healthy</span>"
             let internalMark = topic.isInternal ? " <span class=\"muted\">(internal)</span>" : ""
-            body += "<tr><td>\(HTML.escape(topic.name))\(internalMark)</td><td class=\"num\">\(topic.partitions.count)</td><td class=\"num\">\(replication)</td>"
+            body += "<tr><td><a href=\"/topics/\(HTML.pathSegment(topic.name))\">\(HTML.escape(topic.name))</a>\(internalMark)</td><td class=\"num\">\(topic.partitions.count)</td><td class=\"num\">\(replication)</td>"
                 + "<td class=\"num\">\(Formatting.bytes(size))</td><td class=\"num\">\(records)</td><td>\(health)</td></tr>"
         }
         if shown.isEmpty {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -105,6 +106,43 @@ def test_topics_are_listed_filtered_and_paged(server, browser):
     box.send_keys(names[7])
     box.submit()
     assert [row.find_element(By.TAG_NAME, "td").text for row in browser.find_elements(By.CSS_SELECTOR, "main tbody tr")] == [names[7]]
+
+
+def test_a_topic_page_shows_its_partitions_and_configs_with_their_sources(server, browser):
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from selenium.webdriver.common.by import By
+    topic = unique_topic()
+    admin = AdminClient({"bootstrap.servers": server.bootstrap})
+    admin.create_topics([NewTopic(topic, 3, 1, config={"retention.ms": "3600000"})])[topic].result(timeout=30)
+    producer = Producer({"bootstrap.servers": server.bootstrap})
+    for index in range(30):
+        producer.produce(topic, f"record {index}".encode(), partition=index % 3)
+    assert producer.flush(15) == 0
+
+    browser.get(f"{server.admin_url}/topics?q={topic}")
+    browser.find_element(By.LINK_TEXT, topic).click()
+    assert browser.current_url == f"{server.admin_url}/topics/{topic}"
+    visit(browser, browser.current_url, "topic")
+    tables = browser.find_elements(By.CSS_SELECTOR, "main table")
+    partitions = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert [(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[8]) for row in partitions] == [
+        (str(p), "0", "0", "0", "0", "10", "10", "in sync") for p in range(3)], partitions
+    configs = {row.find_elements(By.TAG_NAME, "td")[0].text: [cell.text for cell in row.find_elements(By.TAG_NAME, "td")[1:]]
+               for row in tables[1].find_elements(By.CSS_SELECTOR, "tbody tr")}
+    assert configs["retention.ms"] == ["3600000", "DYNAMIC_TOPIC_CONFIG"]
+    assert configs["cleanup.policy"] == ["delete", "DEFAULT_CONFIG"]
+    # The same sources Kafka's admin client reads.
+    from confluent_kafka.admin import ConfigResource, ResourceType
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    described = admin.describe_configs([resource])[resource].result(timeout=15)
+    assert described["retention.ms"].source == 1 and described["cleanup.policy"].source == 5  # DYNAMIC_TOPIC_CONFIG, DEFAULT_CONFIG
+    missing = urllib.request.Request(f"{server.admin_url}/topics/no-such-topic")
+    try:
+        urllib.request.urlopen(missing, timeout=10)
+        raise AssertionError("a missing topic is a 404")
+    except urllib.error.HTTPError as error:
+        assert error.code == 404
 
 
 def test_pages_escape_what_they_show(server):

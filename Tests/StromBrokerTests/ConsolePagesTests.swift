@@ -44,12 +44,12 @@ import Testing
     @Test func topicsAreFilteredSortedAndPagedFiftyAtATime() {
         let topics = (0..<120).map { Self.topic(String(format: "t%03d", $0)) } + [Self.topic("__consumer_offsets", internal: true)]
         let second = TopicsPage.render(topics: topics, filter: "", page: 2, showInternal: false).body
-        #expect(second.contains("<td>t050</td>") && second.contains("<td>t099</td>") && !second.contains("<td>t100</td>"))
+        #expect(second.contains(">t050</a></td>") && second.contains(">t099</a></td>") && !second.contains(">t100</a>"))
         #expect(second.contains("120 topics · page 2 of 3"))
         #expect(second.contains("href=\"/topics?page=1\" rel=\"prev\"") && second.contains("href=\"/topics?page=3\" rel=\"next\""))
         #expect(!second.contains("__consumer_offsets"))
         let filtered = TopicsPage.render(topics: topics, filter: "T11", page: 1, showInternal: false).body
-        #expect(filtered.contains("10 topics · page 1 of 1") && filtered.contains("<td>t110</td>"))
+        #expect(filtered.contains("10 topics · page 1 of 1") && filtered.contains("<a href=\"/topics/t110\">t110</a>"))
         let beyond = TopicsPage.render(topics: topics, filter: "", page: 99, showInternal: true).body
         #expect(beyond.contains("121 topics · page 3 of 3"), "a page past the end shows the last")
         let none = TopicsPage.render(topics: topics, filter: "<x>", page: 1, showInternal: false).body
@@ -58,7 +58,24 @@ import Testing
 
     @Test func aTopicRowSumsItsPartitions() {
         let body = TopicsPage.render(topics: [Self.topic("orders", partitions: 3, inSync: [1])], filter: "", page: 1, showInternal: false).body
-        #expect(body.contains("<td>orders</td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">6.0 KiB</td><td class=\"num\">30</td><td><span class=\"warn\">3 under-replicated</span></td>"))
+        #expect(body.contains("<td><a href=\"/topics/orders\">orders</a></td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">6.0 KiB</td><td class=\"num\">30</td><td><span class=\"warn\">3 under-replicated</span></td>"))
+    }
+
+    @Test func aTopicPageShowsEachPartitionAndTheTopicsOwnConfigsFirst() {
+        var topic = Self.topic("orders", partitions: 2, inSync: [1, 2])
+        topic.partitions[1].leader = -1
+        topic.partitions[1].inSyncReplicas = []
+        let body = TopicPage.render(topic: topic, configs: [
+            .init(name: "segment.bytes", value: "1073741824", source: "DEFAULT_CONFIG"),
+            .init(name: "retention.ms", value: "<1000>", source: "DYNAMIC_TOPIC_CONFIG"),
+            .init(name: "cleanup.policy", value: "delete", source: "STATIC_BROKER_CONFIG"),
+        ]).body
+        #expect(body.contains("<td class=\"num\">0</td><td class=\"num\">1</td><td>1, 2</td><td>1, 2</td><td class=\"num\">0</td><td class=\"num\">10</td>"))
+        #expect(body.contains("<td class=\"num\">1</td><td class=\"num\">–</td>") && body.contains("<span class=\"bad\">no leader</span>"))
+        #expect(body.contains("<div class=\"label\">Offline</div><div class=\"value bad\">1</div>"))
+        let retention = body.range(of: "retention.ms")!, cleanup = body.range(of: "cleanup.policy")!, segment = body.range(of: "segment.bytes")!
+        #expect(retention.lowerBound < cleanup.lowerBound && cleanup.lowerBound < segment.lowerBound)
+        #expect(body.contains("<td>&lt;1000&gt;</td><td>DYNAMIC_TOPIC_CONFIG</td>"))
     }
 
     @Test func theChartScalesToARoundMaximumAndDrawsEachSeries() {

@@ -20,6 +20,19 @@ enum ConfigSource: Int8 {
     case staticBrokerConfig = 4
     case defaultConfig = 5
     case groupConfig = 8
+
+    /// The name Kafka's tools print (`kafka-configs.sh --describe`).
+    var kafkaName: String {
+        switch self {
+        case .unknown: "UNKNOWN"
+        case .topicConfig: "DYNAMIC_TOPIC_CONFIG"
+        case .dynamicBrokerConfig: "DYNAMIC_BROKER_CONFIG"
+        case .dynamicDefaultBrokerConfig: "DYNAMIC_DEFAULT_BROKER_CONFIG"
+        case .staticBrokerConfig: "STATIC_BROKER_CONFIG"
+        case .defaultConfig: "DEFAULT_CONFIG"
+        case .groupConfig: "DYNAMIC_GROUP_CONFIG"
+        }
+    }
 }
 
 /// Kafka's `ConfigDef.Type` codes for DescribeConfigs v3+.

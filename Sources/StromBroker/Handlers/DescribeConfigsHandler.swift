@@ -44,6 +44,19 @@ struct DescribeConfigsHandler: Sendable {
         return response
     }
 
+    /// A topic's every config, its value and where the value comes from, as DescribeConfigs
+    /// reports them (the console's topic page).
+    func topicConfigSources(overrides: [String: String]) -> [TopicConfigView] {
+        LogConfig.keys.map { key in
+            var synonyms = brokerLayers(for: key)
+            if let override = overrides[key.name] {
+                synonyms.insert(Synonym(name: key.name, value: override, source: ConfigSource.topicConfig.rawValue), at: 0)
+            }
+            let source = ConfigSource(rawValue: synonyms[0].source) ?? .unknown
+            return TopicConfigView(name: key.name, value: synonyms[0].value ?? key.defaultValue, source: source.kafkaName)
+        }
+    }
+
     /// Where a topic default comes from, most specific first: this broker's dynamic config, the
     /// cluster-wide dynamic default, the static config (file, flags, environment), Kafka's default.
     private func brokerLayers(for key: LogConfigKey) -> [Synonym] {

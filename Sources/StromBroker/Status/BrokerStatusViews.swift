@@ -40,6 +40,14 @@ public struct TopicView: Sendable, Codable, Equatable {
 }
 
 /// A group coordinated by the answering broker, with its lag.
+/// One config of a topic: its value and where it comes from, in Kafka's source names.
+public struct TopicConfigView: Sendable, Codable, Equatable {
+    public var name: String
+    public var value: String
+    /// DYNAMIC_TOPIC_CONFIG, DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG or DEFAULT_CONFIG.
+    public var source: String
+}
+
 public struct GroupLagView: Sendable, Codable, Equatable {
     public struct Partition: Sendable, Codable, Equatable {
         public var topic: String
@@ -81,6 +89,12 @@ extension Broker {
                         highWatermark: offsets?.highWatermark, sizeBytes: log?.sizeBytes, offlineReason: log?.offlineReason)
                 })
         }
+    }
+
+    /// A topic's configs with their sources; nil for a topic that does not exist.
+    public func topicConfigViews(named name: String) -> [TopicConfigView]? {
+        guard let topic = partitions.current.topic(named: name) else { return nil }
+        return DescribeConfigsHandler(broker: self).topicConfigSources(overrides: topic.configs)
     }
 
     /// The groups this broker coordinates, with each partition's lag and Burrow's status.
