@@ -154,6 +154,12 @@ public final class AdminServer: BrokerCompanion {
             let cluster = broker.clusterView()
             return Self.html(TopicPage.render(topic: topic, configs: configs).render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
         }
+        router.get("/alerts") { [self] _, _ -> Response in
+            guard let broker = self.broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
+            let cluster = broker.clusterView()
+            let page = AlertsPage.render(alerts: self.alertsView(), nowMs: Int64(Date().timeIntervalSince1970 * 1_000))
+            return Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
+        }
         router.get("/ready") { [self] _, _ -> Response in
             broker.withLock { $0 } == nil ? Self.text(.serviceUnavailable, "not ready\n") : Self.text(.ok, "ready\n")
         }
@@ -170,6 +176,9 @@ public final class AdminServer: BrokerCompanion {
                 AlertsView.Alert(
                     state: $0.isFiring ? "firing" : "pending", labels: $0.labels, annotations: $0.annotations,
                     activeSinceMs: $0.activeSinceMs, value: $0.value)
+            },
+            history: runtime.recentEvents.map {
+                AlertsView.Event(status: $0.status.rawValue, labels: $0.labels, annotations: $0.annotations, startsAtMs: $0.startsAtMs, endsAtMs: $0.endsAtMs)
             })
     }
 

@@ -16,6 +16,9 @@ final class AlertRuntime: Sendable {
     private let state: Mutex<(engine: AlertEngine, contents: AlertRulesFile.Contents)>
     private let gauges = Mutex<[String: Gauge]>([:])
     private let tasks = Mutex<[Task<Void, Never>]>([])
+    /// The latest firing and resolved events, newest last (the console's history).
+    private let history = Mutex<[AlertEvent]>([])
+    static let historyMax = 200
 
     /// Reads the file: a broker whose rules do not read does not start.
     init(path: String, externalURL: String, factory: any MetricsFactory, logger: Logger) async throws(AlertRulesFile.Invalid) {
@@ -29,6 +32,9 @@ final class AlertRuntime: Sendable {
     }
 
     var engine: AlertEngine { state.withLock { $0.engine } }
+
+    /// The latest events, newest first.
+    var recentEvents: [AlertEvent] { history.withLock { $0.reversed() } }
 
     /// Evaluates once a second until ``stop()``, and reloads on SIGHUP.
     func start(broker: Broker) {
@@ -81,6 +87,10 @@ final class AlertRuntime: Sendable {
     }
 
     private func deliver(_ events: [AlertEvent], contents: AlertRulesFile.Contents, nowMs: Int64) {
+        history.withLock { history in
+            history.append(contentsOf: events)
+            if history.count > Self.historyMax { history.removeFirst(history.count - Self.historyMax) }
+        }
         for event in events {
             let labels = event.labels.keys.sorted().map { "\($0)=\(event.labels[$0]!)" }.joined(separator: " ")
             let summary = event.annotations["summary"].map { ": \($0)" } ?? ""

@@ -33,11 +33,13 @@ public enum HTML {
 public enum ConsoleSection: String, CaseIterable, Sendable {
     case overview = "Overview"
     case topics = "Topics"
+    case alerts = "Alerts"
 
     var path: String {
         switch self {
         case .overview: "/"
         case .topics: "/topics"
+        case .alerts: "/alerts"
         }
     }
 }

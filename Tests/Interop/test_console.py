@@ -145,6 +145,41 @@ def test_a_topic_page_shows_its_partitions_and_configs_with_their_sources(server
         assert error.code == 404
 
 
+def test_the_alerts_page_shows_a_firing_alert_its_event_and_the_rules(data_dir, browser):
+    """A topic wants two in-sync replicas on a single broker: its partition is under min ISR at
+    once, so the rule fires; the page shows it now, in the history, and the rule."""
+    import json
+    from selenium.webdriver.common.by import By
+    from strom_server import StromServer
+    topic = unique_topic()
+    rules = data_dir / "alerts.json"
+    rules.write_text(json.dumps({"rules": ["underisr"], "underisr": {
+        "condition": "partition_under_min_isr", "topics": topic, "annotations": ["summary={topic}-{partition} has too few replicas"]}}))
+    server = StromServer(data_dir / "broker", overrides={"alerts.file": str(rules)}).start()
+    try:
+        from confluent_kafka.admin import AdminClient, NewTopic
+        admin = AdminClient({"bootstrap.servers": server.bootstrap})
+        admin.create_topics([NewTopic(topic, 1, 1, config={"min.insync.replicas": "2"})])[topic].result(timeout=30)
+        deadline = time.monotonic() + 20
+        while True:
+            browser.get(f"{server.admin_url}/alerts")
+            if browser.find_elements(By.XPATH, "//td[text()='firing']"):
+                break
+            assert time.monotonic() < deadline, "the alert firing on the page within 20 s"
+            time.sleep(0.5)
+        visit(browser, f"{server.admin_url}/alerts", "alerts")
+        tables = browser.find_elements(By.CSS_SELECTOR, "main table")
+        now = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")]
+        assert [(row[0], row[1], row[4], row[5]) for row in now] == [
+            ("underisr", "firing", f"partition=0 topic={topic}", f"{topic}-0 has too few replicas")], now
+        events = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in tables[1].find_elements(By.CSS_SELECTOR, "tbody tr")]
+        assert [(row[1], row[2]) for row in events] == [("firing", "underisr")], events
+        rules_rows = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in tables[2].find_elements(By.CSS_SELECTOR, "tbody tr")]
+        assert rules_rows == [["underisr", "*", topic, "0 s"]], rules_rows
+    finally:
+        assert server.stop() == 0
+
+
 def test_pages_escape_what_they_show(server):
     """A topic name cannot carry markup into the page, and a filter value neither."""
     with urllib.request.urlopen(f"{server.admin_url}/topics?q=%3Cscript%3Ealert(1)%3C/script%3E", timeout=10) as answer:

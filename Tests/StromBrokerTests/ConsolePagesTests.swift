@@ -78,6 +78,24 @@ import Testing
         #expect(body.contains("<td>&lt;1000&gt;</td><td>DYNAMIC_TOPIC_CONFIG</td>"))
     }
 
+    @Test func theAlertsPageShowsFiringFirstThenPendingTheHistoryAndTheRules() {
+        let view = AlertsView(
+            file: "/etc/strom/alerts.json", rules: [.init(name: "behind", groups: "billing*", topics: "*", forMs: 60_000)],
+            alerts: [
+                .init(state: "pending", labels: ["alertname": "behind", "group": "billing-b"], annotations: [:], activeSinceMs: 95_000, value: 12),
+                .init(state: "firing", labels: ["alertname": "behind", "group": "billing-a"], annotations: ["summary": "<late>"], activeSinceMs: 0, value: 42.25),
+            ],
+            history: [.init(status: "firing", labels: ["alertname": "behind", "group": "billing-a"], annotations: [:], startsAtMs: 60_000, endsAtMs: nil)])
+        let body = AlertsPage.render(alerts: view, nowMs: 100_000).body
+        let firing = body.range(of: "group=billing-a")!, pending = body.range(of: "group=billing-b")!
+        #expect(firing.lowerBound < pending.lowerBound, "firing first")
+        #expect(body.contains("<td class=\"bad\">firing</td><td>1 min 40 s</td><td class=\"num\">42.2</td>") || body.contains("<td class=\"bad\">firing</td><td>1 min 40 s</td><td class=\"num\">42.3</td>"))
+        #expect(body.contains("&lt;late&gt;"))
+        #expect(body.contains("<td>40 s ago</td><td class=\"bad\">firing</td><td>behind</td>"))
+        #expect(body.contains("<td>behind</td><td>billing*</td><td>*</td><td>1 min 0 s</td>"))
+        #expect(AlertsPage.render(alerts: AlertsView(file: nil, rules: [], alerts: []), nowMs: 0).body.contains("No alert rules"))
+    }
+
     @Test func theChartScalesToARoundMaximumAndDrawsEachSeries() {
         #expect(LineChart.roundedUp(0) == 1 && LineChart.roundedUp(7) == 10 && LineChart.roundedUp(130) == 200 && LineChart.roundedUp(4_900) == 5_000)
         let chart = LineChart(

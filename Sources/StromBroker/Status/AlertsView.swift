@@ -32,14 +32,35 @@ public struct AlertsView: Sendable, Codable, Equatable {
         }
     }
 
+    /// A firing or resolved event, as it was delivered.
+    public struct Event: Sendable, Codable, Equatable {
+        /// "firing" or "resolved".
+        public var status: String
+        public var labels: [String: String]
+        public var annotations: [String: String]
+        public var startsAtMs: Int64
+        public var endsAtMs: Int64?
+
+        public init(status: String, labels: [String: String], annotations: [String: String], startsAtMs: Int64, endsAtMs: Int64?) {
+            self.status = status
+            self.labels = labels
+            self.annotations = annotations
+            self.startsAtMs = startsAtMs
+            self.endsAtMs = endsAtMs
+        }
+    }
+
     /// The rules file, nil when the broker has none.
     public var file: String?
     public var rules: [Rule]
     public var alerts: [Alert]
+    /// The latest events here, newest first (absent from brokers before the console).
+    public var history: [Event]?
 
-    public init(file: String?, rules: [Rule], alerts: [Alert]) {
+    public init(file: String?, rules: [Rule], alerts: [Alert], history: [Event]? = nil) {
         self.file = file
         self.rules = rules
         self.alerts = alerts
+        self.history = history
     }
 }
