@@ -130,35 +130,29 @@ public final class AdminServer: BrokerCompanion {
             }
         }
         router.get("/") { [self] _, _ -> Response in
-            guard let broker = self.broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
-            let cluster = broker.clusterView()
-            let page = OverviewPage.render(
-                cluster: cluster, topics: broker.topicViews(), alerts: self.alertsView().alerts, throughput: broker.throughput.rates())
-            return Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
+            consolePage { broker, cluster in
+                OverviewPage.render(
+                    cluster: cluster, topics: broker.topicViews(), alerts: self.alertsView().alerts,
+                    throughput: broker.throughput.rates())
+            }
         }
         router.get("/topics") { [self] request, _ -> Response in
-            guard let broker = self.broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
-            let cluster = broker.clusterView()
-            let page = TopicsPage.render(
-                topics: broker.topicViews(), filter: request.uri.queryParameters.get("q") ?? "",
-                page: request.uri.queryParameters.get("page", as: Int.self) ?? 1,
-                showInternal: request.uri.queryParameters.get("internal") == "1")
-            return Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
+            consolePage { broker, _ in
+                TopicsPage.render(
+                    topics: broker.topicViews(), filter: request.uri.queryParameters.get("q") ?? "",
+                    page: request.uri.queryParameters.get("page", as: Int.self) ?? 1,
+                    showInternal: request.uri.queryParameters.get("internal") == "1")
+            }
         }
         router.get("/topics/:name") { [self] _, context -> Response in
-            guard let broker = self.broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
             let name = try context.parameters.require("name")
-            guard let topic = broker.topicViews(named: name).first, let configs = broker.topicConfigViews(named: name) else {
-                return Self.text(.notFound, "no topic \(name)\n")
+            return consolePage(notFound: "no topic \(name)") { broker, _ in
+                guard let topic = broker.topicViews(named: name).first, let configs = broker.topicConfigViews(named: name) else { return nil }
+                return TopicPage.render(topic: topic, configs: configs)
             }
-            let cluster = broker.clusterView()
-            return Self.html(TopicPage.render(topic: topic, configs: configs).render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
         }
         router.get("/alerts") { [self] _, _ -> Response in
-            guard let broker = self.broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
-            let cluster = broker.clusterView()
-            let page = AlertsPage.render(alerts: self.alertsView(), nowMs: Int64(Date().timeIntervalSince1970 * 1_000))
-            return Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
+            consolePage { _, _ in AlertsPage.render(alerts: self.alertsView(), nowMs: Int64(Date().timeIntervalSince1970 * 1_000)) }
         }
         router.get("/ready") { [self] _, _ -> Response in
             broker.withLock { $0 } == nil ? Self.text(.serviceUnavailable, "not ready\n") : Self.text(.ok, "ready\n")
@@ -180,6 +174,15 @@ public final class AdminServer: BrokerCompanion {
             history: runtime.recentEvents.map {
                 AlertsView.Event(status: $0.status.rawValue, labels: $0.labels, annotations: $0.annotations, startsAtMs: $0.startsAtMs, endsAtMs: $0.endsAtMs)
             })
+    }
+
+    /// A console page for the ready broker, in the frame that names the cluster and this broker;
+    /// 503 while the broker is not ready, 404 with `notFound` when `render` finds nothing.
+    private func consolePage(notFound: String = "not found", _ render: (Broker, ClusterView) -> ConsolePage?) -> Response {
+        guard let broker = broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
+        let cluster = broker.clusterView()
+        guard let page = render(broker, cluster) else { return Self.text(.notFound, "\(notFound)\n") }
+        return Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
     }
 
     private static func html(_ document: String) -> Response {

@@ -52,17 +52,17 @@ struct AlertsListCommand: ClientCommand {
         var table = TextTable(header: ["ALERT", "STATE", "FOR", "VALUE", "BROKER", "LABELS", "SUMMARY"])
         for (broker, alert) in rows {
             table.append([
-                alert.labels["alertname"] ?? "-", alert.state, Self.duration(ms: nowMs - alert.activeSinceMs), Self.number(alert.value), broker,
+                alert.labels["alertname"] ?? "-", alert.state, Self.duration(ms: nowMs - alert.activeSinceMs), AlertsView.formatted(alert.value), broker,
                 Self.subject(alert), alert.annotations["summary"] ?? "-",
             ])
         }
         output.write(table.text)
     }
 
-    /// The labels but the alert's name, as `key=value` sorted by key.
+    /// The labels but the alert's name, as `key=value` sorted by key, comma-joined.
     static func subject(_ alert: AlertsView.Alert) -> String {
-        let labels = alert.labels.filter { $0.key != "alertname" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        return labels.isEmpty ? "-" : labels.joined(separator: ",")
+        let subject = AlertsView.subject(of: alert.labels, separator: ",")
+        return subject.isEmpty ? "-" : subject
     }
 
     static func duration(ms: Int64) -> String {
@@ -70,9 +70,5 @@ struct AlertsListCommand: ClientCommand {
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3_600 { return "\(seconds / 60)m\(seconds % 60)s" }
         return "\(seconds / 3_600)h\(seconds % 3_600 / 60)m"
-    }
-
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.1f", value)
     }
 }

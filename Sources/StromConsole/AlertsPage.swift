@@ -1,5 +1,4 @@
 public import StromBroker
-import Foundation
 
 /// `/alerts`: the rules in force on this broker, the alerts pending or firing here now, and the
 /// latest firing and resolved events. Group rules fire on a group's coordinator and cluster rules
@@ -20,7 +19,7 @@ public enum AlertsPage {
             for alert in current {
                 let style = alert.state == "firing" ? "bad" : "warn"
                 body += "<tr><td>\(HTML.escape(alert.labels["alertname"] ?? "–"))</td><td class=\"\(style)\">\(HTML.escape(alert.state))</td>"
-                    + "<td>\(duration(nowMs - alert.activeSinceMs))</td><td class=\"num\">\(number(alert.value))</td>"
+                    + "<td>\(duration(nowMs - alert.activeSinceMs))</td><td class=\"num\">\(AlertsView.formatted(alert.value))</td>"
                     + "<td>\(HTML.escape(subject(alert.labels)))</td><td>\(HTML.escape(alert.annotations["summary"] ?? ""))</td></tr>"
             }
             body += "</tbody></table></div>"
@@ -51,9 +50,8 @@ public enum AlertsPage {
         return ConsolePage(title: "Alerts", section: .alerts, body: body, refreshSeconds: 10)
     }
 
-    /// The labels but the alert's name, `key=value` by key.
     static func subject(_ labels: [String: String]) -> String {
-        labels.filter { $0.key != "alertname" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        AlertsView.subject(of: labels, separator: " ")
     }
 
     static func duration(_ ms: Int64) -> String {
@@ -61,9 +59,5 @@ public enum AlertsPage {
         if seconds < 60 { return "\(seconds) s" }
         if seconds < 3_600 { return "\(seconds / 60) min \(seconds % 60) s" }
         return "\(seconds / 3_600) h \(seconds % 3_600 / 60) min"
-    }
-
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.1f", value)
     }
 }

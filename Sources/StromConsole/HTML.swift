@@ -18,6 +18,13 @@ public enum HTML {
         return escaped
     }
 
+    /// A summary card: a label, a value (styled `valueStyle`: ok, warn, bad) and an optional note.
+    static func card(_ label: String, _ value: String, valueStyle: String? = nil, note: (style: String, text: String)? = nil) -> String {
+        let valueClass = valueStyle.map { "value \($0)" } ?? "value"
+        let noteHTML = note.map { "<div class=\"\($0.style)\">\(escape($0.text))</div>" } ?? ""
+        return "<div class=\"card\"><div class=\"label\">\(escape(label))</div><div class=\"\(valueClass)\">\(escape(value))</div>\(noteHTML)</div>"
+    }
+
     /// A path segment for a link (`/topics/NAME`): topic names are [a-zA-Z0-9._-], but encode anyway.
     public static func pathSegment(_ text: String) -> String {
         text.addingPercentEncodingForQuery()

@@ -9,8 +9,8 @@ public enum OverviewPage {
         let partitions = topics.flatMap { topic in topic.partitions.map { (topic, $0) } }
         var leaders: [Int32: Int] = [:]
         for (_, partition) in partitions where partition.leader >= 0 { leaders[partition.leader, default: 0] += 1 }
-        let underReplicated = partitions.filter { $0.1.inSyncReplicas.count < $0.1.replicas.count }.count
-        let offline = partitions.filter { $0.1.leader < 0 || $0.1.offlineReason != nil }.count
+        let underReplicated = partitions.filter(\.1.isUnderReplicated).count
+        let offline = partitions.filter(\.1.isOffline).count
         let underMinInSync = partitions.filter { topic, partition in
             let minimum = Int(topic.configs["min.insync.replicas"] ?? "1") ?? 1
             return partition.inSyncReplicas.count < minimum
@@ -20,15 +20,15 @@ public enum OverviewPage {
         let firing = alerts.filter { $0.state == "firing" }
 
         var body = "<div class=\"cards\">"
-        body += card("Brokers", "\(cluster.brokers.count)", down.isEmpty ? nil : ("bad", "\(down.count) down"))
-        body += card("Controller", "\(cluster.controllerId)", nil)
-        body += card("Topics", "\(topics.filter { !$0.isInternal }.count)", nil)
+        body += HTML.card("Brokers", "\(cluster.brokers.count)", note: down.isEmpty ? nil : ("bad", "\(down.count) down"))
+        body += HTML.card("Controller", "\(cluster.controllerId)")
+        body += HTML.card("Topics", "\(topics.filter { !$0.isInternal }.count)")
         let internalPartitions = partitions.filter { $0.0.isInternal }.count
-        body += card("Partitions", "\(partitions.count)", internalPartitions > 0 ? ("muted", "\(internalPartitions) of internal topics") : nil)
-        body += card("Under-replicated", "\(underReplicated)", underReplicated > 0 ? ("warn", "not all replicas in sync") : ("ok", "all in sync"))
-        body += card("Under min ISR", "\(underMinInSync)", underMinInSync > 0 ? ("bad", "acks=all refused") : ("ok", "none"))
-        body += card("Offline", "\(offline)", offline > 0 ? ("bad", "no leader") : ("ok", "none"))
-        body += card("Alerts firing", "\(firing.count)", firing.isEmpty ? ("ok", "none") : ("bad", "see below"))
+        body += HTML.card("Partitions", "\(partitions.count)", note: internalPartitions > 0 ? ("muted", "\(internalPartitions) of internal topics") : nil)
+        body += HTML.card("Under-replicated", "\(underReplicated)", note: underReplicated > 0 ? ("warn", "not all replicas in sync") : ("ok", "all in sync"))
+        body += HTML.card("Under min ISR", "\(underMinInSync)", note: underMinInSync > 0 ? ("bad", "acks=all refused") : ("ok", "none"))
+        body += HTML.card("Offline", "\(offline)", note: offline > 0 ? ("bad", "no leader") : ("ok", "none"))
+        body += HTML.card("Alerts firing", "\(firing.count)", note: firing.isEmpty ? ("ok", "none") : ("bad", "see below"))
         body += "</div>"
 
         body += "<h2>Throughput, last hour</h2>"
@@ -61,17 +61,12 @@ public enum OverviewPage {
         } else {
             body += "<div class=\"scroll\"><table><thead><tr><th>Alert</th><th>Subject</th><th>Summary</th></tr></thead><tbody>"
             for alert in firing {
-                let subject = alert.labels.filter { $0.key != "alertname" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                let subject = AlertsPage.subject(alert.labels)
                 body += "<tr><td class=\"bad\">\(HTML.escape(alert.labels["alertname"] ?? "–"))</td><td>\(HTML.escape(subject))</td>"
                     + "<td>\(HTML.escape(alert.annotations["summary"] ?? ""))</td></tr>"
             }
             body += "</tbody></table></div>"
         }
         return ConsolePage(title: "Overview", section: .overview, body: body, refreshSeconds: 10)
-    }
-
-    private static func card(_ label: String, _ value: String, _ note: (style: String, text: String)?) -> String {
-        let noteHTML = note.map { "<div class=\"\($0.style)\">\(HTML.escape($0.text))</div>" } ?? ""
-        return "<div class=\"card\"><div class=\"label\">\(HTML.escape(label))</div><div class=\"value\">\(HTML.escape(value))</div>\(noteHTML)</div>"
     }
 }

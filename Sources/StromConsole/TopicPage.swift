@@ -4,19 +4,14 @@ public import StromBroker
 /// offsets, size) and every config with where its value comes from.
 public enum TopicPage {
     public static func render(topic: TopicView, configs: [TopicConfigView]) -> ConsolePage {
-        let offline = topic.partitions.filter { $0.leader < 0 || $0.offlineReason != nil }.count
-        let under = topic.partitions.filter { $0.inSyncReplicas.count < $0.replicas.count }.count
-        let size = topic.partitions.reduce(Int64(0)) { $0 + ($1.sizeBytes ?? 0) }
-        let records = topic.partitions.reduce(Int64(0)) { total, partition in
-            total + max(0, (partition.logEndOffset ?? 0) - (partition.logStartOffset ?? 0))
-        }
+        let offline = topic.offlineCount, under = topic.underReplicatedCount
         var body = "<p><a href=\"/topics\">← Topics</a></p><div class=\"cards\">"
-        body += card("Partitions", "\(topic.partitions.count)")
-        body += card("Replication", "\(topic.partitions.map(\.replicas.count).max() ?? 0)")
-        body += card("Size", Formatting.bytes(size))
-        body += card("Records", "\(records)")
-        body += card("Under-replicated", "\(under)", style: under > 0 ? "warn" : "ok")
-        body += card("Offline", "\(offline)", style: offline > 0 ? "bad" : "ok")
+        body += HTML.card("Partitions", "\(topic.partitions.count)")
+        body += HTML.card("Replication", "\(topic.replicationFactor)")
+        body += HTML.card("Size", Formatting.bytes(topic.sizeBytes))
+        body += HTML.card("Records", "\(topic.records)")
+        body += HTML.card("Under-replicated", "\(under)", valueStyle: under > 0 ? "warn" : "ok")
+        body += HTML.card("Offline", "\(offline)", valueStyle: offline > 0 ? "bad" : "ok")
         body += "</div>"
 
         body += "<h2>Partitions</h2><div class=\"scroll\"><table><thead><tr><th class=\"num\">Partition</th><th class=\"num\">Leader</th>"
@@ -27,7 +22,7 @@ public enum TopicPage {
                 "<span class=\"bad\">offline: \(HTML.escape(reason))</span>"
             } else if partition.leader < 0 {
                 "<span class=\"bad\">no leader</span>"
-            } else if partition.inSyncReplicas.count < partition.replicas.count {
+            } else if partition.isUnderReplicated {
                 "<span class=\"warn\">under-replicated</span>"
             } else {
                 "<span class=\"ok\">in sync</span>"
@@ -55,10 +50,5 @@ public enum TopicPage {
         }
         body += "</tbody></table></div>"
         return ConsolePage(title: topic.name, section: .topics, body: body, refreshSeconds: 30)
-    }
-
-    private static func card(_ label: String, _ value: String, style: String? = nil) -> String {
-        let valueClass = style.map { "value \($0)" } ?? "value"
-        return "<div class=\"card\"><div class=\"label\">\(HTML.escape(label))</div><div class=\"\(valueClass)\">\(HTML.escape(value))</div></div>"
     }
 }

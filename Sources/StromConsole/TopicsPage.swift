@@ -22,18 +22,12 @@ public enum TopicsPage {
         body += "<div class=\"scroll\"><table><thead><tr><th>Topic</th><th class=\"num\">Partitions</th><th class=\"num\">Replication</th>"
             + "<th class=\"num\">Size</th><th class=\"num\">Records</th><th>Health</th></tr></thead><tbody>"
         for topic in shown {
-            let replication = topic.partitions.map(\.replicas.count).max() ?? 0
-            let size = topic.partitions.reduce(Int64(0)) { $0 + ($1.sizeBytes ?? 0) }
-            let records = topic.partitions.reduce(Int64(0)) { total, partition in
-                total + max(0, (partition.logEndOffset ?? 0) - (partition.logStartOffset ?? 0))
-            }
-            let offline = topic.partitions.filter { $0.leader < 0 || $0.offlineReason != nil }.count
-            let under = topic.partitions.filter { $0.inSyncReplicas.count < $0.replicas.count }.count
+            let offline = topic.offlineCount, under = topic.underReplicatedCount
             let health = offline > 0 ? "<span class=\"bad\">\(offline) offline</span>"
                 : under > 0 ? "<span class=\"warn\">\(under) under-replicated</span>" : "<span class=\"ok\">healthy</span>"
             let internalMark = topic.isInternal ? " <span class=\"muted\">(internal)</span>" : ""
-            body += "<tr><td><a href=\"/topics/\(HTML.pathSegment(topic.name))\">\(HTML.escape(topic.name))</a>\(internalMark)</td><td class=\"num\">\(topic.partitions.count)</td><td class=\"num\">\(replication)</td>"
-                + "<td class=\"num\">\(Formatting.bytes(size))</td><td class=\"num\">\(records)</td><td>\(health)</td></tr>"
+            body += "<tr><td><a href=\"/topics/\(HTML.pathSegment(topic.name))\">\(HTML.escape(topic.name))</a>\(internalMark)</td><td class=\"num\">\(topic.partitions.count)</td><td class=\"num\">\(topic.replicationFactor)</td>"
+                + "<td class=\"num\">\(Formatting.bytes(topic.sizeBytes))</td><td class=\"num\">\(topic.records)</td><td>\(health)</td></tr>"
         }
         if shown.isEmpty {
             body += "<tr><td colspan=\"6\" class=\"muted\">\(filter.isEmpty ? "No topics yet." : "No topic matches “\(HTML.escape(filter))”.")</td></tr>"

@@ -511,6 +511,18 @@ class WebhookReceiver:
             return next(m for m in self.received if predicate(m))
 
 
+def catch_up_until_resolved(bootstrap: str, group: str, topic: str, receiver: "WebhookReceiver", timeout_s: float = 40):
+    """A new member of `group` reads until the webhook has heard the alert resolve."""
+    consumer = group_consumer(bootstrap, group, topic)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not any(m["status"] == "resolved" for m in receiver.received):
+            assert time.monotonic() < deadline, f"resolved within {timeout_s:.0f} s; received {receiver.received}"
+            consume_for(consumer, 0.5)
+    finally:
+        consumer.close()
+
+
 def test_a_lag_alert_fires_to_a_webhook_in_alertmanagers_format_and_resolves(data_dir):
     import json
     topic, group = unique_topic(), unique_topic()
@@ -570,14 +582,7 @@ def test_a_lag_alert_fires_to_a_webhook_in_alertmanagers_format_and_resolves(dat
                 assert [r["name"] for r in json.loads(get(f"{server.admin_url}/v1/alerts")[1])["rules"]] == ["behind"]
                 rules.write_text(good)
                 # A new member catches up: the alert resolves.
-                consumer = group_consumer(server.bootstrap, group, topic)
-                try:
-                    deadline = time.monotonic() + 40
-                    while not any(m["status"] == "resolved" for m in receiver.received):
-                        assert time.monotonic() < deadline, f"resolved within 40 s; received {receiver.received}"
-                        consume_for(consumer, 0.5)
-                finally:
-                    consumer.close()
+                catch_up_until_resolved(server.bootstrap, group, topic, receiver)
                 resolved = next(m for m in receiver.received if m["status"] == "resolved")["alerts"][0]
                 assert resolved["labels"] == alert["labels"] and resolved["endsAt"] != "0001-01-01T00:00:00Z"
         finally:
@@ -618,14 +623,7 @@ def test_on_the_cluster_a_lag_alert_is_sent_once_by_the_groups_coordinator_and_r
                 alert = firing["alerts"][0]
                 assert alert["labels"] == {"alertname": "behind", "group": group, "topic": topic, "partition": "0"}
                 assert int(alert["annotations"]["summary"].split()[0]) > 20
-                consumer = group_consumer(cluster.bootstrap, group, topic)
-                try:
-                    deadline = time.monotonic() + 40
-                    while not any(m["status"] == "resolved" for m in receiver.received):
-                        assert time.monotonic() < deadline, f"resolved within 40 s; received {receiver.received}"
-                        consume_for(consumer, 0.5)
-                finally:
-                    consumer.close()
+                catch_up_until_resolved(cluster.bootstrap, group, topic, receiver)
             time.sleep(2)  # a second broker raising it would have sent by now (group interval 1 s)
             statuses = [m["status"] for m in receiver.received]
             assert statuses == ["firing", "resolved"], f"one broker sends each: {receiver.received}"

@@ -168,7 +168,9 @@ public struct AlertEngine: Sendable {
         return found
     }
 
-    private static func format(_ value: Double) -> String {
+    /// A value as annotations (`{value}`), the CLI and the console write it: whole numbers as
+    /// integers, others to one decimal.
+    static func format(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String((value * 10).rounded() / 10)
     }
 }

@@ -64,3 +64,15 @@ public struct AlertsView: Sendable, Codable, Equatable {
         self.history = history
     }
 }
+
+extension AlertsView {
+    /// What an alert is about: its labels but its name, `key=value` by key, joined by `separator`.
+    public static func subject(of labels: [String: String], separator: String) -> String {
+        labels.filter { $0.key != "alertname" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: separator)
+    }
+
+    /// An alert's value as its annotations' `{value}` writes it.
+    public static func formatted(_ value: Double) -> String {
+        AlertEngine.format(value)
+    }
+}
