@@ -3,6 +3,7 @@ public import StromBroker
 import Dispatch
 import Foundation
 import Hummingbird
+import HummingbirdAuth
 import NIOCore
 import NIOPosix
 import Prometheus
@@ -18,17 +19,22 @@ public final class AdminServer: BrokerCompanion {
     let registry: PrometheusCollectorRegistry
     private let host: String
     private let port: Int
-    private let logger: Logger
-    private let broker = Mutex<Broker?>(nil)
+    let logger: Logger
+    let broker = Mutex<Broker?>(nil)
     private let serving = Mutex<Task<Void, Never>?>(nil)
     /// `alerts.file`, read at start.
     private let alertsFile: String?
     private let alerts = Mutex<AlertRuntime?>(nil)
+    /// Who may use the console and the endpoints (a login off loopback).
+    let access: ConsoleAccess
+    /// The console's connection to this broker's Kafka listener.
+    let consoleClient = ConsoleClient()
 
-    public init(host: String, port: Int, alertsFile: String? = nil, logger: Logger) {
+    public init(host: String, port: Int, alertsFile: String? = nil, access: ConsoleAccess? = nil, logger: Logger) {
         self.host = host
         self.port = port
         self.alertsFile = alertsFile
+        self.access = access ?? ConsoleAccess(host: host, passwordHash: nil, readOnlyPasswordHash: nil)
         self.logger = logger
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -85,13 +91,19 @@ public final class AdminServer: BrokerCompanion {
 
     public func stop() async {
         await alerts.withLock({ $0 })?.stop()
+        await consoleClient.close()
         guard let task = serving.withLock({ $0 }) else { return }
         task.cancel()
         await task.value
     }
 
-    private func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    private func makeRouter() -> Router<ConsoleRequestContext> {
+        let router = Router(context: ConsoleRequestContext.self)
+        // Sessions are kept in memory: a restart signs everyone out.
+        router.add(middleware: SessionMiddleware(
+            storage: MemoryPersistDriver(),
+            configuration: .init(sessionCookieParameters: .init(name: "strom_session", path: "/", secure: false, sameSite: .strict))))
+        router.add(middleware: ConsoleAccessMiddleware(access: access))
         router.get("/metrics") { [self] _, _ -> Response in
             broker.withLock { $0 }?.refreshGauges()
             var headers = HTTPFields()
@@ -129,31 +141,7 @@ public final class AdminServer: BrokerCompanion {
             case .failure(let invalid): return Self.text(.badRequest, "\(invalid.description)\n")
             }
         }
-        router.get("/") { [self] _, _ -> Response in
-            consolePage { broker, cluster in
-                OverviewPage.render(
-                    cluster: cluster, topics: broker.topicViews(), alerts: self.alertsView().alerts,
-                    throughput: broker.throughput.rates())
-            }
-        }
-        router.get("/topics") { [self] request, _ -> Response in
-            consolePage { broker, _ in
-                TopicsPage.render(
-                    topics: broker.topicViews(), filter: request.uri.queryParameters.get("q") ?? "",
-                    page: request.uri.queryParameters.get("page", as: Int.self) ?? 1,
-                    showInternal: request.uri.queryParameters.get("internal") == "1")
-            }
-        }
-        router.get("/topics/:name") { [self] _, context -> Response in
-            let name = try context.parameters.require("name")
-            return consolePage(notFound: "no topic \(name)") { broker, _ in
-                guard let topic = broker.topicViews(named: name).first, let configs = broker.topicConfigViews(named: name) else { return nil }
-                return TopicPage.render(topic: topic, configs: configs)
-            }
-        }
-        router.get("/alerts") { [self] _, _ -> Response in
-            consolePage { _, _ in AlertsPage.render(alerts: self.alertsView(), nowMs: Int64(Date().timeIntervalSince1970 * 1_000)) }
-        }
+        addConsoleRoutes(to: router)
         router.get("/ready") { [self] _, _ -> Response in
             broker.withLock { $0 } == nil ? Self.text(.serviceUnavailable, "not ready\n") : Self.text(.ok, "ready\n")
         }
@@ -161,7 +149,7 @@ public final class AdminServer: BrokerCompanion {
     }
 
     /// The rules in force here and the alerts pending or firing.
-    private func alertsView() -> AlertsView {
+    func alertsView() -> AlertsView {
         guard let runtime = alerts.withLock({ $0 }) else { return AlertsView(file: nil, rules: [], alerts: []) }
         let engine = runtime.engine
         return AlertsView(
@@ -176,16 +164,7 @@ public final class AdminServer: BrokerCompanion {
             })
     }
 
-    /// A console page for the ready broker, in the frame that names the cluster and this broker;
-    /// 503 while the broker is not ready, 404 with `notFound` when `render` finds nothing.
-    private func consolePage(notFound: String = "not found", _ render: (Broker, ClusterView) -> ConsolePage?) -> Response {
-        guard let broker = broker.withLock({ $0 }) else { return Self.text(.serviceUnavailable, "not ready\n") }
-        let cluster = broker.clusterView()
-        guard let page = render(broker, cluster) else { return Self.text(.notFound, "\(notFound)\n") }
-        return Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId))
-    }
-
-    private static func html(_ document: String) -> Response {
+    static func html(_ document: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         // The pages carry no script of their own but what is written here; nothing else may run.
@@ -222,10 +201,17 @@ public final class AdminServer: BrokerCompanion {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
-    private static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
+    static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// 303 See Other: after a form the browser GETs `location` (post/redirect/get).
+    static func redirect(to location: String) -> Response {
+        var headers = HTTPFields()
+        headers[.location] = location
+        return Response(status: .seeOther, headers: headers)
     }
 }
 

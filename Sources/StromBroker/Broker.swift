@@ -33,6 +33,10 @@ public final class Broker: Sendable {
     let remoteOffsets = RemotePartitionOffsets()
     /// Produce and consume throughput over the last hour (the console's overview chart).
     public let throughput = ThroughputHistory()
+    /// Each coordinated group's lag over the last hour (the console's group chart).
+    public let groupLag = GroupLagHistory()
+    /// Records per second into each topic (the console's topics page).
+    public let topicRates = TopicRates()
     private let shareProgress = Mutex(ShareGroupProgress())
     /// What the broker counts and times (served by the admin listener).
     public let metrics: BrokerMetrics
@@ -569,7 +573,21 @@ public final class Broker: Sendable {
 
     /// Offers the throughput totals to the history (once a second; it keeps one every 10 s).
     func sampleThroughput() {
-        throughput.sample(metrics.totals, nowMs: Self.nowMs())
+        let nowMs = Self.nowMs()
+        throughput.sample(metrics.totals, nowMs: nowMs)
+        guard topicRates.isDue(nowMs: nowMs) else { return }
+        let image = partitions.current
+        var offsets: [String: Int64] = [:]
+        for topic in image.topics {
+            var sum: Int64 = 0, held = false
+            for assignment in topic.partitions {
+                guard let log = partitions.log(topic: topic.name, partition: assignment.partition) else { continue }
+                sum += log.offsets.highWatermark
+                held = true
+            }
+            if held { offsets[topic.name] = sum }
+        }
+        topicRates.sample(offsets, nowMs: nowMs)
     }
 
     /// Takes a lag sample of every group coordinated here (the maintenance timer, once a second).
@@ -584,6 +602,8 @@ public final class Broker: Sendable {
             await remoteOffsets.refresh(remote, image: partitions.current, connections: lagConnections)
         }
         lagMonitor.sample(commits, logEndOffset: highWatermark)
+        let nowMs = Self.nowMs()
+        if groupLag.isDue(nowMs: nowMs) { groupLag.sample(groupLagViews(), nowMs: nowMs) }
     }
 
     /// The lag of every partition of every group coordinated here, now: in records (to the high

@@ -12,6 +12,10 @@ public struct BrokerConfiguration: Sendable {
     public var adminListen: (host: String, port: Int)? = ("127.0.0.1", 9644)
     /// `alerts.file`: the alert rules (JSON), evaluated by the admin listener's side.
     public var alertsFile: String?
+    /// `console.password.hash` and `console.readonly.password.hash`: bcrypt hashes of the
+    /// console's passwords (asked only when the admin listener is off loopback).
+    public var consolePasswordHash: String?
+    public var consoleReadOnlyPasswordHash: String?
     /// `log.format`: text (swift-log's stream lines) or json (one object per line).
     public var logFormat: LogFormat = .text
     /// What clients are told to connect to (Metadata); the bound address when nil.

@@ -38,7 +38,8 @@ public enum BrokerProperties {
         "transaction.state.log.num.partitions", "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
         "transaction.state.log.segment.bytes", "transaction.max.timeout.ms", "transaction.abort.timed.out.transaction.cleanup.interval.ms",
         "transaction.remove.expired.transaction.cleanup.interval.ms", "transactional.id.expiration.ms",
-        "log.format", BrokerSettings.adminListenKey, BrokerSettings.alertsFileKey,
+        "log.format", BrokerSettings.adminListenKey, BrokerSettings.alertsFileKey, BrokerSettings.consolePasswordHashKey,
+        BrokerSettings.consoleReadOnlyPasswordHashKey,
     ]
 
     /// Every key ``apply(_:to:)`` accepts.
@@ -139,7 +140,8 @@ public enum BrokerProperties {
                     throw InvalidProperty(key: key, reason: "not text or json: \(value)")
                 }
                 configuration.logFormat = format
-            case BrokerSettings.adminListenKey, BrokerSettings.alertsFileKey:
+            case BrokerSettings.adminListenKey, BrokerSettings.alertsFileKey, BrokerSettings.consolePasswordHashKey,
+                 BrokerSettings.consoleReadOnlyPasswordHashKey:
                 continue  // BrokerSettings reads them: they are Strom's, not Kafka's, and not log defaults.
             case "produce.batch.validation":
                 guard let mode = ProduceValidation(rawValue: value.lowercased()) else {

@@ -30,19 +30,15 @@ struct GroupResetOffsetsCommand: ClientCommand {
 
     @Flag(help: "Commit the new offsets (otherwise only print them).") var execute = false
 
-    enum Target {
-        case earliest, latest, datetime(Int64), shift(Int64), offset(Int64)
-    }
-
-    func target() throws -> Target {
-        var targets: [Target] = []
+    func target() throws -> OffsetResetTarget {
+        var targets: [OffsetResetTarget] = []
         if toEarliest { targets.append(.earliest) }
         if toLatest { targets.append(.latest) }
         if let toDatetime {
             guard let date = ISO8601DateFormatter().date(from: toDatetime) else {
                 throw ValidationError("--to-datetime wants ISO 8601, e.g. 2026-11-25T10:00:00Z, not \(toDatetime)")
             }
-            targets.append(.datetime(Int64(date.timeIntervalSince1970 * 1000)))
+            targets.append(.timestamp(Int64(date.timeIntervalSince1970 * 1000)))
         }
         if let shiftBy { targets.append(.shift(shiftBy)) }
         if let toOffset { targets.append(.offset(toOffset)) }
@@ -64,30 +60,14 @@ struct GroupResetOffsetsCommand: ClientCommand {
                 return partition
             }
         }
-        let earliest = try await client.listOffsets(topic: topic, partitions: chosen, spec: .earliest)
-        let latest = try await client.listOffsets(topic: topic, partitions: chosen, spec: .latest)
-        let committed = try await client.committedOffsets(group: group)[topic] ?? [:]
-        var byTime: [Int32: Result<ListedOffset, StromClientError>] = [:]
-        if case .datetime(let timestampMs) = target {
-            byTime = try await client.listOffsets(topic: topic, partitions: chosen, spec: .timestamp(timestampMs))
+        let plan: [PlannedOffset]
+        do {
+            plan = try await client.planOffsetReset(group: group, topic: topic, partitions: chosen, to: target)
+        } catch {
+            if case .invalidArgument(let reason) = error { throw ValidationError(reason) }
+            throw error
         }
-        var planned: [Int32: Int64] = [:]
-        for partition in latest.keys.sorted() {
-            guard let low = try earliest[partition]?.get().offset, let high = try latest[partition]?.get().offset else { continue }
-            let offset: Int64
-            switch target {
-            case .earliest: offset = low
-            case .latest: offset = high
-            case .datetime: offset = (try byTime[partition]?.get().offset) ?? high
-            case .offset(let wanted): offset = wanted
-            case .shift(let delta):
-                guard let current = committed[partition] else {
-                    throw ValidationError("partition \(partition) has no committed offset to shift from")
-                }
-                offset = current + delta
-            }
-            planned[partition] = min(max(offset, low), high)
-        }
+        let planned = Dictionary(uniqueKeysWithValues: plan.map { ($0.partition, $0.planned) })
         var table = TextTable(header: ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"])
         for (partition, offset) in planned.sorted(by: { $0.key < $1.key }) {
             table.append([group, topic, String(partition), String(offset)])

@@ -70,7 +70,12 @@ struct ServeCommand: AsyncParsableCommand {
         let format = configuration.logFormat
         LoggingSystem.bootstrap { label in format.handler(label: label) }
         let admin = configuration.adminListen.map {
-            AdminServer(host: $0.host, port: $0.port, alertsFile: configuration.alertsFile, logger: Logger(label: "strom.admin"))
+            AdminServer(
+                host: $0.host, port: $0.port, alertsFile: configuration.alertsFile,
+                access: ConsoleAccess(
+                    host: $0.host, passwordHash: configuration.consolePasswordHash,
+                    readOnlyPasswordHash: configuration.consoleReadOnlyPasswordHash),
+                logger: Logger(label: "strom.admin"))
         }
         try await BrokerService.run(configuration: configuration, logger: Logger(label: "strom"), companion: admin)
     }

@@ -9,7 +9,7 @@ struct Strom: AsyncParsableCommand {
         abstract: "A Kafka-compatible streaming platform.",
         subcommands: [
             ServeCommand.self, TopicCommand.self, ProduceCommand.self, ConsumeCommand.self, GroupCommand.self, ShareGroupCommand.self, TransactionsCommand.self,
-            ProducersCommand.self, ClusterCommand.self, AlertsCommand.self,
+            ProducersCommand.self, ClusterCommand.self, AlertsCommand.self, ConsoleCommand.self,
             BenchCommand.self,
         ])
 }

@@ -87,4 +87,19 @@ extension KafkaClient {
         }
         try result.get()
     }
+
+    /// Grows a topic to `count` partitions (CreatePartitions, sent to the bootstrap broker); the
+    /// broker places the new ones. Partitions are never removed, as in Kafka.
+    /// - Throws: the broker's error (INVALID_PARTITIONS when `count` is not more than now, ...).
+    public func createPartitions(topic name: String, count: Int32, validateOnly: Bool = false, timeoutMs: Int32 = 30_000) async throws(StromClientError) {
+        let version = try bootstrap.apiVersions.version(for: CreatePartitionsRequest.self)
+        let request = CreatePartitionsRequest(
+            topics: [.init(name: name, count: count, assignments: nil)], timeoutMs: timeoutMs, validateOnly: validateOnly)
+        let response = try await bootstrap.send(request, version: version, timeout: bootstrap.requestTimeout + .milliseconds(timeoutMs))
+        forgetTopics([name])
+        guard let result = response.results.first(where: { $0.name == name }) else {
+            throw .malformedResponse(.createPartitions, reason: "no result for topic \"\(name)\"")
+        }
+        if let error = StromClientError.check(result.errorCode, resource: "topic \"\(name)\"", message: result.errorMessage) { throw error }
+    }
 }

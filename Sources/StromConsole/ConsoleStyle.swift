@@ -19,6 +19,14 @@ enum ConsoleStyle {
         a{color:var(--accent)}form.filter{display:flex;gap:.5rem;margin:0 0 .75rem}input,button{font:inherit;padding:.35rem .55rem;border:1px solid var(--line);border-radius:4px}
         button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:pointer}
         figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.6rem}figcaption{color:var(--muted);font-size:.85rem;margin-bottom:.3rem}
-        svg{display:block;width:100%;height:auto}.pager{display:flex;gap:1rem;margin:.6rem 0;color:var(--muted)}
+        svg{display:block;width:100%;height:auto}.pager{display:flex;flex-wrap:wrap;gap:.4rem 1rem;margin:.6rem 0;color:var(--muted)}
+        form.change{display:flex;flex-wrap:wrap;align-items:flex-end;gap:.5rem .75rem;margin:.5rem 0;padding:.7rem .85rem;background:var(--card);border:1px solid var(--line);border-radius:6px}
+        header form.change{margin:0;padding:0;background:none;border:0}header form.change button{padding:.15rem .5rem;font-size:.85rem}
+        label{display:flex;flex-direction:column;gap:.15rem;font-size:.85rem;color:var(--muted);max-width:100%}
+        select,textarea{font:inherit;padding:.35rem .55rem;border:1px solid var(--line);border-radius:4px;background:#fff;max-width:100%}
+        textarea{min-width:min(24rem,80vw);min-height:4.5rem;font-family:ui-monospace,monospace;font-size:.85rem}input{max-width:100%}
+        button.danger{background:var(--bad);border-color:var(--bad)}.notice{padding:.5rem .75rem;border-radius:6px;background:var(--card);border:1px solid var(--line)}
+        pre{margin:0;white-space:pre-wrap;word-break:break-all;font:12.5px/1.4 ui-monospace,monospace;max-width:60rem}td pre{min-width:12rem}
+        td.wrap{white-space:normal}details summary{cursor:pointer;color:var(--accent)}
         """
 }

@@ -40,12 +40,16 @@ public enum HTML {
 public enum ConsoleSection: String, CaseIterable, Sendable {
     case overview = "Overview"
     case topics = "Topics"
+    case messages = "Messages"
+    case groups = "Groups"
     case alerts = "Alerts"
 
     var path: String {
         switch self {
         case .overview: "/"
         case .topics: "/topics"
+        case .messages: "/messages"
+        case .groups: "/groups"
         case .alerts: "/alerts"
         }
     }
@@ -71,12 +75,20 @@ public struct ConsolePage: Sendable {
         + "%3Crect width='16' height='16' rx='3' fill='%232457c5'/%3E%3Cpath d='M3 10c3-4 7 2 10-2' stroke='white' stroke-width='2' fill='none'/%3E%3C/svg%3E"
 
     /// The whole document. Live refresh is a `<meta>` reload, so it works with JavaScript off too.
-    public func render(clusterId: String, nodeId: Int32) -> String {
+    public func render(clusterId: String, nodeId: Int32, viewer: ConsoleViewer? = nil) -> String {
         let navigation = ConsoleSection.allCases.map { section in
             let current = section == self.section ? " aria-current=\"page\"" : ""
             return "<a href=\"\(section.path)\"\(current)>\(section.rawValue)</a>"
         }.joined()
-        let refresh = refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? ""
+        // A page showing the outcome of a change is not reloaded: the notice would go.
+        let refresh = viewer?.notice == nil ? refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? "" : ""
+        let signedIn = (viewer?.role).map { role in
+            "<span class=\"where\">\(HTML.escape(role))</span>"
+                + (viewer?.postForm(action: "/logout", submit: "Sign out", fields: "") ?? "")
+        } ?? ""
+        let notice = (viewer?.notice).map { notice in
+            "<p class=\"notice \(notice.isError ? "bad" : "ok")\" role=\"status\">\(HTML.escape(notice.text))</p>"
+        } ?? ""
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
@@ -85,8 +97,8 @@ public struct ConsolePage: Sendable {
             <link rel="icon" href="\(Self.icon)">
             <style>\(ConsoleStyle.css)</style></head>
             <body><header><span class="brand">Strom</span><nav>\(navigation)</nav>
-            <span class="where">cluster \(HTML.escape(clusterId)) · broker \(nodeId)</span></header>
-            <main><h1>\(HTML.escape(title))</h1>
+            <span class="where">cluster \(HTML.escape(clusterId)) · broker \(nodeId)</span>\(signedIn)</header>
+            <main><h1>\(HTML.escape(title))</h1>\(notice)
             \(body)
             </main></body></html>
             """

@@ -3,9 +3,10 @@ public import StromBroker
 /// `/topics/NAME`: one topic's partitions (leader, replicas, in-sync replicas, log start and end
 /// offsets, size) and every config with where its value comes from.
 public enum TopicPage {
-    public static func render(topic: TopicView, configs: [TopicConfigView]) -> ConsolePage {
+    public static func render(topic: TopicView, configs: [TopicConfigView], viewer: ConsoleViewer) -> ConsolePage {
         let offline = topic.offlineCount, under = topic.underReplicatedCount
-        var body = "<p><a href=\"/topics\">← Topics</a></p><div class=\"cards\">"
+        let path = "/topics/\(HTML.pathSegment(topic.name))"
+        var body = "<p class=\"pager\"><a href=\"/topics\">← Topics</a><a href=\"/messages?topic=\(HTML.queryValue(topic.name))\">Messages →</a></p><div class=\"cards\">"
         body += HTML.card("Partitions", "\(topic.partitions.count)")
         body += HTML.card("Replication", "\(topic.replicationFactor)")
         body += HTML.card("Size", Formatting.bytes(topic.sizeBytes))
@@ -49,6 +50,23 @@ public enum TopicPage {
             body += "<tr><td>\(HTML.escape(config.name))</td><td>\(HTML.escape(config.value))</td><td\(style)>\(HTML.escape(config.source))</td></tr>"
         }
         body += "</tbody></table></div>"
+
+        if viewer.canChange {
+            body += "<h2>Change</h2>"
+            body += viewer.changeForm(
+                action: "\(path)/partitions", submit: "Add partitions",
+                fields: HTML.field("Partitions in all", name: "count", type: "number", value: "\(topic.partitions.count + 1)", required: true,
+                                   extra: "min=\"\(topic.partitions.count + 1)\""))
+            body += viewer.changeForm(
+                action: "\(path)/configs", submit: "Set config",
+                fields: HTML.field("Config", name: "name", required: true, extra: "list=\"config-names\"")
+                    + HTML.field("Value (empty: back to the default)", name: "value"))
+            body += "<datalist id=\"config-names\">" + configs.map { "<option value=\"\(HTML.escape($0.name))\">" }.joined() + "</datalist>"
+            body += viewer.changeForm(
+                action: "\(path)/delete", submit: "Delete topic", danger: true,
+                fields: HTML.field("Type the topic's name to delete it and all its records", name: "confirm", required: true,
+                                   extra: "autocomplete=\"off\""))
+        }
         return ConsolePage(title: topic.name, section: .topics, body: body, refreshSeconds: 30)
     }
 }

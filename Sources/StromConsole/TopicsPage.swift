@@ -5,8 +5,12 @@ public import StromBroker
 public enum TopicsPage {
     public static let pageSize = 50
 
-    /// - Parameters: filter: a part of the name to keep (case-insensitive); page: from 1.
-    public static func render(topics: [TopicView], filter: String, page: Int, showInternal: Bool) -> ConsolePage {
+    /// - Parameters: filter: a part of the name to keep (case-insensitive); page: from 1;
+    ///   recordsPerSecond: by topic, over the latest interval (``TopicRates``).
+    public static func render(
+        topics: [TopicView], filter: String, page: Int, showInternal: Bool, recordsPerSecond: [String: Double] = [:],
+        viewer: ConsoleViewer
+    ) -> ConsolePage {
         let needle = filter.lowercased()
         let kept = topics
             .filter { (showInternal || !$0.isInternal) && (needle.isEmpty || $0.name.lowercased().contains(needle)) }
@@ -20,17 +24,18 @@ public enum TopicsPage {
         if showInternal { body += "<input type=\"hidden\" name=\"internal\" value=\"1\">" }
         body += "<button type=\"submit\">Filter</button></form>"
         body += "<div class=\"scroll\"><table><thead><tr><th>Topic</th><th class=\"num\">Partitions</th><th class=\"num\">Replication</th>"
-            + "<th class=\"num\">Size</th><th class=\"num\">Records</th><th>Health</th></tr></thead><tbody>"
+            + "<th class=\"num\">Size</th><th class=\"num\">Records</th><th class=\"num\">Records/s</th><th>Health</th></tr></thead><tbody>"
         for topic in shown {
             let offline = topic.offlineCount, under = topic.underReplicatedCount
             let health = offline > 0 ? "<span class=\"bad\">\(offline) offline</span>"
                 : under > 0 ? "<span class=\"warn\">\(under) under-replicated</span>" : "<span class=\"ok\">healthy</span>"
             let internalMark = topic.isInternal ? " <span class=\"muted\">(internal)</span>" : ""
             body += "<tr><td><a href=\"/topics/\(HTML.pathSegment(topic.name))\">\(HTML.escape(topic.name))</a>\(internalMark)</td><td class=\"num\">\(topic.partitions.count)</td><td class=\"num\">\(topic.replicationFactor)</td>"
-                + "<td class=\"num\">\(Formatting.bytes(topic.sizeBytes))</td><td class=\"num\">\(topic.records)</td><td>\(health)</td></tr>"
+                + "<td class=\"num\">\(Formatting.bytes(topic.sizeBytes))</td><td class=\"num\">\(topic.records)</td>"
+                + "<td class=\"num\">\(recordsPerSecond[topic.name].map { Formatting.rate($0, unit: "") } ?? "–")</td><td>\(health)</td></tr>"
         }
         if shown.isEmpty {
-            body += "<tr><td colspan=\"6\" class=\"muted\">\(filter.isEmpty ? "No topics yet." : "No topic matches “\(HTML.escape(filter))”.")</td></tr>"
+            body += "<tr><td colspan=\"7\" class=\"muted\">\(filter.isEmpty ? "No topics yet." : "No topic matches “\(HTML.escape(filter))”.")</td></tr>"
         }
         body += "</tbody></table></div>"
         func link(_ page: Int) -> String {
@@ -46,6 +51,12 @@ public enum TopicsPage {
         body += showInternal
             ? "<a href=\"/topics\">Hide internal topics</a>" : "<a href=\"/topics?internal=1\">Show internal topics</a>"
         body += "</div>"
+        let createForm = viewer.changeForm(
+            action: "/topics", submit: "Create topic",
+            fields: HTML.field("Name", name: "name", required: true, extra: "pattern=\"[a-zA-Z0-9._\\-]{1,249}\"")
+                + HTML.field("Partitions", name: "partitions", type: "number", extra: "min=\"1\" placeholder=\"default\"")
+                + HTML.field("Replication factor", name: "replication", type: "number", extra: "min=\"1\" placeholder=\"default\""))
+        if !createForm.isEmpty { body += "<h2>Create a topic</h2>" + createForm }
         return ConsolePage(title: "Topics", section: .topics, body: body, refreshSeconds: 30)
     }
 }

@@ -14,6 +14,10 @@ public enum BrokerSettings {
     public static let adminListenKey = "admin.listen"
     /// The alert rules file (`STROM_ALERTS_FILE`).
     public static let alertsFileKey = "alerts.file"
+    /// The console's admin password and read-only password, as bcrypt hashes
+    /// (`strom console hash-password`); asked only off loopback.
+    public static let consolePasswordHashKey = "console.password.hash"
+    public static let consoleReadOnlyPasswordHashKey = "console.readonly.password.hash"
 
     public struct InvalidSetting: Error, CustomStringConvertible {
         public var description: String
@@ -67,6 +71,11 @@ public enum BrokerSettings {
             }
         }
         if let file = reader.string(forKey: ConfigKey(alertsFileKey)), !file.isEmpty { configuration.alertsFile = file }
+        for (key, path) in [(consolePasswordHashKey, \BrokerConfiguration.consolePasswordHash), (consoleReadOnlyPasswordHashKey, \.consoleReadOnlyPasswordHash)] {
+            guard let hash = reader.string(forKey: ConfigKey(key), isSecret: true), !hash.isEmpty else { continue }
+            guard hash.hasPrefix("$2"), hash.count == 60 else { throw InvalidSetting(description: "\(key) must be a bcrypt hash (strom console hash-password makes one)") }
+            configuration[keyPath: path] = hash
+        }
         return configuration
     }
 }
