@@ -15,6 +15,9 @@ import Testing
             })
     }
 
+    static let viewer = ConsoleViewer(csrfToken: "t0k3n", canChange: true)
+    static let readOnly = ConsoleViewer(csrfToken: "t0k3n", canChange: false, role: "read-only")
+
     static let cluster = ClusterView(
         clusterId: "c1", controllerId: 1, nodeId: 1, brokers: [.init(nodeId: 1, host: "10.0.0.1", port: 9092, rack: "a")])
 
@@ -43,22 +46,22 @@ import Testing
 
     @Test func topicsAreFilteredSortedAndPagedFiftyAtATime() {
         let topics = (0..<120).map { Self.topic(String(format: "t%03d", $0)) } + [Self.topic("__consumer_offsets", internal: true)]
-        let second = TopicsPage.render(topics: topics, filter: "", page: 2, showInternal: false).body
+        let second = TopicsPage.render(topics: topics, filter: "", page: 2, showInternal: false, viewer: Self.viewer).body
         #expect(second.contains(">t050</a></td>") && second.contains(">t099</a></td>") && !second.contains(">t100</a>"))
         #expect(second.contains("120 topics · page 2 of 3"))
         #expect(second.contains("href=\"/topics?page=1\" rel=\"prev\"") && second.contains("href=\"/topics?page=3\" rel=\"next\""))
         #expect(!second.contains("__consumer_offsets"))
-        let filtered = TopicsPage.render(topics: topics, filter: "T11", page: 1, showInternal: false).body
+        let filtered = TopicsPage.render(topics: topics, filter: "T11", page: 1, showInternal: false, viewer: Self.viewer).body
         #expect(filtered.contains("10 topics · page 1 of 1") && filtered.contains("<a href=\"/topics/t110\">t110</a>"))
-        let beyond = TopicsPage.render(topics: topics, filter: "", page: 99, showInternal: true).body
+        let beyond = TopicsPage.render(topics: topics, filter: "", page: 99, showInternal: true, viewer: Self.viewer).body
         #expect(beyond.contains("121 topics · page 3 of 3"), "a page past the end shows the last")
-        let none = TopicsPage.render(topics: topics, filter: "<x>", page: 1, showInternal: false).body
+        let none = TopicsPage.render(topics: topics, filter: "<x>", page: 1, showInternal: false, viewer: Self.viewer).body
         #expect(none.contains("No topic matches “&lt;x&gt;”."))
     }
 
     @Test func aTopicRowSumsItsPartitions() {
-        let body = TopicsPage.render(topics: [Self.topic("orders", partitions: 3, inSync: [1])], filter: "", page: 1, showInternal: false).body
-        #expect(body.contains("<td><a href=\"/topics/orders\">orders</a></td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">6.0 KiB</td><td class=\"num\">30</td><td><span class=\"warn\">3 under-replicated</span></td>"))
+        let body = TopicsPage.render(topics: [Self.topic("orders", partitions: 3, inSync: [1])], filter: "", page: 1, showInternal: false, viewer: Self.viewer).body
+        #expect(body.contains("<td><a href=\"/topics/orders\">orders</a></td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">6.0 KiB</td><td class=\"num\">30</td><td class=\"num\">–</td><td><span class=\"warn\">3 under-replicated</span></td>"))
     }
 
     @Test func aTopicPageShowsEachPartitionAndTheTopicsOwnConfigsFirst() {
@@ -69,7 +72,7 @@ import Testing
             .init(name: "segment.bytes", value: "1073741824", source: "DEFAULT_CONFIG"),
             .init(name: "retention.ms", value: "<1000>", source: "DYNAMIC_TOPIC_CONFIG"),
             .init(name: "cleanup.policy", value: "delete", source: "STATIC_BROKER_CONFIG"),
-        ]).body
+        ], viewer: Self.viewer).body
         #expect(body.contains("<td class=\"num\">0</td><td class=\"num\">1</td><td>1, 2</td><td>1, 2</td><td class=\"num\">0</td><td class=\"num\">10</td>"))
         #expect(body.contains("<td class=\"num\">1</td><td class=\"num\">–</td>") && body.contains("<span class=\"bad\">no leader</span>"))
         #expect(body.contains("<div class=\"label\">Offline</div><div class=\"value bad\">1</div>"))
@@ -118,5 +121,134 @@ import Testing
             .init(timeMs: 20_000, recordsInPerSecond: 20, bytesInPerSecond: 200, bytesOutPerSecond: 0),
             .init(timeMs: 30_000, recordsInPerSecond: 0, bytesInPerSecond: 0, bytesOutPerSecond: 200),
         ])
+    }
+
+    @Test func everyFormCarriesTheTokenAndTheReadOnlyRoleSeesNone() {
+        let topic = Self.topic("orders", partitions: 2)
+        let forAdmin = TopicPage.render(topic: topic, configs: [], viewer: Self.viewer).body
+        let forms = forAdmin.components(separatedBy: "<form ").dropFirst()
+        #expect(forms.count == 3, "add partitions, set config, delete")
+        #expect(forms.allSatisfy { $0.contains("method=\"post\"") && $0.contains("<input type=\"hidden\" name=\"csrf\" value=\"t0k3n\">") })
+        #expect(forAdmin.contains("action=\"/topics/orders/delete\"") && forAdmin.contains("name=\"confirm\""))
+        #expect(forAdmin.contains("name=\"count\" value=\"3\""), "the form proposes one partition more")
+        #expect(!TopicPage.render(topic: topic, configs: [], viewer: Self.readOnly).body.contains("<form"))
+        #expect(!TopicsPage.render(topics: [topic], filter: "", page: 1, showInternal: false, viewer: Self.readOnly).body.contains("Create topic"))
+        #expect(TopicsPage.render(topics: [topic], filter: "", page: 1, showInternal: false, viewer: Self.viewer).body.contains("Create topic"))
+        let page = ConsolePage(title: "x", section: .topics, body: "", refreshSeconds: 10)
+        let signedIn = page.render(clusterId: "c", nodeId: 1, viewer: Self.readOnly)
+        #expect(signedIn.contains("read-only") && signedIn.contains("action=\"/logout\""))
+        let noticed = page.render(clusterId: "c", nodeId: 1, viewer: .init(csrfToken: "t", canChange: true, notice: .init(isError: true, text: "<no>")))
+        #expect(noticed.contains("<p class=\"notice bad\" role=\"status\">&lt;no&gt;</p>"))
+        #expect(!noticed.contains("http-equiv=\"refresh\""), "a page with a notice is not reloaded under it")
+    }
+
+    @Test func theMessagesQueryIsReadFromTheLinkWithBounds() {
+        let query = MessagesPage.Query(parameters: ["topic": "orders", "partition": "2", "from": "offset", "offset": "40", "format": "json", "limit": "9999"])
+        #expect(query.topic == "orders" && query.partition == 2 && query.start == .offset(40) && query.format == .json)
+        #expect(query.limit == MessagesPage.Query.limitMax)
+        #expect(MessagesPage.Query(parameters: [:]).start == .end && MessagesPage.Query(parameters: ["from": "beginning"]).start == .beginning)
+        #expect(MessagesPage.Query(parameters: ["from": "time", "time": "2026-12-07T10:30"]).start == .time(1_796_639_400_000))
+        #expect(MessagesPage.Query.parseTime("2026-12-07T10:30:15") == 1_796_639_415_000)
+        #expect(MessagesPage.Query.parseTime("1970-01-01T00:00") == 0 && MessagesPage.Query.parseTime("2024-02-29T00:00") == 1_709_164_800_000)
+        #expect(MessagesPage.Query.parseTime("yesterday") == nil)
+    }
+
+    @Test func recordsShowAsTextPrettyJSONInWrittenOrderOrHex() {
+        let json = Array(#"{"z":1,"a":[1,{"b":"x,y:{"}],"e":{},"s":"q\"}"}"#.utf8)
+        #expect(RecordPresentation.prettyJSON(json) == """
+            {
+              "z": 1,
+              "a": [
+                1,
+                {
+                  "b": "x,y:{"
+                }
+              ],
+              "e": {},
+              "s": "q\\"}"
+            }
+            """)
+        #expect(RecordPresentation.prettyJSON(Array("not json".utf8)) == nil)
+        #expect(RecordPresentation.html(Array("<b>".utf8), as: .json).contains("&lt;b&gt;</pre><span class=\"muted\">(not JSON)</span>"))
+        #expect(RecordPresentation.hexDump(Array("0123456789abcdefXY".utf8)) == """
+            00000000  30 31 32 33 34 35 36 37  38 39 61 62 63 64 65 66 |0123456789abcdef|
+            00000010  58 59                                            |XY|
+            """)
+        #expect(RecordPresentation.html(nil, as: .text).contains("null"))
+        #expect(RecordPresentation.html([0xFF, 0x41], as: .text) == "<pre>\u{FFFD}A</pre>")
+    }
+
+    @Test func theMessagesPageSearchesTheLoadedRecordsAndLinksOnwards() {
+        let records = (10..<14).map { offset in
+            ConsoleRecord(offset: Int64(offset), timestampMs: 0, key: Array("k\(offset)".utf8), value: Array("value \(offset)".utf8),
+                          headers: [.init(key: "trace", value: Array("t".utf8))])
+        }
+        let query = MessagesPage.Query(parameters: ["topic": "orders", "from": "offset", "offset": "10", "q": "VALUE 12", "limit": "4"])
+        let body = MessagesPage.render(
+            topics: ["orders"], query: query, partitionCount: 1,
+            loaded: .success(.init(records: records, logStartOffset: 2, highWatermark: 20)), viewer: Self.viewer).body
+        #expect(body.contains("4 loaded, 1 match"))
+        #expect(body.contains("<td class=\"num\">12</td>") && !body.contains("<td class=\"num\">11</td>"))
+        #expect(body.contains("<div>trace: <pre>t</pre></div>"))
+        #expect(body.contains("href=\"/messages?topic=orders&amp;partition=0&amp;from=offset&amp;offset=6&amp;format=text&amp;limit=4&amp;q=VALUE%2012\">← Older"))
+        #expect(body.contains("offset=14&amp;"), "newer starts after the last loaded")
+        #expect(body.contains("action=\"/messages/produce\""))
+        let failed = MessagesPage.render(topics: ["orders"], query: query, partitionCount: 1, loaded: .failure(.init("<down>")), viewer: Self.readOnly).body
+        #expect(failed.contains("&lt;down&gt;") && !failed.contains("/messages/produce"))
+    }
+
+    @Test func aGroupPageShowsLagPerPartitionItsOwnersAndAResetForm() {
+        let detail = GroupDetail(
+            groupId: "billing", type: "consumer", state: "Stable", assignor: "uniform",
+            members: [.init(memberId: "m1", clientId: "app-1", host: "/10.0.0.5", assignment: ["orders": [0]])],
+            partitions: [
+                .init(topic: "orders", partition: 1, committed: 5, logEndOffset: 9, lag: 4, timeLagSeconds: 75, status: "STOP"),
+                .init(topic: "orders", partition: 0, committed: 9, logEndOffset: 9, lag: 0, timeLagSeconds: 0, status: "OK"),
+            ],
+            status: "ERROR", history: [.init(timeMs: 0, lag: 1, timeLagSeconds: nil), .init(timeMs: 10_000, lag: 4, timeLagSeconds: 75)],
+            coordinatorId: 1, coordinatorConsole: nil)
+        let body = GroupsPage.renderGroup(detail, viewer: Self.viewer).body
+        #expect(body.contains("<div class=\"label\">Lag</div><div class=\"value\">4</div>"))
+        #expect(body.contains("<div class=\"label\">Time lag</div><div class=\"value\">1 min 15 s</div>"))
+        let zero = body.range(of: "<td class=\"num\">0</td><td class=\"num\">9</td>")!, one = body.range(of: "<td class=\"num\">1</td><td class=\"num\">5</td>")!
+        #expect(zero.lowerBound < one.lowerBound, "partitions in order")
+        #expect(body.contains("<span class=\"bad\">STOP</span></td><td>–</td>") && body.contains("<span class=\"ok\">OK</span></td><td>app-1</td>"))
+        #expect(body.contains("<polyline"), "the lag chart")
+        #expect(body.contains("action=\"/groups/billing/reset\""))
+        var elsewhere = detail
+        elsewhere.coordinatorId = 3
+        elsewhere.coordinatorConsole = "http://10.0.0.3:9644/groups/billing"
+        let remote = GroupsPage.renderGroup(elsewhere, viewer: Self.readOnly).body
+        #expect(remote.contains("<a href=\"http://10.0.0.3:9644/groups/billing\">its console</a>") && !remote.contains("<form"))
+        let plan = GroupsPage.renderResetPlan(groupId: "billing", topic: "orders", plan: [(0, 9, 2), (1, nil, 2)], viewer: Self.viewer).body
+        #expect(plan.contains("Dry run: nothing has changed yet."))
+        #expect(plan.contains("<input type=\"hidden\" name=\"apply\" value=\"0:2,1:2\">"))
+    }
+
+    @Test func groupLagHistoryKeepsAPointPerIntervalAndForgetsGroupsNoLongerHere() {
+        let history = GroupLagHistory(intervalMs: 10_000, capacity: 2)
+        func view(_ group: String, _ lags: [Int64]) -> GroupLagView {
+            GroupLagView(group: group, status: "OK", partitions: lags.enumerated().map {
+                .init(topic: "t", partition: Int32($0.offset), committedOffset: 0, logEndOffset: $0.element, lag: $0.element,
+                      timeLagSeconds: Double($0.element), status: "OK")
+            })
+        }
+        #expect(history.isDue(nowMs: 0))
+        history.sample([view("a", [1, 2]), view("b", [5])], nowMs: 0)
+        #expect(!history.isDue(nowMs: 9_999))
+        history.sample([view("a", [100])], nowMs: 5_000)  // within the interval: not kept
+        history.sample([view("a", [3, 4])], nowMs: 10_000)
+        history.sample([view("a", [0, 0])], nowMs: 20_000)
+        #expect(history.points(group: "a") == [.init(timeMs: 10_000, lag: 7, timeLagSeconds: 4), .init(timeMs: 20_000, lag: 0, timeLagSeconds: 0)])
+        #expect(history.points(group: "b").isEmpty, "b is no longer coordinated here")
+    }
+
+    @Test func topicRatesAreTheHighWatermarksGrowthPerSecond() {
+        let rates = TopicRates(intervalMs: 10_000)
+        #expect(rates.recordsPerSecond().isEmpty)
+        rates.sample(["a": 100, "b": 7], nowMs: 0)
+        rates.sample(["a": 5_000], nowMs: 5_000)  // within the interval: not kept
+        rates.sample(["a": 600, "c": 1], nowMs: 10_000)
+        #expect(rates.recordsPerSecond() == ["a": 50])
     }
 }
