@@ -67,7 +67,8 @@ def main() -> int:
 
     # The console's pages over the same partitions (issue #16: under 1 s, paginated).
     pages = {}
-    for path in ("/", "/topics", "/topics?page=2"):
+    for path in ("/", "/topics", "/topics?page=2", "/topics/scrape-0", "/topics/scrape-0?page=10", "/messages?topic=scrape-0&from=beginning",
+                 "/groups", "/groups/scrape-lag", "/groups/scrape-lag?page=100"):
         page_times = []
         for _ in range(5):
             started = time.monotonic()

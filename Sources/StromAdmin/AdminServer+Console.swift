@@ -29,7 +29,8 @@ extension AdminServer {
             let name = try context.parameters.require("name")
             return await consolePage(request, context, notFound: "no topic \(name)") { broker, _, viewer in
                 guard let topic = broker.topicViews(named: name).first, let configs = broker.topicConfigViews(named: name) else { return nil }
-                return TopicPage.render(topic: topic, configs: configs, viewer: viewer)
+                return TopicPage.render(
+                    topic: topic, configs: configs, page: request.uri.queryParameters.get("page", as: Int.self) ?? 1, viewer: viewer)
             }
         }
         router.get("/messages") { [self] request, context -> Response in
@@ -54,7 +55,7 @@ extension AdminServer {
             return await consolePage(request, context, notFound: "no group \(id)") { broker, _, viewer in
                 do {
                     guard let detail = try await self.groupDetail(broker: broker, id: id) else { return nil }
-                    return GroupsPage.renderGroup(detail, viewer: viewer)
+                    return GroupsPage.renderGroup(detail, page: request.uri.queryParameters.get("page", as: Int.self) ?? 1, viewer: viewer)
                 } catch {
                     return ConsolePage(title: "Group \(id)", section: .groups, body: "<p class=\"bad\">\(HTML.escape("\(error)"))</p>")
                 }

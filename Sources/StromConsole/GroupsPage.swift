@@ -103,7 +103,10 @@ public enum GroupsPage {
         return ConsolePage(title: "Groups", section: .groups, body: body, refreshSeconds: 10)
     }
 
-    public static func renderGroup(_ group: GroupDetail, viewer: ConsoleViewer) -> ConsolePage {
+    /// Partitions shown a page at a time (a group may read thousands).
+    public static let pageSize = 100
+
+    public static func renderGroup(_ group: GroupDetail, page: Int = 1, viewer: ConsoleViewer) -> ConsolePage {
         let totalLag = group.partitions.compactMap(\.lag).reduce(0, +)
         var body = "<p><a href=\"/groups\">← Groups</a></p><div class=\"cards\">"
         body += HTML.card("Type", group.type)
@@ -136,7 +139,10 @@ public enum GroupsPage {
                 for partition in partitions { owners["\(topic)/\(partition)"] = member.clientId.isEmpty ? member.memberId : member.clientId }
             }
         }
-        for partition in group.partitions.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) {
+        let (shown, pager) = HTML.paged(
+            group.partitions.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }), page: page, pageSize: pageSize,
+            noun: "partitions", link: { "/groups/\(HTML.pathSegment(group.groupId))?page=\($0)" })
+        for partition in shown {
             body += "<tr><td><a href=\"/topics/\(HTML.pathSegment(partition.topic))\">\(HTML.escape(partition.topic))</a></td>"
                 + "<td class=\"num\">\(partition.partition)</td><td class=\"num\">\(Formatting.count(partition.committed))</td>"
                 + "<td class=\"num\">\(Formatting.count(partition.logEndOffset))</td><td class=\"num lag\">\(Formatting.count(partition.lag))</td>"
@@ -144,7 +150,7 @@ public enum GroupsPage {
                 + "<td>\(HTML.escape(owners["\(partition.topic)/\(partition.partition)"] ?? "–"))</td></tr>"
         }
         if group.partitions.isEmpty { body += "<tr><td colspan=\"8\" class=\"muted\">No committed offsets yet.</td></tr>" }
-        body += "</tbody></table></div>"
+        body += "</tbody></table></div>" + pager
 
         body += "<h2>Members</h2><div class=\"scroll\"><table><thead><tr><th>Member</th><th>Client</th><th>Host</th><th>Assignment</th></tr></thead><tbody>"
         for member in group.members.sorted(by: { $0.memberId < $1.memberId }) {

@@ -25,6 +25,19 @@ public enum HTML {
         return "<div class=\"card\"><div class=\"label\">\(escape(label))</div><div class=\"\(valueClass)\">\(escape(value))</div>\(noteHTML)</div>"
     }
 
+    /// One page of `items` (from 1, clamped to the pages there are) and the pager under a
+    /// table: previous and next links made by `link`, and where this page is.
+    static func paged<Item>(_ items: [Item], page: Int, pageSize: Int, noun: String, link: (Int) -> String) -> (shown: ArraySlice<Item>, pager: String) {
+        let pages = max(1, (items.count + pageSize - 1) / pageSize)
+        let current = min(max(1, page), pages)
+        guard pages > 1 else { return (items[...], "") }
+        var pager = "<div class=\"pager\">"
+        if current > 1 { pager += "<a href=\"\(link(current - 1))\" rel=\"prev\">← Previous</a>" }
+        pager += "<span>\(items.count) \(noun) · page \(current) of \(pages)</span>"
+        if current < pages { pager += "<a href=\"\(link(current + 1))\" rel=\"next\">Next →</a>" }
+        return (items.dropFirst((current - 1) * pageSize).prefix(pageSize), pager + "</div>")
+    }
+
     /// A path segment for a link (`/topics/NAME`): topic names are [a-zA-Z0-9._-], but encode anyway.
     public static func pathSegment(_ text: String) -> String {
         text.addingPercentEncodingForQuery()

@@ -3,7 +3,10 @@ public import StromBroker
 /// `/topics/NAME`: one topic's partitions (leader, replicas, in-sync replicas, log start and end
 /// offsets, size) and every config with where its value comes from.
 public enum TopicPage {
-    public static func render(topic: TopicView, configs: [TopicConfigView], viewer: ConsoleViewer) -> ConsolePage {
+    /// Partitions shown a page at a time (a topic may have thousands).
+    public static let pageSize = 100
+
+    public static func render(topic: TopicView, configs: [TopicConfigView], page: Int = 1, viewer: ConsoleViewer) -> ConsolePage {
         let offline = topic.offlineCount, under = topic.underReplicatedCount
         let path = "/topics/\(HTML.pathSegment(topic.name))"
         var body = "<p class=\"pager\"><a href=\"/topics\">← Topics</a><a href=\"/messages?topic=\(HTML.queryValue(topic.name))\">Messages →</a></p><div class=\"cards\">"
@@ -18,7 +21,10 @@ public enum TopicPage {
         body += "<h2>Partitions</h2><div class=\"scroll\"><table><thead><tr><th class=\"num\">Partition</th><th class=\"num\">Leader</th>"
             + "<th>Replicas</th><th>In sync</th><th class=\"num\">Start offset</th><th class=\"num\">End offset</th>"
             + "<th class=\"num\">High watermark</th><th class=\"num\">Size</th><th>State</th></tr></thead><tbody>"
-        for partition in topic.partitions.sorted(by: { $0.partition < $1.partition }) {
+        let (shown, pager) = HTML.paged(
+            topic.partitions.sorted(by: { $0.partition < $1.partition }), page: page, pageSize: pageSize, noun: "partitions",
+            link: { "\(path)?page=\($0)" })
+        for partition in shown {
             let state: String = if let reason = partition.offlineReason {
                 "<span class=\"bad\">offline: \(HTML.escape(reason))</span>"
             } else if partition.leader < 0 {
@@ -36,7 +42,7 @@ public enum TopicPage {
                 + "<td class=\"num\">\(Formatting.count(partition.highWatermark))</td><td class=\"num\">\(Formatting.bytes(partition.sizeBytes))</td>"
                 + "<td>\(state)</td></tr>"
         }
-        body += "</tbody></table></div>"
+        body += "</tbody></table></div>" + pager
         if topic.partitions.contains(where: { $0.logEndOffset == nil }) {
             body += "<p class=\"muted\">Offsets and sizes show for the partitions this broker holds a replica of.</p>"
         }

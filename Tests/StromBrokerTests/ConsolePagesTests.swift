@@ -251,4 +251,20 @@ import Testing
         rates.sample(["a": 600, "c": 1], nowMs: 10_000)
         #expect(rates.recordsPerSecond() == ["a": 50])
     }
+
+    @Test func aTopicOrGroupWithThousandsOfPartitionsIsPaged() {
+        let topic = Self.topic("wide", partitions: 250)
+        let third = TopicPage.render(topic: topic, configs: [], page: 3, viewer: Self.viewer).body
+        #expect(third.contains("<tr><td class=\"num\">200</td>") && third.contains("<tr><td class=\"num\">249</td>"))
+        #expect(!third.contains("<tr><td class=\"num\">199</td>"))
+        #expect(third.contains("250 partitions · page 3 of 3") && third.contains("href=\"/topics/wide?page=2\" rel=\"prev\""))
+        #expect(!TopicPage.render(topic: Self.topic("narrow", partitions: 3), configs: [], viewer: Self.viewer).body.contains("page 1 of"))
+        let group = GroupDetail(
+            groupId: "g", type: "classic", state: "Empty", assignor: "", members: [],
+            partitions: (0..<150).map { .init(topic: "wide", partition: Int32($0), committed: 0, logEndOffset: 1, lag: 1) },
+            status: nil, history: [], coordinatorId: 1, coordinatorConsole: nil)
+        let second = GroupsPage.renderGroup(group, page: 2, viewer: Self.viewer).body
+        #expect(second.contains("150 partitions · page 2 of 2") && second.contains("<td class=\"num\">100</td>") && !second.contains("<td class=\"num\">99</td>"))
+        #expect(second.contains("<div class=\"label\">Lag</div><div class=\"value\">150</div>"), "the cards count every partition")
+    }
 }
