@@ -19,7 +19,7 @@ extension AdminServer {
         router.get("/topics") { [self] request, context -> Response in
             await consolePage(request, context) { broker, _, viewer in
                 TopicsPage.render(
-                    topics: broker.topicViews(), filter: request.uri.queryParameters.get("q") ?? "",
+                    topics: broker.topicViews(), filter: Self.parameters(request)["q"] ?? "",
                     page: request.uri.queryParameters.get("page", as: Int.self) ?? 1,
                     showInternal: request.uri.queryParameters.get("internal") == "1",
                     recordsPerSecond: broker.topicRates.recordsPerSecond(), viewer: viewer)
@@ -221,10 +221,9 @@ extension AdminServer {
         return try await consoleClient.run(host: me.host, port: Int(me.port), body)
     }
 
+    /// The query's parameters as a browser's GET form encodes them (a space as `+`).
     static func parameters(_ request: Request) -> [String: String] {
-        var parameters: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { parameters[String(key)] = String(value) }
-        return parameters
+        ConsoleForm.decode(request.uri.query ?? "")
     }
 
     /// `path` when it is a path of this console (never another site's address), else "/".

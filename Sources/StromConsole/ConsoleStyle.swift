@@ -27,6 +27,6 @@ enum ConsoleStyle {
         textarea{min-width:min(24rem,80vw);min-height:4.5rem;font-family:ui-monospace,monospace;font-size:.85rem}input{max-width:100%}
         button.danger{background:var(--bad);border-color:var(--bad)}.notice{padding:.5rem .75rem;border-radius:6px;background:var(--card);border:1px solid var(--line)}
         pre{margin:0;white-space:pre-wrap;word-break:break-all;font:12.5px/1.4 ui-monospace,monospace;max-width:60rem}td pre{min-width:12rem}
-        td.wrap{white-space:normal}details summary{cursor:pointer;color:var(--accent)}
+        td.wrap{white-space:normal}td div pre{display:inline}details summary{cursor:pointer;color:var(--accent)}
         """
 }

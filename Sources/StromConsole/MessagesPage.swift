@@ -145,10 +145,10 @@ public enum MessagesPage {
             + "<th>Value</th><th>Headers</th></tr></thead><tbody>"
         for record in shown {
             let headers = record.headers.map { header in
-                "<div>\(HTML.escape(header.key)): \(RecordPresentation.html(header.value, as: query.format))</div>"
+                "<div>\(HTML.escape(header.key)): \(RecordPresentation.html(header.value, as: query.format, markNotJSON: false))</div>"
             }.joined()
             body += "<tr><td class=\"num\">\(record.offset)</td><td>\(Formatting.timestamp(record.timestampMs))</td>"
-                + "<td>\(RecordPresentation.html(record.key, as: query.format))</td>"
+                + "<td>\(RecordPresentation.html(record.key, as: query.format, markNotJSON: false))</td>"
                 + "<td class=\"value\">\(RecordPresentation.html(record.value, as: query.format))</td><td>\(headers)</td></tr>"
         }
         if shown.isEmpty {

@@ -17,14 +17,16 @@ public enum RecordFormat: String, Sendable, CaseIterable {
 /// re-indented in the order it was written (bytes that are not JSON fall back to text, marked),
 /// or a hex dump with offsets and the printable characters.
 enum RecordPresentation {
-    static func html(_ bytes: [UInt8]?, as format: RecordFormat) -> String {
+    /// - Parameter markNotJSON: say so when JSON was asked for and the bytes are not (values; keys
+    ///   and headers are often plain text and shown as such).
+    static func html(_ bytes: [UInt8]?, as format: RecordFormat, markNotJSON: Bool = true) -> String {
         guard let bytes else { return "<span class=\"muted\">null</span>" }
         switch format {
         case .text:
             return "<pre>\(HTML.escape(String(decoding: bytes, as: UTF8.self)))</pre>"
         case .json:
             guard let pretty = prettyJSON(bytes) else {
-                return "<pre>\(HTML.escape(String(decoding: bytes, as: UTF8.self)))</pre><span class=\"muted\">(not JSON)</span>"
+                return "<pre>\(HTML.escape(String(decoding: bytes, as: UTF8.self)))</pre>" + (markNotJSON ? "<span class=\"muted\">(not JSON)</span>" : "")
             }
             return "<pre class=\"json\">\(HTML.escape(pretty))</pre>"
         case .hex:

@@ -31,9 +31,12 @@ class StromServer:
 
     def __init__(self, data_dir: Path, overrides: dict | None = None, descriptor_limit: int | None = None,
                  node_id: int | None = None, etcd: str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 command_prefix: list[str] | None = None):
+                 command_prefix: list[str] | None = None, admin_host: str | None = None):
         self.data_dir = data_dir
         self.host = host
+        # The admin listener's address: the Kafka listener's unless given (the console asks for a
+        # password only off loopback).
+        self.admin_host = admin_host or host
         # e.g. `ip netns exec NAME`, which execs the broker: the pid stays the broker's.
         self.command_prefix = command_prefix or []
         self.overrides = overrides or {}
@@ -59,7 +62,7 @@ class StromServer:
             cluster_args += ["--etcd", self.etcd]
         self.process = subprocess.Popen(
             [*self.command_prefix, STROM_BINARY, "serve", "--listen", f"{self.host}:{self.port}", "--data-dir", str(self.data_dir),
-             "--admin-listen", f"{self.host}:{self.admin_port}", *cluster_args,
+             "--admin-listen", f"{self.admin_host}:{self.admin_port}", *cluster_args,
              *[arg for key, value in self.overrides.items() for arg in ("--override", f"{key}={value}")]],
             stdout=subprocess.PIPE, stderr=self.log_file, text=True, preexec_fn=self._limit_descriptors)
         return self.wait_until_listening(admin_only=not wait_until_listening)
@@ -93,7 +96,7 @@ class StromServer:
 
     @property
     def admin_url(self) -> str:
-        return f"http://{self.host}:{self.admin_port}"
+        return f"http://{self.admin_host}:{self.admin_port}"
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
