@@ -94,9 +94,9 @@ extension AdminServer {
             var console: String?
             if coordinatorId == nodeId, let local {
                 // This broker evaluates the group's lag: its time lag and status per partition.
+                let evaluations = Dictionary(local.partitions.map { ("\($0.topic)/\($0.partition)", $0) }, uniquingKeysWith: { first, _ in first })
                 for index in partitions.indices {
-                    guard let evaluated = local.partitions.first(where: { $0.topic == partitions[index].topic && $0.partition == partitions[index].partition })
-                    else { continue }
+                    guard let evaluated = evaluations["\(partitions[index].topic)/\(partitions[index].partition)"] else { continue }
                     partitions[index].timeLagSeconds = evaluated.timeLagSeconds
                     partitions[index].status = evaluated.status
                     if partitions[index].logEndOffset == nil { partitions[index].logEndOffset = evaluated.logEndOffset }
