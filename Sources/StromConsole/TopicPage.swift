@@ -47,16 +47,6 @@ public enum TopicPage {
             body += "<p class=\"muted\">Offsets and sizes show for the partitions this broker holds a replica of.</p>"
         }
 
-        body += "<h2>Configs</h2><div class=\"scroll\"><table><thead><tr><th>Name</th><th>Value</th><th>Source</th></tr></thead><tbody>"
-        // The topic's own settings first, then the rest by name.
-        let ordered = configs.filter { $0.source == "DYNAMIC_TOPIC_CONFIG" }.sorted { $0.name < $1.name }
-            + configs.filter { $0.source != "DYNAMIC_TOPIC_CONFIG" }.sorted { $0.name < $1.name }
-        for config in ordered {
-            let style = config.source == "DYNAMIC_TOPIC_CONFIG" ? "" : " class=\"muted\""
-            body += "<tr><td>\(HTML.escape(config.name))</td><td>\(HTML.escape(config.value))</td><td\(style)>\(HTML.escape(config.source))</td></tr>"
-        }
-        body += "</tbody></table></div>"
-
         if viewer.canChange {
             body += "<h2>Change</h2>"
             body += viewer.changeForm(
@@ -73,6 +63,17 @@ public enum TopicPage {
                 fields: HTML.field("Type the topic's name to delete it and all its records", name: "confirm", required: true,
                                    extra: "autocomplete=\"off\""))
         }
+
+        body += "<h2>Configs</h2><div class=\"scroll\"><table><thead><tr><th>Name</th><th>Value</th><th>Source</th></tr></thead><tbody>"
+        // The topic's own settings first, then the rest by name.
+        let ordered = configs.filter { $0.source == "DYNAMIC_TOPIC_CONFIG" }.sorted { $0.name < $1.name }
+            + configs.filter { $0.source != "DYNAMIC_TOPIC_CONFIG" }.sorted { $0.name < $1.name }
+        for config in ordered {
+            let style = config.source == "DYNAMIC_TOPIC_CONFIG" ? "" : " class=\"muted\""
+            body += "<tr><td>\(HTML.escape(config.name))</td><td>\(HTML.escape(config.value))</td><td\(style)>\(HTML.escape(config.source))</td></tr>"
+        }
+        body += "</tbody></table></div>"
+
         return ConsolePage(title: topic.name, section: .topics, body: body, refreshSeconds: 30)
     }
 }

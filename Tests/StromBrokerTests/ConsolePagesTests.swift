@@ -76,7 +76,8 @@ import Testing
         #expect(body.contains("<td class=\"num\">0</td><td class=\"num\">1</td><td>1, 2</td><td>1, 2</td><td class=\"num\">0</td><td class=\"num\">10</td>"))
         #expect(body.contains("<td class=\"num\">1</td><td class=\"num\">–</td>") && body.contains("<span class=\"bad\">no leader</span>"))
         #expect(body.contains("<div class=\"label\">Offline</div><div class=\"value bad\">1</div>"))
-        let retention = body.range(of: "retention.ms")!, cleanup = body.range(of: "cleanup.policy")!, segment = body.range(of: "segment.bytes")!
+        let table = body[body.range(of: "<h2>Configs</h2>")!.upperBound...]
+        let retention = table.range(of: "retention.ms")!, cleanup = table.range(of: "cleanup.policy")!, segment = table.range(of: "segment.bytes")!
         #expect(retention.lowerBound < cleanup.lowerBound && cleanup.lowerBound < segment.lowerBound)
         #expect(body.contains("<td>&lt;1000&gt;</td><td>DYNAMIC_TOPIC_CONFIG</td>"))
     }
