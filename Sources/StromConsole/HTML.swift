@@ -75,6 +75,8 @@ public struct ConsolePage: Sendable {
     public var body: String
     /// Seconds between reloads while the page is open; nil for none (a form).
     public var refreshSeconds: Int?
+    /// A page shown before sign-in: no navigation, and nothing about the cluster.
+    public var isBeforeSignIn = false
 
     public init(title: String, section: ConsoleSection, body: String, refreshSeconds: Int? = nil) {
         self.title = title
@@ -109,8 +111,9 @@ public struct ConsolePage: Sendable {
             <title>\(HTML.escape(title)) · Strom</title>
             <link rel="icon" href="\(Self.icon)">
             <style>\(ConsoleStyle.css)</style></head>
-            <body><header><span class="brand">Strom</span><nav>\(navigation)</nav>
-            <span class="where">cluster \(HTML.escape(clusterId)) · broker \(nodeId)</span>\(signedIn)</header>
+            <body><header><span class="brand">Strom</span>\(isBeforeSignIn ? "" : """
+            <nav>\(navigation)</nav><span class="where">cluster \(HTML.escape(clusterId)) · broker \(nodeId)</span>\(signedIn)
+            """)</header>
             <main><h1>\(HTML.escape(title))</h1>\(notice)
             \(body)
             </main></body></html>

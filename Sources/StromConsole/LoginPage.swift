@@ -10,6 +10,8 @@ public enum LoginPage {
             + "<button type=\"submit\">Sign in</button></form>"
         body += "<p class=\"muted\">This admin listener is reachable from other machines, so the console asks for the password set in "
             + "<code>console.password.hash</code> (or the read-only one in <code>console.readonly.password.hash</code>).</p>"
-        return ConsolePage(title: "Sign in", section: .overview, body: body)
+        var page = ConsolePage(title: "Sign in", section: .overview, body: body)
+        page.isBeforeSignIn = true
+        return page
     }
 }

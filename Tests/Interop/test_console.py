@@ -56,12 +56,24 @@ def visit(driver, url: str, name: str):
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
         driver.get(url)
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-        assert errors == [], f"console errors on {url}: {errors}"
-        # A page readable on a phone: nothing wider than the window but the scrolling tables.
-        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{url} is {overflow} px wider than a {width} px window"
-        driver.save_screenshot(str(screenshots_dir() / f"{name}-{viewport}.png"))
+        check_and_save(driver, url, f"{name}-{viewport}.png", width)
+
+
+def snapshot(driver, name: str):
+    """The same for the page as it is now: a form's answer, which cannot be loaded again."""
+    for viewport, (width, height, mobile) in VIEWPORTS.items():
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        check_and_save(driver, driver.current_url, f"{name}-{viewport}.png", width)
+
+
+def check_and_save(driver, url: str, file_name: str, width: int):
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == [], f"console errors on {url}: {errors}"
+    # A page readable on a phone: nothing wider than the window but the scrolling tables.
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{url} is {overflow} px wider than a {width} px window"
+    driver.save_screenshot(str(screenshots_dir() / file_name))
 
 
 def test_the_overview_shows_the_broker_its_partitions_and_the_throughput_chart(server, browser):
@@ -527,6 +539,7 @@ def test_a_groups_lag_grows_once_its_consumer_stops_and_a_reset_shows_its_plan_f
         return {int(row[1]): int(row[2]) for row in plan}
 
     assert dry_run() == before, "the plan shows what is committed now"
+    snapshot(browser, "reset-plan")
     assert committed_offsets(admin, group, topic) == before, "a dry run changes nothing"
 
     # A member joins (it commits nothing): applying the plan is refused.

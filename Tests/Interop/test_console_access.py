@@ -29,6 +29,7 @@ import pytest
 
 import cluster_network
 from strom_server import STROM_BINARY, StromServer, unique_topic
+from test_console import browser, snapshot  # noqa: F401 (browser is a fixture)
 
 ADMIN_ADDRESS = "10.78.0.1"
 CLONE_NEWNET = 0x40000000
@@ -334,3 +335,14 @@ def test_off_loopback_without_a_password_the_console_is_off_but_the_endpoints_an
         assert metrics.status == 200 and "kafka_server_" in metrics.body
         for endpoint in ["/v1/cluster", "/v1/topics", "/health", "/ready"]:
             assert visitor.get(endpoint).status == 200, endpoint
+
+
+def test_the_sign_in_page_reads_well_in_a_browser(guarded, browser):
+    """The sign-in page as the guarded listener serves it, shown by chromium (which runs outside
+    the namespace, so it is given the page's HTML): no console errors, fits a phone; its
+    screenshots join the others."""
+    server, namespace = guarded
+    answer = Browser(namespace, server.admin_port).get("/login?next=/topics")
+    assert answer.status == 200 and 'name="password"' in answer.body, answer
+    browser.get("data:text/html;base64," + base64.b64encode(answer.body.encode()).decode())
+    snapshot(browser, "login")

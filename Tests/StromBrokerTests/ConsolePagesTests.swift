@@ -268,4 +268,11 @@ import Testing
         #expect(second.contains("150 partitions · page 2 of 2") && second.contains("<td class=\"num\">100</td>") && !second.contains("<td class=\"num\">99</td>"))
         #expect(second.contains("<div class=\"label\">Lag</div><div class=\"value\">150</div>"), "the cards count every partition")
     }
+
+    @Test func theSignInPageNamesNothingOfTheCluster() {
+        let html = LoginPage.render(next: "/topics?q=\"x", failed: true, csrfToken: "t0k3n").render(clusterId: "secret-cluster", nodeId: 7)
+        #expect(!html.contains("<nav>") && !html.contains("secret-cluster"))
+        #expect(html.contains("Wrong password.") && html.contains("name=\"next\" value=\"/topics?q=&quot;x\""))
+        #expect(html.contains("<input type=\"hidden\" name=\"csrf\" value=\"t0k3n\">"))
+    }
 }
