@@ -117,7 +117,7 @@ def test_topics_are_listed_filtered_and_paged(server, browser):
     box = browser.find_element(By.NAME, "q")
     box.clear()
     box.send_keys(names[7])
-    box.submit()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.filter button"))
     assert [row.find_element(By.TAG_NAME, "td").text for row in browser.find_elements(By.CSS_SELECTOR, "main tbody tr")] == [names[7]]
 
 
