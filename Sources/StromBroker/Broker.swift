@@ -393,7 +393,10 @@ public final class Broker: Sendable {
         if case .fetch(let body) = request.body {
             return await fetch(body, request: request, sendsFiles: sendsFiles)
         }
-        switch await respond(to: request, clientHost: clientHost, connectionId: connectionId, orderedPhaseDone: orderedPhaseDone) {
+        guard let outcome = await respond(to: request, clientHost: clientHost, connectionId: connectionId, orderedPhaseDone: orderedPhaseDone) else {
+            return .unsupported("\(request.apiKey) is advertised but has no handler")
+        }
+        switch outcome {
         case .success(let frame?): return .response(frame)
         case .success(nil): return .noResponse
         case .failure(let error):
@@ -405,7 +408,7 @@ public final class Broker: Sendable {
 
     private func respond(
         to request: KafkaRequest, clientHost: String, connectionId: UInt64, orderedPhaseDone: @escaping @Sendable () -> Void
-    ) async -> Result<ByteBuffer?, KafkaEncodingError> {
+    ) async -> Result<ByteBuffer?, KafkaEncodingError>? {
         let version = request.apiVersion
         switch request.body {
         case .apiVersions(let body):
@@ -530,8 +533,17 @@ public final class Broker: Sendable {
             return encode(await ShareGroupOffsetsHandlers(broker: self).delete(body), version: version, for: request)
         case .offsetDelete(let body):
             return encode(await GroupAdminHandlers(broker: self).deleteOffsets(body), version: version, for: request)
-        default:
-            return .success(nil)
+        // Generated but not served: never advertised (SupportedApis), so `answer` refuses them
+        // first. Listed rather than `default`, so a new API cannot be advertised without a case.
+        case .leaderAndIsr, .stopReplica, .updateMetadata, .controlledShutdown, .saslHandshake, .describeAcls, .createAcls,
+             .deleteAcls, .alterReplicaLogDirs, .saslAuthenticate, .createDelegationToken, .renewDelegationToken,
+             .expireDelegationToken, .describeDelegationToken, .alterPartitionReassignments, .listPartitionReassignments,
+             .describeClientQuotas, .alterClientQuotas, .describeUserScramCredentials, .alterUserScramCredentials, .vote,
+             .beginQuorumEpoch, .endQuorumEpoch, .describeQuorum, .alterPartition, .updateFeatures, .envelope, .fetchSnapshot,
+             .brokerRegistration, .brokerHeartbeat, .unregisterBroker, .allocateProducerIds, .controllerRegistration,
+             .getTelemetrySubscriptions, .pushTelemetry, .assignReplicasToDirs, .listClientMetricsResources,
+             .describeTopicPartitions, .addRaftVoter, .removeRaftVoter, .updateRaftVoter:
+            return nil
         }
     }
 

@@ -3,14 +3,15 @@ public import KafkaProtocol
 /// The APIs and versions this broker serves, advertised in ApiVersions. Only what is really
 /// implemented belongs here (STYLE.md: "advertise in ApiVersions only what we really serve").
 public enum SupportedApis {
-    /// Produce and Fetch start at 0 although only magic-2 batches are stored: librdkafka before 2.2
-    /// (Debian's kcat) decides gzip/snappy/lz4 support from the v0 ranges and silently sends
-    /// uncompressed batches when they are missing; it then uses the newest versions. Produce
-    /// requests carrying old message formats get UNSUPPORTED_FOR_MESSAGE_FORMAT per partition.
+    /// As Kafka 4 (KIP-896), only message format 2 is served: Fetch from v4, Produce from v3.
+    /// Produce is still advertised from 0, as Kafka 4 advertises it (KAFKA-18659): librdkafka
+    /// before 2.11.1 (Debian's kcat) enables gzip, snappy and lz4 only when the broker's Produce
+    /// range starts at 0, and otherwise silently sends uncompressed batches. A Produce v0-2
+    /// request is answered as Kafka 4 answers it: the connection is closed (``served``).
     public static let versions: [ApiKey: ClosedRange<Int16>] = [
         .apiVersions: 0...4,
         .produce: 0...11,
-        .fetch: 0...16,
+        .fetch: 4...16,
         .listOffsets: 1...9,
         .offsetForLeaderEpoch: 0...4,
         .metadata: 0...12,
@@ -72,7 +73,11 @@ public enum SupportedApis {
         }
     }
 
+    /// What is answered: the advertised ranges but Produce, which is answered from v3 only.
+    public static let served: [ApiKey: ClosedRange<Int16>] = versions.merging([.produce: 3...11]) { _, served in served }
+
+    /// Whether a request at this version is answered (otherwise the connection is closed).
     public static func supports(_ apiKey: ApiKey, version: Int16) -> Bool {
-        versions[apiKey]?.contains(version) ?? false
+        served[apiKey]?.contains(version) ?? false
     }
 }

@@ -31,7 +31,28 @@ import Testing
         let response = try #require(try await call(broker, ApiVersionsRequest(), version: 3))
         let produce = try #require(response.apiKeys.first { $0.apiKey == ApiKey.produce.rawValue })
         #expect(produce.minVersion == 0 && produce.maxVersion == 11)
+        let fetch = try #require(response.apiKeys.first { $0.apiKey == ApiKey.fetch.rawValue })
+        #expect(fetch.minVersion == 4, "message formats 0 and 1 are not served (KIP-896)")
         #expect(response.apiKeys.count == SupportedApis.versions.count)
+        try await broker.shutdown()
+    }
+
+    @Test func produceBeforeMessageFormatTwoClosesTheConnection() async throws {
+        // Advertised from v0 for librdkafka's codec detection, answered from v3, as Kafka 4.
+        let broker = try await startBroker()
+        var builder = RecordBatchBuilder()
+        builder.append(timestampMs: 5, key: nil, value: ByteBuffer(string: "v"))
+        let request = ProduceRequest(acks: 1, timeoutMs: 1_000, topicData: [.init(name: "t", partitionData: [.init(index: 0, records: try builder.build())])])
+        for version: Int16 in 0...2 {
+            var frame = ByteBuffer()
+            try KafkaRequestFrame.encode(request, version: version, correlationId: 42, clientId: "test", into: &frame)
+            let decoded = try KafkaRequestFrame.decode(frame.getSlice(at: 4, length: frame.readableBytes - 4)!)
+            guard case .unsupported = await broker.handle(decoded) else {
+                Issue.record("Produce v\(version) was answered")
+                continue
+            }
+        }
+        #expect(try await call(broker, request, version: 3) != nil)
         try await broker.shutdown()
     }
 
