@@ -26,6 +26,16 @@ import Testing
         return response
     }
 
+    mutating func staticHeartbeat(_ memberId: String, epoch: Int32, instance: String, at nowMs: Int64 = 0) -> ConsumerGroupHeartbeatResponse {
+        let (response, effects) = machine.consumerHeartbeat(.init(
+            request: ConsumerGroupHeartbeatRequest(
+                groupId: "g", memberId: memberId, memberEpoch: epoch, instanceId: instance, rebalanceTimeoutMs: 30_000,
+                subscribedTopicNames: epoch == 0 ? ["orders"] : nil, topicPartitions: epoch == 0 ? [] : nil),
+            version: 1, clientId: "client", clientHost: "/127.0.0.1", newMemberId: "generated-\(memberId)", topics: Self.catalog, nowMs: nowMs))
+        written += effects.records
+        return response
+    }
+
     static func partitions(_ response: ConsumerGroupHeartbeatResponse) -> [Int32]? {
         response.assignment.map { $0.topicPartitions.flatMap(\.partitions).sorted() }
     }
@@ -155,5 +165,36 @@ import Testing
         #expect(machine.listGroups(statesFilter: [], typesFilter: ["consumer"]).map(\.groupId) == ["g"])
         #expect(machine.listGroups(statesFilter: [], typesFilter: ["classic"]).isEmpty)
         #expect(machine.describeConsumerGroup("other").errorCode == KafkaErrorCode.groupIdNotFound.rawValue)
+    }
+
+    @Test mutating func aStaticMembersInstanceIdIsItsOwnUntilItLeaves() throws {
+        let first = staticHeartbeat("a", epoch: 0, instance: "i-1")
+        #expect(first.errorCode == 0 && Self.partitions(first) == [0, 1, 2, 3])
+        let intruder = staticHeartbeat("b", epoch: 0, instance: "i-1")
+        #expect(intruder.errorCode == KafkaErrorCode.unreleasedInstanceId.rawValue, "the id belongs to a member still in the group")
+        #expect(machine.consumerGroups["g"]!.members.keys.sorted() == ["a"])
+
+        let left = staticHeartbeat("a", epoch: -2, instance: "i-1")
+        #expect(left.errorCode == 0 && left.memberEpoch == -2)
+        #expect(machine.consumerGroups["g"]!.members["a"]?.memberEpoch == -2, "a static leave keeps the member and its partitions")
+        #expect(machine.consumerGroups["g"]!.members["a"]?.assigned.partitionCount == 4)
+
+        let back = staticHeartbeat("c", epoch: 0, instance: "i-1")
+        #expect(back.errorCode == 0 && back.memberEpoch == first.memberEpoch, "the same instance takes its place back")
+        #expect(machine.consumerGroups["g"]!.members.keys.sorted() == ["c"])
+        #expect(machine.validateOffsetFetch(groupId: "g", memberId: "c", memberEpoch: first.memberEpoch) == nil)
+        #expect(machine.validateOffsetFetch(groupId: "g", memberId: "c", memberEpoch: first.memberEpoch - 1) == .staleMemberEpoch)
+        #expect(machine.validateOffsetFetch(groupId: "g", memberId: "a", memberEpoch: first.memberEpoch) == .unknownMemberId)
+        #expect(machine.validateOffsetFetch(groupId: "g", memberId: nil, memberEpoch: -1) == nil, "an admin names no member")
+        #expect(machine.validateOffsetFetch(groupId: "other", memberId: "x", memberEpoch: 3) == nil, "no KIP-848 group")
+    }
+
+    @Test mutating func aStaticMemberThatLeftIsGoneOnceItsSessionEnds() throws {
+        _ = staticHeartbeat("a", epoch: 0, instance: "i-1")
+        _ = staticHeartbeat("a", epoch: -2, instance: "i-1")
+        var effects = GroupEffects()
+        machine.expireConsumerMembers(nowMs: Int64(GroupCoordinatorSettings().consumerSessionTimeoutMs) + 1, effects: &effects)
+        #expect(machine.consumerGroups["g"]!.members.isEmpty)
+        #expect(staticHeartbeat("b", epoch: 0, instance: "i-1", at: 100_000).errorCode == 0)
     }
 }

@@ -29,6 +29,18 @@ extension ConsumerGroup {
         }
         if request.memberEpoch == Self.leaveEpoch || request.memberEpoch == Self.staticLeaveEpoch {
             guard let memberId = resolveLeaving(request) else { return fail(.unknownMemberId) }
+            if request.memberEpoch == Self.staticLeaveEpoch, members[memberId]?.instanceId != nil {
+                // A static member's leave keeps its place and partitions until its session times
+                // out, so the same instance coming back takes them over without a rebalance
+                // (Kafka's consumerGroupStaticMemberGroupLeave).
+                if members[memberId]!.memberEpoch != Self.staticLeaveEpoch {
+                    members[memberId]!.previousMemberEpoch = members[memberId]!.memberEpoch
+                    members[memberId]!.memberEpoch = Self.staticLeaveEpoch
+                }
+                members[memberId]!.pendingRevocation = [:]
+                members[memberId]!.revocationDeadlineMs = nil
+                return ConsumerGroupHeartbeatResponse(memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: 0)
+            }
             removeMember(memberId, topics: input.topics, nowMs: input.nowMs)
             return ConsumerGroupHeartbeatResponse(memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: 0)
         }
@@ -41,14 +53,20 @@ extension ConsumerGroup {
             }
             memberId = request.memberId.isEmpty ? input.newMemberId : request.memberId
             if let instanceId = request.instanceId, let previous = members.values.first(where: { $0.instanceId == instanceId }) {
-                // A static member back under a new id takes over the old one's assignment.
+                // A static member back under a new id takes over the old one's assignment, once
+                // the old one has left (epoch -2); while it is in the group the id is its own.
+                guard previous.memberEpoch == Self.staticLeaveEpoch else {
+                    return fail(
+                        .unreleasedInstanceId,
+                        "Static member \(memberId) with instance id \(instanceId) cannot join the group because the instance id is owned by \(previous.memberId) member.")
+                }
                 var member = previous
                 members.removeValue(forKey: previous.memberId)
                 member = ConsumerGroupMember(
                     memberId: memberId, instanceId: instanceId, rackId: request.rackId, clientId: input.clientId, clientHost: input.clientHost,
                     subscribedTopicNames: request.subscribedTopicNames ?? previous.subscribedTopicNames,
                     subscribedTopicRegex: request.subscribedTopicRegex, serverAssignor: request.serverAssignor,
-                    rebalanceTimeoutMs: request.rebalanceTimeoutMs, memberEpoch: previous.memberEpoch,
+                    rebalanceTimeoutMs: request.rebalanceTimeoutMs, memberEpoch: previous.previousMemberEpoch,
                     previousMemberEpoch: previous.previousMemberEpoch, state: previous.state, assigned: previous.assigned,
                     pendingRevocation: previous.pendingRevocation, sessionDeadlineMs: input.nowMs + Int64(settings.consumerSessionTimeoutMs))
                 if let target = targetAssignment.removeValue(forKey: previous.memberId) { targetAssignment[memberId] = target }

@@ -222,6 +222,12 @@ actor GroupCoordinator {
         return shards[partition]!.fetchOffsets(groupId: groupId, topics: topics)
     }
 
+    /// OffsetFetch v9's member check; nil when the fetch may go on.
+    func validateOffsetFetch(groupId: String, memberId: String?, memberEpoch: Int32) async -> KafkaErrorCode? {
+        guard let partition = await shard(for: groupId) else { return nil }
+        return shards[partition]!.validateOffsetFetch(groupId: groupId, memberId: memberId, memberEpoch: memberEpoch)
+    }
+
     func deleteOffsets(groupId: String, partitions: [GroupStateMachine.OffsetKey]) async
         -> (KafkaErrorCode, [GroupStateMachine.OffsetKey: KafkaErrorCode]) {
         guard let partition = await shard(for: groupId) else { return (.coordinatorNotAvailable, [:]) }

@@ -60,6 +60,15 @@ extension GroupStateMachine {
         return memberEpoch == member.memberEpoch ? nil : .staleMemberEpoch
     }
 
+    /// OffsetFetch v9's member check (KIP-848), as Kafka's `ConsumerGroup.validateOffsetFetch`:
+    /// only a consumer group's fetch that names a member (or an epoch) is checked; an admin client
+    /// sends neither, and classic groups have no check.
+    func validateOffsetFetch(groupId: String, memberId: String?, memberEpoch: Int32) -> KafkaErrorCode? {
+        guard let group = consumerGroups[groupId], !(memberId == nil && memberEpoch < 0) else { return nil }
+        guard let member = group.members[memberId ?? ""] else { return .unknownMemberId }
+        return memberEpoch == member.memberEpoch ? nil : .staleMemberEpoch
+    }
+
     mutating func expireConsumerMembers(nowMs: Int64, effects: inout GroupEffects) {
         for groupId in consumerGroups.keys.sorted() {
             guard let deadline = consumerGroups[groupId]?.nextDeadlineMs, deadline <= nowMs else { continue }

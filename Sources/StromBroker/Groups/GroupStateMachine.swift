@@ -181,6 +181,9 @@ struct GroupStateMachine: Sendable {
         guard let group = groups[groupId] else { return generation < 0 ? nil : .illegalGeneration }
         if group.state == .dead { return .coordinatorNotAvailable }
         if generation < 0, group.state == .empty { return nil }
+        // An admin commit (no generation, member or instance) to a group with members: it is not
+        // one of them (Kafka's ClassicGroup.validateOffsetCommit).
+        if generation < 0, memberId.isEmpty, instanceId == nil { return .unknownMemberId }
         if let error = group.validateMember(memberId, instanceId: instanceId) { return error }
         if !memberId.isEmpty, group.members[memberId] == nil { return .unknownMemberId }
         if generation != group.generationId { return .illegalGeneration }

@@ -11,6 +11,13 @@ struct OffsetFetchHandler: Sendable {
         guard version < 8 else {
             var groups: [OffsetFetchResponse.OffsetFetchResponseGroup] = []
             for group in request.groups {
+                // v9 names the KIP-848 member asking; a stale or unknown one learns so (Kafka puts
+                // the error on the group, with no topics).
+                if version >= 9, let code = await broker.groupCoordinator.validateOffsetFetch(
+                    groupId: group.groupId, memberId: group.memberId, memberEpoch: group.memberEpoch) {
+                    groups.append(.init(groupId: group.groupId, topics: [], errorCode: code.rawValue))
+                    continue
+                }
                 let topics = group.topics.map { $0.map { (name: $0.name, partitions: $0.partitionIndexes) } }
                 let unstable = request.requireStable ? await broker.groupCoordinator.unstableOffsets(groupId: group.groupId) : []
                 groups.append(Self.groupResult(
