@@ -58,7 +58,7 @@ struct ProduceHandler: Sendable {
                     response.responses[topicIndex].partitionResponses[partitionIndex] = result
                     continue
                 }
-                if let outcome = append(topic: topic.name, partition: partition, nowMs: nowMs, into: &result) {
+                if let outcome = append(topic: topic.name, partition: partition, version: version, nowMs: nowMs, into: &result) {
                     appended.append(Appended(topicIndex: topicIndex, partitionIndex: partitionIndex, log: outcome.0, lastOffset: outcome.1))
                 }
                 response.responses[topicIndex].partitionResponses[partitionIndex] = result
@@ -97,7 +97,7 @@ struct ProduceHandler: Sendable {
 
     /// Appends one partition's records; returns the log and last offset when it succeeded.
     private func append(
-        topic: String, partition: ProduceRequest.PartitionProduceData, nowMs: Int64,
+        topic: String, partition: ProduceRequest.PartitionProduceData, version: Int16, nowMs: Int64,
         into result: inout ProduceResponse.PartitionProduceResponse
     ) -> (PartitionLog, Int64)? {
         guard let log = partitions.log(topic: topic, partition: partition.index) else {
@@ -130,6 +130,12 @@ struct ProduceHandler: Sendable {
                 result.errorMessage = "control batches cannot be produced by clients"
                 return nil
             }
+            // zstd arrived with Produce v7 (KIP-110): an older request may not use it (Kafka's rule).
+            guard version >= 7 || batch.header.attributes.compressionCodecId != CompressionCodec.zstd.rawValue else {
+                result.errorCode = KafkaErrorCode.unsupportedCompressionType.rawValue
+                result.errorMessage = "Produce requests with version \(version) are not allowed to use ZStandard compression"
+                return nil
+            }
             guard Int(batch.header.recordCount) <= recordsPerBatchMax else {
                 result.errorCode = KafkaErrorCode.invalidRecord.rawValue
                 result.errorMessage = "a batch of \(batch.header.recordCount) records is more than produce.batch.max.records (\(recordsPerBatchMax))"
@@ -139,6 +145,15 @@ struct ProduceHandler: Sendable {
                 try batch.validateHeaderAndChecksum(mode: .produced)
             } else {
                 try batch.validate(mode: .produced, decompressedSizeBytesMax: decompressedSizeBytesMax)
+            }
+            if log.config.isCompacted, let keyless = try Self.firstRecordWithoutKey(batch, decompressedSizeBytesMax: decompressedSizeBytesMax) {
+                // Compaction keeps the latest record of each key: one without a key has no place
+                // (Kafka's LogValidator refuses it, and appends nothing of the batch).
+                let message = "Compacted topic cannot accept message without key in topic partition \(topic)-\(partition.index)."
+                result.errorCode = KafkaErrorCode.invalidRecord.rawValue
+                result.recordErrors = [.init(batchIndex: keyless, batchIndexErrorMessage: message)]
+                result.errorMessage = "One or more records have been rejected due to 1 record errors in total, and only showing the first three errors at most: [\(message)]"
+                return nil
             }
             let info = try log.append(batch, nowMs: nowMs)
             metrics?.appended(topic: topic, records: Int(batch.header.recordCount), bytes: sizeBytes)
@@ -159,6 +174,17 @@ struct ProduceHandler: Sendable {
             }
         } catch {
             result.errorCode = KafkaErrorCode.unknownServerError.rawValue
+        }
+        return nil
+    }
+
+    /// The index in `batch` of its first record without a key, or nil.
+    static func firstRecordWithoutKey(_ batch: RecordBatch, decompressedSizeBytesMax: Int) throws(RecordBatchError) -> Int32? {
+        var records = try batch.records(decompressedSizeBytesMax: decompressedSizeBytesMax)
+        var index: Int32 = 0
+        while let record = try records.next() {
+            if record.key == nil { return index }
+            index += 1
         }
         return nil
     }

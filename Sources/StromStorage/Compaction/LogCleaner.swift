@@ -55,8 +55,10 @@ import NIOCore
 //
 // ## Records without a key
 //
-// Kafka refuses them on compacted topics and its cleaner drops any it finds. Strom keeps them: they
-// are never superseded, so they stay until `compact,delete` retention removes their segment.
+// The broker refuses them on a compacted topic (ProduceHandler, as Kafka does), so only records
+// written before the topic became compacted can have none. Kafka's cleaner drops those; Strom's
+// keeps them: they are never superseded, so they stay until `compact,delete` retention removes
+// their segment.
 //
 // ## Transactions
 //
