@@ -40,16 +40,22 @@ struct CreatePartitionsHandler: Sendable {
         return response
     }
 
-    /// Manual assignments are accepted when they name only this broker, once per new partition.
+    /// Kafka's checks of an explicit assignment of the new partitions (one list each). Alone,
+    /// every valid one names this broker; a cluster's metadata store places replicas itself, so
+    /// there an explicit assignment is refused rather than silently changed.
     private func assignmentProblem(_ topic: CreatePartitionsRequest.CreatePartitionsTopic) -> String? {
         guard let assignments = topic.assignments else { return nil }
         let existing = broker.partitions.current.topic(named: topic.name)?.partitionCount ?? 0
         guard Int32(assignments.count) == topic.count - existing else {
             return "\(assignments.count) assignments for \(topic.count - existing) new partitions"
         }
-        let nodeId = broker.configuration.nodeId
-        for assignment in assignments where assignment.brokerIds != [nodeId] {
-            return "replicas \(assignment.brokerIds) are not on the live brokers [\(nodeId)]"
+        let registered = Set(broker.partitions.current.brokers.map(\.nodeId))
+        let numbered = assignments.enumerated().map { (Int32(existing) + Int32($0.offset), $0.element.brokerIds) }
+        if let problem = ReplicaAssignmentCheck.check(numbered, registered: registered, firstPartition: Int32(existing)) {
+            return problem.message
+        }
+        if broker.cluster != nil {
+            return "explicit replica placement is not supported in a cluster yet: let the controller place replicas"
         }
         return nil
     }

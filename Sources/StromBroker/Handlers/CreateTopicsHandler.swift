@@ -34,24 +34,32 @@ struct CreateTopicsHandler: Sendable {
                 response.topics.append(result)
                 continue
             }
-            guard topic.assignments.isEmpty else {
-                result.errorCode = KafkaErrorCode.invalidRequest.rawValue
-                result.errorMessage = "manual replica assignment is not supported"
-                response.topics.append(result)
-                continue
+            var partitionCount: Int32? = topic.numPartitions == -1 ? nil : topic.numPartitions
+            var replicationFactor: Int16? = topic.replicationFactor == -1 ? nil : topic.replicationFactor
+            if !topic.assignments.isEmpty {
+                if let problem = assignmentProblem(topic) {
+                    result.errorCode = problem.code.rawValue
+                    result.errorMessage = problem.message
+                    response.topics.append(result)
+                    continue
+                }
+                partitionCount = Int32(topic.assignments.count)
+                replicationFactor = Int16(topic.assignments[0].brokerIds.count)
             }
             var configs: [String: String] = [:]
             for config in topic.configs { if let value = config.value { configs[config.name] = value } }
             let outcome = await broker.createTopic(
-                name: topic.name, partitionCount: topic.numPartitions == -1 ? nil : topic.numPartitions,
-                replicationFactor: topic.replicationFactor == -1 ? nil : topic.replicationFactor,
+                name: topic.name, partitionCount: partitionCount, replicationFactor: replicationFactor,
                 configs: configs, validateOnly: request.validateOnly)
             switch outcome {
             case .success(let created):
                 result.topicId = request.validateOnly ? .zero : created.id
                 result.numPartitions = created.partitionCount
                 result.replicationFactor = Int16(created.partitions.first?.replicas.count ?? 1)
-                result.configs = []
+                // v5+: the topic's every config with its source (KIP-525), sorted by name as Kafka sends them.
+                result.configs = DescribeConfigsHandler(broker: broker).effectiveTopicConfigs(overrides: configs)
+                    .sorted { $0.name < $1.name }
+                    .map { .init(name: $0.name, value: $0.value, readOnly: false, configSource: $0.source.rawValue, isSensitive: false) }
             case .failure(let error):
                 result.errorCode = error.kafkaErrorCode.rawValue
                 result.errorMessage = "\(error)"
@@ -59,5 +67,25 @@ struct CreateTopicsHandler: Sendable {
             response.topics.append(result)
         }
         return response
+    }
+
+    /// Kafka's checks of an explicit assignment. Alone, every valid one puts each partition on
+    /// this broker; a cluster's metadata store places replicas itself and cannot honour a list
+    /// yet, so there an explicit assignment is refused rather than silently changed.
+    private func assignmentProblem(_ topic: CreateTopicsRequest.CreatableTopic) -> ReplicaAssignmentCheck.Problem? {
+        guard topic.replicationFactor == -1 else {
+            return .init(code: .invalidRequest, message: "A manual partition assignment was specified, but replication factor was not set to -1.")
+        }
+        guard topic.numPartitions == -1 else {
+            return .init(code: .invalidRequest, message: "A manual partition assignment was specified, but numPartitions was not set to -1.")
+        }
+        let registered = Set(broker.partitions.current.brokers.map(\.nodeId))
+        if let problem = ReplicaAssignmentCheck.check(topic.assignments.map { ($0.partitionIndex, $0.brokerIds) }, registered: registered) {
+            return problem
+        }
+        guard broker.cluster == nil else {
+            return .init(code: .invalidReplicaAssignment, message: "explicit replica placement is not supported in a cluster yet: let the controller place replicas")
+        }
+        return nil
     }
 }

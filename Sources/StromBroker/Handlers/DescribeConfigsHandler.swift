@@ -47,13 +47,19 @@ struct DescribeConfigsHandler: Sendable {
     /// A topic's every config, its value and where the value comes from, as DescribeConfigs
     /// reports them (the console's topic page).
     func topicConfigSources(overrides: [String: String]) -> [TopicConfigView] {
+        effectiveTopicConfigs(overrides: overrides).map { TopicConfigView(name: $0.name, value: $0.value, source: $0.source.kafkaName) }
+    }
+
+    /// A topic's every config in LogConfig's order with its value and source: the topic's own
+    /// (`overrides`), else the first broker layer that sets it, else Kafka's default. CreateTopics
+    /// v5+ answers with these too.
+    func effectiveTopicConfigs(overrides: [String: String]) -> [(name: String, value: String, source: ConfigSource)] {
         LogConfig.keys.map { key in
             var synonyms = brokerLayers(for: key)
             if let override = overrides[key.name] {
                 synonyms.insert(Synonym(name: key.name, value: override, source: ConfigSource.topicConfig.rawValue), at: 0)
             }
-            let source = ConfigSource(rawValue: synonyms[0].source) ?? .unknown
-            return TopicConfigView(name: key.name, value: synonyms[0].value ?? key.defaultValue, source: source.kafkaName)
+            return (key.name, synonyms[0].value ?? key.defaultValue, ConfigSource(rawValue: synonyms[0].source) ?? .unknown)
         }
     }
 
