@@ -147,8 +147,8 @@ def write_a_topic_to_damage_and_a_healthy_one(data_dir) -> tuple[str, str]:
 
 
 def assert_only_the_damaged_partition_is_offline(data_dir, damaged: str, healthy: str):
-    """Restarts the broker: within 30 s it logs the damaged partition offline, answers
-    KAFKA_STORAGE_ERROR for it, and serves the healthy topic whole."""
+    """Restarts the broker: within 30 s it logs the damaged partition offline, reports it without a
+    leader (Metadata, as Kafka reports an offline partition), and serves the healthy topic whole."""
     import subprocess
     import time
     from strom_server import StromServer, confluent_consume
@@ -158,10 +158,22 @@ def assert_only_the_damaged_partition_is_offline(data_dir, damaged: str, healthy
         while f"partition {damaged}-0 is offline" not in server.log() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert f"partition {damaged}-0 is offline" in server.log(), server.log()[-2000:]
+        # Metadata says so as Kafka does, so clients stop sending to it: LEADER_NOT_AVAILABLE,
+        # no leader, this broker's replica offline (raw frames from kafka-python's classes).
+        from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
+        from kafka_frames import call
+        answer = call(server.port, MetadataRequest[12], MetadataResponse[12], {
+            "topics": [{"name": damaged}, {"name": healthy}], "allow_auto_topic_creation": False,
+            "include_topic_authorized_operations": False})
+        partitions = {topic.name: topic.partitions[0] for topic in answer.topics}
+        offline = partitions[damaged]
+        assert (offline.error_code, offline.leader_id, offline.offline_replicas) == (5, -1, [0]), offline
+        assert (partitions[healthy].error_code, partitions[healthy].leader_id, partitions[healthy].offline_replicas) == (0, 0, [])
         consumed = subprocess.run(
             [STROM_BINARY, "consume", damaged, "--from-beginning", "--timeout-ms", "3000", "--bootstrap", server.bootstrap],
             capture_output=True, text=True, timeout=60)
-        assert consumed.returncode == 1 and "KAFKA_STORAGE_ERROR" in consumed.stderr, (consumed.returncode, consumed.stderr[-500:])
+        # A client sees a partition without a leader (Metadata), so it does not fetch from it.
+        assert consumed.returncode == 1 and "LEADER_NOT_AVAILABLE" in consumed.stderr, (consumed.returncode, consumed.stderr[-500:])
         assert len(confluent_consume(server.bootstrap, healthy, 2_000)) == 2_000
         assert server.is_running()
     finally:
@@ -171,7 +183,8 @@ def assert_only_the_damaged_partition_is_offline(data_dir, damaged: str, healthy
 @requires_strom_binary
 def test_damaged_flushed_data_is_found_and_not_served(data_dir):
     """A flipped byte in a flushed segment between restarts: the background check takes that
-    partition offline (KAFKA_STORAGE_ERROR, a log line), the broker and other partitions go on."""
+    partition offline (no leader in Metadata, KAFKA_STORAGE_ERROR to a fetch, a log line), the broker and
+    other partitions go on."""
     damaged, healthy = write_a_topic_to_damage_and_a_healthy_one(data_dir)
     first_segment = sorted((data_dir / f"{damaged}-0").glob("*.log"))[0]
     content = bytearray(first_segment.read_bytes())
@@ -209,7 +222,7 @@ def test_many_more_segments_than_descriptors_restart_and_serve(data_dir):
 @requires_strom_binary
 def test_a_truncated_segment_file_takes_its_partition_offline_at_start(data_dir):
     """A segment file cut short between restarts (flushed, acknowledged data gone): the broker
-    starts, says so in its log, answers KAFKA_STORAGE_ERROR for that partition instead of serving
+    starts, says so in its log, reports that partition without a leader instead of serving
     a silent hole, and serves the others."""
     damaged, healthy = write_a_topic_to_damage_and_a_healthy_one(data_dir)
     segments = sorted((data_dir / f"{damaged}-0").glob("*.log"))

@@ -11,7 +11,6 @@ struct DescribeClusterHandler: Sendable {
     /// The operations an unauthenticated client may perform on the cluster without an authorizer:
     /// all of Kafka's cluster operations (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
     /// ALTER_CONFIGS, IDEMPOTENT_WRITE), as a bit set of `AclOperation` codes.
-    static let clusterOperations: Int32 = [5, 7, 8, 9, 10, 11, 12].reduce(0) { $0 | (1 << $1) }
 
     func handle(_ request: DescribeClusterRequest, version: Int16) -> DescribeClusterResponse {
         let image = broker.partitions.current
@@ -25,7 +24,7 @@ struct DescribeClusterHandler: Sendable {
             response.brokers = []
         }
         if request.includeClusterAuthorizedOperations {
-            response.clusterAuthorizedOperations = Self.clusterOperations
+            response.clusterAuthorizedOperations = AuthorizedOperations.cluster
         }
         return response
     }

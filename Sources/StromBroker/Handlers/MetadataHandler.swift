@@ -39,17 +39,27 @@ struct MetadataHandler: Sendable {
                 response.topics.append(.init(errorCode: errorCode.rawValue, name: name, topicId: id, isInternal: false, partitions: []))
                 continue
             }
+            let nodeId = broker.configuration.nodeId
             response.topics.append(.init(
                 errorCode: 0, name: topic.name, topicId: topic.id, isInternal: topic.isInternal,
                 partitions: topic.partitions.map { partition in
-                    // A replica on a broker that is not registered (dead) is offline; a partition
-                    // without a live leader answers LEADER_NOT_AVAILABLE until one is elected.
-                    let leaderLive = image.brokersById[partition.leader] != nil
+                    // A replica on a broker that is not registered (dead) is offline, and so is this
+                    // broker's when its log was taken offline (the scrubber found it damaged). A
+                    // partition without a live leader answers LEADER_NOT_AVAILABLE with leader -1,
+                    // as Kafka does, so clients stop sending to it.
+                    let offlineHere = broker.partitions.log(topic: topic.name, partition: partition.partition)?.offlineReason != nil
+                    let offline = partition.replicas.filter { image.brokersById[$0] == nil || ($0 == nodeId && offlineHere) }
+                    let leaderLive = image.brokersById[partition.leader] != nil && !(partition.leader == nodeId && offlineHere)
                     return .init(
                         errorCode: leaderLive ? 0 : KafkaErrorCode.leaderNotAvailable.rawValue, partitionIndex: partition.partition,
                         leaderId: leaderLive ? partition.leader : -1, leaderEpoch: partition.leaderEpoch, replicaNodes: partition.replicas,
-                        isrNodes: partition.inSyncReplicas, offlineReplicas: partition.replicas.filter { image.brokersById[$0] == nil })
-                }))
+                        isrNodes: partition.inSyncReplicas, offlineReplicas: offline)
+                },
+                topicAuthorizedOperations: version >= 8 && request.includeTopicAuthorizedOperations ? AuthorizedOperations.topic : Int32.min))
+        }
+        // Metadata v8-10 carried the cluster's operations; DescribeCluster does since (KIP-700).
+        if (8...10).contains(version), request.includeClusterAuthorizedOperations {
+            response.clusterAuthorizedOperations = AuthorizedOperations.cluster
         }
         return response
     }

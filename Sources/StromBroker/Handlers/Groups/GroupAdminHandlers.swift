@@ -17,7 +17,7 @@ struct GroupAdminHandlers: Sendable {
             var described = await broker.groupCoordinator.describeGroup(groupId)
             // Strom has no ACLs yet: everything a group allows (Kafka's bit set of READ,
             // DESCRIBE, DELETE) only when asked for, otherwise Kafka's "not requested" value.
-            described.authorizedOperations = request.includeAuthorizedOperations ? Self.groupOperations : Int32.min
+            described.authorizedOperations = request.includeAuthorizedOperations ? AuthorizedOperations.group : Int32.min
             groups.append(described)
         }
         return DescribeGroupsResponse(groups: groups)
@@ -27,7 +27,7 @@ struct GroupAdminHandlers: Sendable {
         var groups: [ConsumerGroupDescribeResponse.DescribedGroup] = []
         for groupId in request.groupIds {
             var described = await broker.groupCoordinator.describeConsumerGroup(groupId)
-            described.authorizedOperations = request.includeAuthorizedOperations ? Self.groupOperations : Int32.min
+            described.authorizedOperations = request.includeAuthorizedOperations ? AuthorizedOperations.group : Int32.min
             groups.append(described)
         }
         return ConsumerGroupDescribeResponse(groups: groups)
@@ -37,14 +37,13 @@ struct GroupAdminHandlers: Sendable {
         var groups: [ShareGroupDescribeResponse.DescribedGroup] = []
         for groupId in request.groupIds {
             var described = await broker.groupCoordinator.describeShareGroup(groupId)
-            described.authorizedOperations = request.includeAuthorizedOperations ? Self.groupOperations : Int32.min
+            described.authorizedOperations = request.includeAuthorizedOperations ? AuthorizedOperations.group : Int32.min
             groups.append(described)
         }
         return ShareGroupDescribeResponse(groups: groups)
     }
 
     /// READ (3), DELETE (6), DESCRIBE (8).
-    private static let groupOperations: Int32 = (1 << 3) | (1 << 6) | (1 << 8)
 
     func deleteGroups(_ request: DeleteGroupsRequest) async -> DeleteGroupsResponse {
         var results: [DeleteGroupsResponse.DeletableGroupResult] = []
