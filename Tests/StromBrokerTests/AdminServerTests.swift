@@ -13,14 +13,14 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    @Test func aBlockedLoopIsNotHealthyAndTheAnswerComesInTime() async throws {
+    /// The loop stays blocked until the answer is in, so an answer that waited for it would never
+    /// come: the time limit fails that (a generous bound, not a measure of speed on a busy machine).
+    @Test(.timeLimit(.minutes(1))) func aBlockedLoopIsNotHealthyAndTheAnswerComesInTime() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let loops = Array(group.makeIterator())
         let release = DispatchSemaphore(value: 0)
         loops[1].execute { release.wait() }
-        let started = ContinuousClock.now
         #expect(await !AdminServer.loopsAnswer(loops, within: .milliseconds(200)))
-        #expect(ContinuousClock.now - started < .seconds(10), "bounded by the limit, not by the blocked loop")
         release.signal()
         try await group.shutdownGracefully()
     }
