@@ -48,11 +48,14 @@ def _read_exactly(sock: socket.socket, count: int) -> bytes:
 def call(port: int, request_class, response_class, data: dict, host: str = "127.0.0.1", timeout: float = 15):
     """Sends one request built from `data` and returns the decoded response."""
     request = make(request_class, data)
-    request.with_header(correlation_id=next(_correlation), client_id="strom-conformance")
+    correlation = next(_correlation)
+    request.with_header(correlation_id=correlation, client_id="strom-conformance")
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(bytes(request.encode(header=True, framed=True)))
         size, = struct.unpack(">i", _read_exactly(sock, 4))
         body = _read_exactly(sock, size)
+    answered, = struct.unpack_from(">i", body, 0)
+    assert answered == correlation, f"{request_class.__name__}: correlation id {answered}, sent {correlation}"
     return response_class.decode(body, version=request_class._class_version, header=True)
 
 
