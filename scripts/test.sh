@@ -32,5 +32,5 @@ grep -h "^✘\|^✔ Test run" "$logs_dir/storage.log" "$logs_dir/other.log" || t
 [ "$status" -eq 0 ] || { echo "swift tests failed"; exit "$status"; }
 
 echo "== interop tests (real Kafka clients against strom serve)"
-STROM_BATCH_EXPORT_DIR="$export_dir" STROM_BINARY="$(swift build --show-bin-path)/strom" \
-    python3 -m pytest Tests/Interop -q -p no:warnings
+STROM_BATCH_EXPORT_DIR="$export_dir" STROM_BINARY="$(swift build --show-bin-path)/strom" STROM_FAIL_ON_SKIP=1 \
+    python3 -m pytest Tests/Interop -q -rs -p no:warnings

@@ -7,7 +7,8 @@ follow its auto.offset.reset policy; and malformed bytes on one connection must 
 connection, never take the broker down. Four client implementations take part: confluent-kafka
 (librdkafka 2.x), kafka-python, aiokafka and Debian's kcat (librdkafka 2.0.2).
 
-Consumers use assign() and no consumer group: the broker does not serve the group APIs yet.
+Consumers here use assign() and no consumer group, so each check is about records alone; groups
+are tested in test_groups.py.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def produce_with_confluent(bootstrap: str, topic: str, records: list[Record], **
 
 def produce_with_kafka_python(bootstrap: str, topic: str, records: list[Record], **config):
     from kafka import KafkaProducer
-    # kafka-python 3 turns idempotence on by default and then needs InitProducerId, which the
-    # broker does not serve yet (test_kafka_python_producer_works_with_default_settings covers that).
+    # Plain batches here; kafka-python 3's default, idempotent producer (InitProducerId) is
+    # test_kafka_python_producer_works_with_default_settings's.
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=False, **config)
     try:
         futures = [producer.send(topic, key=record.key, value=record.value, partition=0,

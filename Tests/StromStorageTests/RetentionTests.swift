@@ -35,8 +35,25 @@ import Testing
         var config = smallSegments(1_024)
         config.retentionSizeBytes = 3_000
         let log = try makeLog(config, batches: 60) { _ in 1_000 }
+        // Each segment's size from the batches it holds, oldest first.
+        let bases = log.segmentBaseOffsets
+        let batches = try allBatches(of: log)
+        let sizes = bases.indices.map { index in
+            batches.filter { $0.baseOffset >= bases[index] && (index + 1 == bases.count || $0.baseOffset < bases[index + 1]) }
+                .reduce(Int64(0)) { $0 + Int64($1.totalSizeBytes) }
+        }
+        #expect(sizes.reduce(0, +) == log.sizeBytes && bases.count > 4)
+        // Kafka deletes the oldest segments (never the active one) while what stays is still at
+        // least retention.bytes.
+        var first = 0, remaining = log.sizeBytes
+        while first < bases.count - 1, remaining - sizes[first] >= 3_000 {
+            remaining -= sizes[first]
+            first += 1
+        }
         try log.applyRetention(nowMs: 2_000)
-        #expect(log.sizeBytes <= 3_000 + 1_024, "size \(log.sizeBytes)")
+        #expect(log.sizeBytes == remaining && remaining >= 3_000)
+        #expect(log.offsets.logStartOffset == bases[first])
+        #expect(log.segmentBaseOffsets == Array(bases[first...]))
         #expect(log.offsets.logEndOffset == 60)
     }
 

@@ -34,8 +34,20 @@ import Darwin
 /// Thread-safe: one `Mutex` guards all state, so handles may be used from any thread.
 public final class SimulatedFileSystem: StorageFileSystem {
     private let state = Mutex(SimulatedState())
+    /// Told about every file sync (`fdatasync`) before it takes effect, with the file's path; it
+    /// may block, as a slow disk would. Tests count syncs with it.
+    private let syncObserver = Mutex<(@Sendable (String) -> Void)?>(nil)
 
     public init() {}
+
+    /// Sets (or, with nil, clears) the observer of file syncs.
+    public func observeSyncs(_ observer: (@Sendable (String) -> Void)?) {
+        syncObserver.withLock { $0 = observer }
+    }
+
+    func willSync(_ path: String) {
+        syncObserver.withLock { $0 }?(path)
+    }
 
     public func open(_ path: String, create: Bool) throws(StorageIOError) -> any StorageFile {
         let (handleID, inodeID) = try state.withLock { (state) throws(StorageIOError) in
@@ -271,6 +283,7 @@ final class SimulatedFile: StorageFile {
     }
 
     func sync() throws(StorageIOError) {
+        fileSystem.willSync(path)
         try fileSystem.withOpenInode(self, "fdatasync") { (state, inode) throws(StorageIOError) in
             if let fault = state.syncFault(forFileInode: inodeID) {
                 throw StorageIOError(simulated: fault.kind, operation: "fdatasync", path: path)
