@@ -149,6 +149,27 @@ import Testing
         await watcher.close()
     }
 
+    /// A broker restarted while its earlier process's registration is still alive waits for that
+    /// lease to expire, then registers. The earlier lease here outlives the new broker's session
+    /// timeout (a restart under load, or etcd slow to expire it): a lease granted before the wait
+    /// would have expired during it, and registering failed with "requested lease not found".
+    @Test func aRestartWaitsOutTheEarlierRegistrationWithALeaseOfItsOwn() async throws {
+        let etcd = try await EtcdTestServer.start()
+        defer { etcd.stop() }
+        let client = EtcdClient(endpoints: [etcd.endpoint], logger: Self.logger)
+        let keys = EtcdKeyLayout(prefix: "/strom")
+        let watcher = try await open(etcd, node: 9)
+        let earlier = try await client.grantLease(ttlSeconds: 3)
+        _ = try await client.put(keys.broker(2), Data(#"{"host":"127.0.0.1","port":9001}"#.utf8), lease: earlier)
+        let restarted = try await open(etcd, node: 2, sessionTimeoutMs: 2_000)
+        try await restarted.registerBroker(BrokerRegistration(nodeId: 2, host: "127.0.0.1", port: 9002))
+        let registered = try #require(try await client.range(keys.broker(2)).keys.first)
+        #expect(registered.lease != earlier && registered.lease != 0)
+        #expect(await eventually(watcher) { $0.brokers.map(\.port) == [9002] })
+        await restarted.close()
+        await watcher.close()
+    }
+
     @Test func aWatchBehindCompactionReloadsAndMissesNothing() async throws {
         let etcd = try await EtcdTestServer.start()
         defer { etcd.stop() }

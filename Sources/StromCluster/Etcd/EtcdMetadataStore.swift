@@ -163,10 +163,6 @@ public actor EtcdMetadataStore: MetadataStore {
 
     private func register() async throws(MetadataError) {
         guard let broker = registration else { return }
-        if lease == 0 {
-            let ttlSeconds = max(1, (sessionTimeoutMs + 999) / 1000)
-            lease = try await Self.etcd { try await client.grantLease(ttlSeconds: ttlSeconds) }
-        }
         let key = keys.broker(broker.nodeId)
         let value = EtcdJSON.encode(BrokerRecord(host: broker.host, port: broker.port, rack: broker.rack))
         let waitMs = 2 * sessionTimeoutMs
@@ -185,6 +181,12 @@ public actor EtcdMetadataStore: MetadataStore {
                 }
                 try? await Task.sleep(for: .milliseconds(200))
                 continue
+            }
+            // The lease is granted once the node id is free: granted before that wait (up to two
+            // session timeouts, nothing renewing it) it could expire first, and the put fail.
+            if lease == 0 {
+                let ttlSeconds = max(1, (sessionTimeoutMs + 999) / 1000)
+                lease = try await Self.etcd { try await client.grantLease(ttlSeconds: ttlSeconds) }
             }
             let result = try await Self.etcd {
                 try await client.transaction(EtcdTransaction(
