@@ -24,9 +24,14 @@ def definitions() -> dict[int, dict[str, dict]]:
     return found
 
 
+# Made classes carry this prefix: kafka-python keeps versioned classes by name, and its own
+# (patched) ones must not be shadowed.
+_PREFIX = "Definition"
+
+
 def _load(name: str, package=None) -> dict:
     from kafka.protocol.schemas.load_json import _resolve_common_structs
-    data = json.loads(_COMMENTS.sub("", (MESSAGES / f"{name}.json").read_text()))
+    data = json.loads(_COMMENTS.sub("", (MESSAGES / f"{name.removeprefix(_PREFIX)}.json").read_text()))
     common = {struct["name"]: struct["fields"] for struct in data.get("commonStructs", [])}
     if common:
         _resolve_common_structs(data.get("fields", []), common)
@@ -37,13 +42,19 @@ def _load(name: str, package=None) -> dict:
 def classes(api_key: int):
     """(request class, response class) for the API, from Kafka's definition."""
     import kafka.protocol.api_data as api_data
+    from kafka.protocol.api_header import ResponseClassRegistry
     from kafka.protocol.api_message import ApiMessage
     definition = definitions()[api_key]
     original = api_data.load_json
+    # Making a response class registers it as kafka-python's decoder for the API; its own clients
+    # (KafkaAdminClient, ...) must keep theirs, which carry patches (bit fields as sets).
+    registry = dict(ResponseClassRegistry._response_class_registry)
     api_data.load_json = _load
     try:
-        request = type(ApiMessage)(definition["request"]["name"], (ApiMessage,), {"__module__": __name__})
-        response = type(ApiMessage)(definition["response"]["name"], (ApiMessage,), {"__module__": __name__})
+        request = type(ApiMessage)(_PREFIX + definition["request"]["name"], (ApiMessage,), {"__module__": __name__})
+        response = type(ApiMessage)(_PREFIX + definition["response"]["name"], (ApiMessage,), {"__module__": __name__})
     finally:
         api_data.load_json = original
+        ResponseClassRegistry._response_class_registry.clear()
+        ResponseClassRegistry._response_class_registry.update(registry)
     return request, response

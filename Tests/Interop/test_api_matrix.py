@@ -7,7 +7,10 @@ UNKNOWN_SERVER_ERROR; the advertised ranges must lie within Kafka's."""
 
 from __future__ import annotations
 
-import re
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 from kafka_frames import call, closes_connection
 from kafka_messages import classes, definitions
@@ -50,11 +53,11 @@ def messages(key: int):
     return classes(key)
 
 
-def test_every_advertised_api_answers_at_every_advertised_version(server):
+def check(port: int) -> tuple[list[str], int, int, int]:
+    """(problems, answers decoded, answers expected, APIs advertised) for the broker at `port`."""
     request, response = messages(API_VERSIONS)
-    answer = call(server.port, request[3], response[3], {"client_software_name": "matrix", "client_software_version": "1"})
+    answer = call(port, request[3], response[3], {"client_software_name": "matrix", "client_software_version": "1"})
     advertised = {key.api_key: (key.min_version, key.max_version) for key in answer.api_keys}
-    assert len(advertised) >= 40, advertised
     kafka = definitions()
     problems = []
     answered = 0
@@ -68,11 +71,11 @@ def test_every_advertised_api_answers_at_every_advertised_version(server):
             data = OVERRIDES.get(key, {})
             if key == PRODUCE and version < 3:
                 # Advertised for librdkafka's codec detection, answered as Kafka 4 answers it.
-                if not closes_connection(server.port, request[version], data):
+                if not closes_connection(port, request[version], data):
                     problems.append(f"{name} v{version}: answered, not closed")
                 continue
             try:
-                decoded = call(server.port, request[version], response[version], data)
+                decoded = call(port, request[version], response[version], data)
             except Exception as error:  # the answer did not come, or did not decode at this version
                 problems.append(f"{name} v{version}: {type(error).__name__}: {error}")
                 continue
@@ -80,7 +83,21 @@ def test_every_advertised_api_answers_at_every_advertised_version(server):
             bad = [code for code in error_codes(decoded) if code in (UNSUPPORTED_VERSION, UNKNOWN_SERVER_ERROR)]
             if bad:
                 problems.append(f"{name} v{version}: error codes {bad}")
+    expected = sum(high - low + 1 for low, high in advertised.values()) - 3  # Produce v0-2 are closed
+    return problems, answered, expected, len(advertised)
+
+
+def test_every_advertised_api_answers_at_every_advertised_version(server):
+    # In a process of its own: the classes made from Kafka's definitions would otherwise replace
+    # kafka-python's own (patched) ones for the rest of the suite.
+    done = subprocess.run([sys.executable, __file__, str(server.port)], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    problems, answered, expected, apis = json.loads(done.stdout.splitlines()[-1])
     assert problems == [], "\n".join(problems)
-    expected = sum(high - low + 1 for key, (low, high) in advertised.items()) - 3  # Produce v0-2 are closed
-    assert answered == expected, (answered, expected)
-    print(f"\n{answered} answers decoded: {len(advertised)} APIs at every advertised version")
+    assert apis >= 40 and answered == expected, (apis, answered, expected)
+    print(f"\n{answered} answers decoded: {apis} APIs at every advertised version")
+
+
+if __name__ == "__main__":
+    print(json.dumps(check(int(sys.argv[1]))))

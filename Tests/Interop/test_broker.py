@@ -247,10 +247,13 @@ def test_topic_configs_partitions_and_records_through_confluent_admin(server):
         admin.create_partitions([NewPartitions(topic, 2)])[topic].result(timeout=15)
     assert shrink.value.args[0].name() == "INVALID_PARTITIONS"
 
+    # The topic is compacted now: its records need keys (a keyless one is INVALID_RECORD).
     producer = Producer({"bootstrap.servers": server.bootstrap})
+    failed = []
     for index in range(10):
-        producer.produce(topic, f"r{index}".encode(), partition=0)
-    assert producer.flush(15) == 0
+        producer.produce(topic, f"r{index}".encode(), key=f"k{index}".encode(), partition=0,
+                         on_delivery=lambda error, _: error and failed.append(error))
+    assert producer.flush(15) == 0 and failed == []
     deleted = admin.delete_records([TopicPartition(topic, 0, 4)])
     assert next(iter(deleted.values())).result(timeout=15).low_watermark == 4
     remaining = confluent_consume(server.bootstrap, topic, 6, config={"auto.offset.reset": "earliest"})
