@@ -130,10 +130,13 @@ def test_a_compacted_topic_refuses_a_record_without_a_key(server):
     record's index, and nothing of the batch is appended."""
     topic = unique_topic()
     create_topic(server.bootstrap, topic, 1, config={"cleanup.policy": "compact"})
-    records = [dict(SAMPLE_RECORDS[0], key="6b31"), dict(SAMPLE_RECORDS[0], offsetDelta=1, key=None)]
+    records = [dict(SAMPLE_RECORDS[0], key="6b31"), dict(SAMPLE_RECORDS[0], offsetDelta=1, key=None),
+               dict(SAMPLE_RECORDS[0], offsetDelta=2, key="6b32"), dict(SAMPLE_RECORDS[0], offsetDelta=3, key=None)]
     refused = call(server.port, *produce_frame(9, topic, build_with_kafka_python("none", records=records))).responses[0].partition_responses[0]
     assert refused.error_code == 87
-    assert [(error.batch_index, "without key" in error.batch_index_error_message) for error in refused.record_errors] == [(1, True)]
+    # Every keyless record is named: librdkafka fails those with INVALID_RECORD and the others
+    # with _INVALID_DIFFERENT_RECORD (its test 0011 counts both).
+    assert [(error.batch_index, "without key" in error.batch_index_error_message) for error in refused.record_errors] == [(1, True), (3, True)]
     keyed = [dict(SAMPLE_RECORDS[0], key="6b31")]
     taken = call(server.port, *produce_frame(9, topic, build_with_kafka_python("none", records=keyed))).responses[0].partition_responses[0]
     assert (taken.error_code, taken.base_offset) == (0, 0), "the refused batch left nothing behind"

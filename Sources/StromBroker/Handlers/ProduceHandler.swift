@@ -146,14 +146,19 @@ struct ProduceHandler: Sendable {
             } else {
                 try batch.validate(mode: .produced, decompressedSizeBytesMax: decompressedSizeBytesMax)
             }
-            if log.config.isCompacted, let keyless = try Self.firstRecordWithoutKey(batch, decompressedSizeBytesMax: decompressedSizeBytesMax) {
-                // Compaction keeps the latest record of each key: one without a key has no place
-                // (Kafka's LogValidator refuses it, and appends nothing of the batch).
-                let message = "Compacted topic cannot accept message without key in topic partition \(topic)-\(partition.index)."
-                result.errorCode = KafkaErrorCode.invalidRecord.rawValue
-                result.recordErrors = [.init(batchIndex: keyless, batchIndexErrorMessage: message)]
-                result.errorMessage = "One or more records have been rejected due to 1 record errors in total, and only showing the first three errors at most: [\(message)]"
-                return nil
+            if log.config.isCompacted {
+                let keyless = try Self.recordsWithoutKey(batch, decompressedSizeBytesMax: decompressedSizeBytesMax)
+                if !keyless.isEmpty {
+                    // Compaction keeps the latest record of each key: one without a key has no
+                    // place. As Kafka's LogValidator: every such record is named (clients fail the
+                    // others as "a different record was invalid"), and nothing of the batch is appended.
+                    let message = "Compacted topic cannot accept message without key in topic partition \(topic)-\(partition.index)."
+                    result.errorCode = KafkaErrorCode.invalidRecord.rawValue
+                    result.recordErrors = keyless.map { .init(batchIndex: $0, batchIndexErrorMessage: message) }
+                    result.errorMessage = "One or more records have been rejected due to \(keyless.count) record errors in total, and only "
+                        + "showing the first three errors at most: [" + Array(repeating: message, count: min(3, keyless.count)).joined(separator: ", ") + "]"
+                    return nil
+                }
             }
             let info = try log.append(batch, nowMs: nowMs)
             metrics?.appended(topic: topic, records: Int(batch.header.recordCount), bytes: sizeBytes)
@@ -178,15 +183,16 @@ struct ProduceHandler: Sendable {
         return nil
     }
 
-    /// The index in `batch` of its first record without a key, or nil.
-    static func firstRecordWithoutKey(_ batch: RecordBatch, decompressedSizeBytesMax: Int) throws(RecordBatchError) -> Int32? {
+    /// The indexes in `batch` of its records without a key.
+    static func recordsWithoutKey(_ batch: RecordBatch, decompressedSizeBytesMax: Int) throws(RecordBatchError) -> [Int32] {
         var records = try batch.records(decompressedSizeBytesMax: decompressedSizeBytesMax)
         var index: Int32 = 0
+        var keyless: [Int32] = []
         while let record = try records.next() {
-            if record.key == nil { return index }
+            if record.key == nil { keyless.append(index) }
             index += 1
         }
-        return nil
+        return keyless
     }
 
     /// KIP-890 part 1: a transactional producer's first batch in a partition (no transaction of
