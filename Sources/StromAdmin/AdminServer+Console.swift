@@ -167,9 +167,7 @@ extension AdminServer {
         let viewer = ConsoleViewer(csrfToken: token, canChange: role.canChange, role: access.requiresLogin ? role.rawValue : nil, notice: notice)
         guard let page = await render(broker, cluster, viewer) else { return Self.text(.notFound, "\(notFound)\n") }
         var response = Self.html(page.render(clusterId: cluster.clusterId, nodeId: cluster.nodeId, viewer: viewer))
-        if ConsoleForm.csrfToken(of: request) == nil {
-            response.setCookie(Cookie(name: ConsoleForm.csrfCookie, value: token, path: "/", httpOnly: true, sameSite: .strict))
-        }
+        ConsoleForm.setTokenCookieIfNew(on: &response, token: token, request: request)
         if notice != nil {
             response.setCookie(Cookie(name: ConsoleForm.noticeCookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
         }
@@ -179,9 +177,7 @@ extension AdminServer {
     private func withCSRFCookie(_ request: Request, _ document: (String) -> String) -> Response {
         let token = ConsoleForm.csrfToken(of: request) ?? ConsoleAccess.randomToken()
         var response = Self.html(document(token))
-        if ConsoleForm.csrfToken(of: request) == nil {
-            response.setCookie(Cookie(name: ConsoleForm.csrfCookie, value: token, path: "/", httpOnly: true, sameSite: .strict))
-        }
+        ConsoleForm.setTokenCookieIfNew(on: &response, token: token, request: request)
         return response
     }
 

@@ -72,7 +72,7 @@ public final class ConsoleAccess: Sendable {
     /// A fresh random token (CSRF tokens), 32 bytes as hex.
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16).leftPadded(to: 2) }.joined()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
     /// Whether two tokens are equal, in time that does not depend on where they differ.
@@ -80,11 +80,5 @@ public final class ConsoleAccess: Sendable {
         let (x, y) = (Array(a.utf8), Array(b.utf8))
         guard x.count == y.count, !x.isEmpty else { return false }
         return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

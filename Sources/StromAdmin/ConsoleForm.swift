@@ -38,6 +38,12 @@ enum ConsoleForm {
         request.cookies[csrfCookie]?.value
     }
 
+    /// Sets the CSRF cookie to `token` when the request came without one (a new browser).
+    static func setTokenCookieIfNew(on response: inout Response, token: String, request: Request) {
+        guard csrfToken(of: request) == nil else { return }
+        response.setCookie(Cookie(name: csrfCookie, value: token, path: "/", httpOnly: true, sameSite: .strict))
+    }
+
     /// Whether a posted form carries the token of the cookie sent with it.
     static func hasValidToken(_ fields: [String: String], request: Request) -> Bool {
         guard let cookie = csrfToken(of: request), let field = fields[ConsoleViewer.csrfField] else { return false }
