@@ -266,14 +266,25 @@ def fill_and_submit(driver, button: str, fields: dict[str, str]):
 
 
 def click_and_wait(driver, element):
-    """Clicks `element` and waits (bounded) until the browser has loaded the page that follows."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Clicks `element` and waits (bounded) until the browser has loaded the page that follows.
+
+    The old page is marked with a token in its `window`; the next document starts without it.
+    (Selenium's `staleness_of` is not used: while the old document is torn down, Chromium can
+    answer "Node with given id does not belong to the document", which it does not treat as stale.)"""
+    import uuid
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
-    old = driver.find_element(By.TAG_NAME, "html")
+    token = uuid.uuid4().hex
+    driver.execute_script("window.stromPageToken = arguments[0]", token)
     element.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def next_page_loaded(d) -> bool:
+        try:
+            return d.execute_script("return window.stromPageToken !== arguments[0] && document.readyState === 'complete'", token)
+        except WebDriverException:
+            return False  # the page is changing under the script
+
+    WebDriverWait(driver, 30).until(next_page_loaded)
 
 
 def table_rows(driver, selector: str = "main table") -> list[list[str]]:

@@ -209,7 +209,7 @@ def test_many_more_segments_than_descriptors_restart_and_serve(data_dir):
             producer.produce(topic, value=f"{i:06d} ".encode() + b"s" * 200, partition=0)
             if i % 500 == 0:
                 producer.poll(0)
-        assert producer.flush(60) == 0
+        assert producer.flush(60) == 0, server.log()[-20000:]
         server.kill()
         assert len(list((data_dir / f"{topic}-0").glob("*.log"))) > 500
         server = StromServer(data_dir, descriptor_limit=256).start()

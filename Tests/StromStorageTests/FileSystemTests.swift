@@ -358,6 +358,43 @@ struct FileSystemBehaviourTests {
     }
 }
 
+// MARK: - Directory entries (POSIX only)
+
+@Suite("PosixFileSystem directory entries")
+struct DirectoryEntryTests {
+    /// A directory entry as the kernel lays it out: only as long as its name, here the last bytes
+    /// before an unreadable page. Reading the name must stay inside the record; copying the whole
+    /// 256-byte `d_name` field faults (the crash seen with a partition of 500+ segments).
+    @Test func aShortEntryAtTheEndOfReaddirsBufferIsReadInPlace() throws {
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mapping = try #require(mmap(nil, 2 * pageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        #expect(mapping != MAP_FAILED)
+        defer { munmap(mapping, 2 * pageSize) }
+        #expect(mprotect(mapping + pageSize, pageSize, PROT_NONE) == 0)
+
+        let name = "00000000000000004096.log"
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        let recordLength = (nameOffset + name.utf8.count + 1 + 7) & ~7
+        let record = mapping + pageSize - recordLength
+        memset(record, 0, recordLength)
+        name.withCString { _ = memcpy(record + nameOffset, $0, name.utf8.count) }
+        #expect(recordLength < MemoryLayout<dirent>.size, "the record is shorter than struct dirent")
+
+        #expect(PosixFileSystem.name(of: record.assumingMemoryBound(to: dirent.self)) == name)
+    }
+
+    @Test func listingADirectoryOfThousandsOfSegmentFilesNamesEachOnce() throws {
+        let directory = try TemporaryDirectory(prefix: "strom-fs-list")
+        let fileSystem = PosixFileSystem()
+        let names = (0..<3_000).map { index in
+            let offset = String(index * 4096)
+            return String(repeating: "0", count: 20 - offset.count) + offset + ".log"
+        }
+        for name in names { _ = try fileSystem.open(directory.path + "/" + name, create: true) }
+        #expect(try fileSystem.list(directory.path).sorted() == names)
+    }
+}
+
 // MARK: - Power loss and faults (simulated only)
 
 /// Random non-zero bytes, so zeros in a crashed file can only come from a zero-filled tail.

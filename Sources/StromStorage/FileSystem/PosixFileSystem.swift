@@ -41,11 +41,19 @@ public struct PosixFileSystem: StorageFileSystem {
                 if errno != 0 { throw .posix("readdir", directory) }
                 return names
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { nameBytes in
-                String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = Self.name(of: entry)
             if name != "." && name != ".." { names.append(name) }
         }
+    }
+
+    /// The name in a directory entry, read in place.
+    ///
+    /// The kernel's record is only as long as its name (`d_reclen`), not `sizeof(struct dirent)`:
+    /// copying the 256-byte `d_name` field (as `entry.pointee.d_name` does) reads past a short last
+    /// record and crashed the broker when readdir's buffer ended at an unmapped page.
+    static func name(of entry: UnsafePointer<dirent>) -> String {
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        return String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
     }
 
     /// Creates `path` and any missing parents (`mkdir -p`); an existing directory is not an error.
