@@ -355,8 +355,9 @@ public final class Broker: Sendable {
         case responseParts([KafkaResponsePart], whenWritten: @Sendable () -> Void)
         /// None is owed (acks=0 produce).
         case noResponse
-        /// An API or version this broker does not serve: Kafka closes the connection.
-        case unsupported(String)
+        /// Close the connection, logging why, as Kafka does for an API or version it does not serve,
+        /// a request over a limit, or an acks=0 Produce that failed (its client learns no other way).
+        case close(String)
     }
 
     /// Handles one request.
@@ -372,7 +373,7 @@ public final class Broker: Sendable {
     ) async -> Reply {
         let started = ContinuousClock.now
         let reply = await answer(request, sendsFiles: sendsFiles, clientHost: clientHost, connectionId: connectionId, orderedPhaseDone: orderedPhaseDone)
-        if case .unsupported = reply { return reply }
+        if case .close = reply { return reply }
         metrics.answered(request.apiKey, version: request.apiVersion, duration: ContinuousClock.now - started)
         return reply
     }
@@ -384,17 +385,31 @@ public final class Broker: Sendable {
             if request.apiKey == .apiVersions {
                 return .response(unsupportedApiVersionsResponse(correlationId: request.correlationId))
             }
-            return .unsupported("\(request.apiKey) v\(request.apiVersion) is not served")
+            return .close("\(request.apiKey) v\(request.apiVersion) is not served")
         }
+        guard let reply = await dispatch(request, sendsFiles: sendsFiles, clientHost: clientHost, connectionId: connectionId, orderedPhaseDone: orderedPhaseDone) else {
+            return .close("\(request.apiKey) is advertised but has no handler")
+        }
+        return reply
+    }
+
+    /// Hands a request to its handler, whatever the advertised ranges say; nil when its API has
+    /// none (what tests compare with the advertised APIs).
+    func dispatch(
+        _ request: KafkaRequest, sendsFiles: Bool, clientHost: String, connectionId: UInt64, orderedPhaseDone: @escaping @Sendable () -> Void
+    ) async -> Reply? {
         let namedItems = request.body.namedItemCount
         if namedItems > configuration.requestPartitionsMax {
-            return .unsupported("\(request.apiKey) names \(namedItems) topics/partitions/groups, more than request.max.partitions (\(configuration.requestPartitionsMax))")
+            return .close("\(request.apiKey) names \(namedItems) topics/partitions/groups, more than request.max.partitions (\(configuration.requestPartitionsMax))")
         }
         if case .fetch(let body) = request.body {
             return await fetch(body, request: request, sendsFiles: sendsFiles)
         }
+        if case .produce(let body) = request.body {
+            return await produce(body, request: request, orderedPhaseDone: orderedPhaseDone)
+        }
         guard let outcome = await respond(to: request, clientHost: clientHost, connectionId: connectionId, orderedPhaseDone: orderedPhaseDone) else {
-            return .unsupported("\(request.apiKey) is advertised but has no handler")
+            return nil
         }
         switch outcome {
         case .success(let frame?): return .response(frame)
@@ -402,7 +417,7 @@ public final class Broker: Sendable {
         case .failure(let error):
             // A response this broker cannot encode at the client's version is our bug; the
             // client gets a closed connection rather than silence.
-            return .unsupported("\(request.apiKey) v\(request.apiVersion) response could not be encoded: \(error)")
+            return .close("\(request.apiKey) v\(request.apiVersion) response could not be encoded: \(error)")
         }
     }
 
@@ -419,24 +434,8 @@ public final class Broker: Sendable {
             return encode(await CreateTopicsHandler(broker: self).handle(body), version: version, for: request)
         case .deleteTopics(let body):
             return encode(await DeleteTopicsHandler(broker: self).handle(body, version: version), version: version, for: request)
-        case .produce(let body):
-            var handler = ProduceHandler(
-                partitions: partitions, groupCommit: groupCommit,
-                decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax,
-                validation: configuration.produceValidation, recordsPerBatchMax: configuration.batchRecordsMax)
-            if let replicas { handler.replication = ProduceReplication(replicas: replicas, waiters: waiters) }
-            handler.verifyTransaction = { [weak self] transactionalId, producerId, epoch, partitions in
-                await self?.verifyTransaction(transactionalId: transactionalId, producerId: producerId, epoch: epoch, partitions: partitions) ?? [:]
-            }
-            handler.metrics = metrics
-            guard var response = await handler.handle(body, version: version, nowMs: Self.nowMs(), afterAppends: orderedPhaseDone) else {
-                return .success(nil)
-            }
-            for topic in response.responses {
-                for partition in topic.partitionResponses { metrics.failed(.produce, code: partition.errorCode) }
-            }
-            if cluster != nil { LeaderHints.add(to: &response, version: version, partitions: partitions) }
-            return encode(response, version: version, for: request)
+        case .produce:
+            preconditionFailure("Produce is answered by produce(_:request:orderedPhaseDone:)")
         case .fetch:
             preconditionFailure("Fetch is answered by fetch(_:request:sendsFiles:)")
         case .listOffsets(let body):
@@ -547,6 +546,39 @@ public final class Broker: Sendable {
         }
     }
 
+    private func produce(_ body: ProduceRequest, request: KafkaRequest, orderedPhaseDone: @escaping @Sendable () -> Void) async -> Reply {
+        let version = request.apiVersion
+        var handler = ProduceHandler(
+            partitions: partitions, groupCommit: groupCommit,
+            decompressedSizeBytesMax: configuration.decompressedBatchSizeBytesMax,
+            validation: configuration.produceValidation, recordsPerBatchMax: configuration.batchRecordsMax)
+        if let replicas { handler.replication = ProduceReplication(replicas: replicas, waiters: waiters) }
+        handler.verifyTransaction = { [weak self] transactionalId, producerId, epoch, partitions in
+            await self?.verifyTransaction(transactionalId: transactionalId, producerId: producerId, epoch: epoch, partitions: partitions) ?? [:]
+        }
+        handler.metrics = metrics
+        guard var response = await handler.handle(body, version: version, nowMs: Self.nowMs(), afterAppends: orderedPhaseDone) else {
+            return .noResponse
+        }
+        for topic in response.responses {
+            for partition in topic.partitionResponses { metrics.failed(.produce, code: partition.errorCode) }
+        }
+        if body.acks == 0 {
+            // Kafka closes the connection when an acks=0 Produce fails: the client has no other way
+            // to learn it, and refreshes its metadata (a moved leader, a deleted topic).
+            let failures = response.responses.flatMap { topic in
+                topic.partitionResponses.filter { $0.errorCode != 0 }.map { "\(topic.name)-\($0.index): \(KafkaErrorCode(rawValue: $0.errorCode).name)" }
+            }
+            return .close("acks=0 Produce failed (\(failures.joined(separator: ", "))); closing the connection so the client learns it")
+        }
+        if cluster != nil { LeaderHints.add(to: &response, version: version, partitions: partitions) }
+        switch encode(response, version: version, for: request) {
+        case .success(let frame?): return .response(frame)
+        case .success(nil): return .noResponse
+        case .failure(let error): return .close("Produce v\(version) response could not be encoded: \(error)")
+        }
+    }
+
     private func fetch(_ body: FetchRequest, request: KafkaRequest, sendsFiles: Bool) async -> Reply {
         let replicaId = request.apiVersion >= 15 ? body.replicaState.replicaId : body.replicaId
         var result: FetchResult
@@ -572,7 +604,7 @@ public final class Broker: Sendable {
             try KafkaResponseFrame.encode(result.copyingRecords(), version: request.apiVersion, correlationId: request.correlationId, into: &frame)
             return .response(frame)
         } catch {
-            return .unsupported("Fetch v\(request.apiVersion) response could not be encoded: \(error)")
+            return .close("Fetch v\(request.apiVersion) response could not be encoded: \(error)")
         }
     }
 
@@ -581,6 +613,7 @@ public final class Broker: Sendable {
     public func refreshGauges() {
         metrics.gauges.refresh(image: partitions.current, nodeId: configuration.nodeId, logs: logs.allLogs)
         metrics.gauges.refresh(lag: consumerLag())
+        metrics.gauges.refresh(longPolls: waiters)
     }
 
     /// Offers the throughput totals to the history (once a second; it keeps one every 10 s).

@@ -31,7 +31,7 @@ public final class BrokerRequestProcessor: KafkaRequestProcessor {
         case .response(let frame): return .respond(frame)
         case .responseParts(let parts, let whenWritten): return .respondWithParts(parts, whenWritten: { _ in whenWritten() })
         case .noResponse: return .noResponse
-        case .unsupported(let reason): return .close(reason: reason)
+        case .close(let reason): return .close(reason: reason)
         }
     }
 

@@ -4,11 +4,12 @@ It speaks just enough of the protocol for librdkafka (confluent-kafka, kcat) and
 produce to and fetch from one topic on this single "broker" (node 1):
 
     ApiVersions, Metadata, Produce, InitProducerId, Fetch, ListOffsets,
-    FindCoordinator, OffsetCommit, OffsetFetch
+    FindCoordinator, OffsetCommit, OffsetFetch, CreateTopics (its topic exists, no other is made)
 
 Every request frame is recorded verbatim (`FakeBroker.requests`) and every produced record batch is
 kept as the client sent it (`FakeBroker.produced`). Fetch serves the partition log: batches handed to
-the constructor or to `append_batch` verbatim, plus produced batches (with baseOffset assigned).
+the constructor or to `append_batch` verbatim, plus produced batches (with baseOffset assigned;
+`FakeBrokerConfig.stored_copies` can drop or repeat one, to make a client see loss or duplicates).
 
 Responses are encoded with kafka-python's protocol classes; only the framing (4-byte size, request
 header) is handled here. Threads, loopback only, and `stop()` closes every socket it opened.
@@ -21,6 +22,7 @@ import socket
 import struct
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import kafka.protocol.admin
@@ -30,6 +32,7 @@ import kafka.protocol.producer
 from kafka.protocol.api_header import RequestHeader
 from kafka.protocol.api_key import ApiKey
 from kafka.protocol.api_message import ApiMessage
+from kafka.protocol.admin import CreateTopicsResponse
 from kafka.protocol.consumer import (
     FetchResponse, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse,
 )
@@ -49,6 +52,8 @@ NONE = 0
 OFFSET_OUT_OF_RANGE = 1
 UNKNOWN_TOPIC_OR_PARTITION = 3
 UNSUPPORTED_VERSION = 35
+TOPIC_ALREADY_EXISTS = 36
+POLICY_VIOLATION = 44
 UNKNOWN_TOPIC_ID = 100
 
 # Versions advertised in ApiVersions: Kafka 3.x's ranges, capped at the highest version in
@@ -66,6 +71,7 @@ SUPPORTED_VERSIONS: dict[int, tuple[int, int]] = {
     ApiKey.FindCoordinator: (0, 6),
     ApiKey.ApiVersions: (0, 4),
     ApiKey.InitProducerId: (0, 5),
+    ApiKey.CreateTopics: (2, 7),
 }
 RECORD_BATCH_VERSION_MIN = {ApiKey.Produce: 3, ApiKey.Fetch: 4}  # first versions carrying v2 batches
 
@@ -216,6 +222,8 @@ class FakeBrokerConfig:
     producer_id: int = 7340032
     producer_epoch: int = 3
     max_versions: dict[int, int] = field(default_factory=dict)  # per API key, to force older versions
+    # How many times the n-th produced batch (from 0) is stored: 0 loses it, 2 duplicates it.
+    stored_copies: Callable[[int], int] = lambda index: 1
 
 
 class FakeBroker:
@@ -244,6 +252,7 @@ class FakeBroker:
             ApiKey.FindCoordinator: self._find_coordinator,
             ApiKey.OffsetCommit: self._offset_commit,
             ApiKey.OffsetFetch: self._offset_fetch,
+            ApiKey.CreateTopics: self._create_topics,
         }
         self.port = 0
 
@@ -431,13 +440,25 @@ class FakeBroker:
         with self._changed:
             base_offsets = []
             for batch in split_batches(bytes(records or b"")):
+                copies = self.config.stored_copies(len(self.produced))
                 self.produced.append(ProducedBatch(topic, partition, version, batch))
-                base_offsets.append(self.logs[partition].append_assigning_offset(batch))
+                base_offsets.append(self.logs[partition].high_watermark)
+                for _ in range(copies):
+                    self.logs[partition].append_assigning_offset(batch)
             self._changed.notify_all()
             log_start_offset = self.logs[partition].log_start_offset
         return Partition(index=partition, error_code=NONE, base_offset=base_offsets[0] if base_offsets else -1,
                          log_append_time_ms=-1, log_start_offset=log_start_offset, record_errors=[],
                          error_message=None)
+
+    def _create_topics(self, request: CapturedRequest) -> ApiMessage:
+        """The broker's one topic exists already; it makes no other."""
+        Result = CreateTopicsResponse.CreatableTopicResult
+        results = [Result(name=wanted.name, topic_id=TOPIC_ID if wanted.name == self.config.topic else uuid.UUID(int=0),
+                          error_code=TOPIC_ALREADY_EXISTS if wanted.name == self.config.topic else POLICY_VIOLATION,
+                          error_message=None, num_partitions=-1, replication_factor=-1, configs=None)
+                   for wanted in request.decode().topics]
+        return CreateTopicsResponse(version=request.api_version, throttle_time_ms=0, topics=results)
 
     def _init_producer_id(self, request: CapturedRequest) -> ApiMessage:
         return InitProducerIdResponse(version=request.api_version, throttle_time_ms=0, error_code=NONE,

@@ -61,6 +61,9 @@ PRODUCERS = 3
 # 3 s: at most 9,000 records), and capped, which bounds the history and the disk of long runs.
 RECORDS_PER_PRODUCER_PER_S = 3_000
 RECORDS_PER_PRODUCER_ROUND_MAX = 10_000
+# A round's kill waits for this many new acknowledgements first (then a random moment), so that
+# every kill lands on a broker that is taking writes, however slow the machine.
+ACKNOWLEDGEMENTS_BEFORE_KILL_MIN = 500
 
 
 @dataclass
@@ -303,6 +306,17 @@ def verify(history: History, records, starts, summary: Summary):
         summary.problems += [f"consumer read an unknown record at {where}" for where in history.consumed_bad[:5]]
 
 
+def wait_for_acknowledgements(history: History, count: int, timeout_s: float) -> bool:
+    """Whether the producers have seen `count` records acknowledged in all, within the time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with history.lock:
+            if history.acknowledged_count() >= count:
+                return True
+        time.sleep(0.01)
+    return False
+
+
 def run(binary: str, rounds: int, seed: int, seconds_per_round: float, data_dir: Path) -> Summary:
     strom_server.STROM_BINARY = binary
     rng = random.Random(seed)
@@ -318,8 +332,12 @@ def run(binary: str, rounds: int, seed: int, seconds_per_round: float, data_dir:
             workers = [threading.Thread(target=produce_until, args=(stop, server.bootstrap, round_, p, history, random.Random(rng.random())))
                        for p in range(PRODUCERS)]
             workers.append(threading.Thread(target=consume_until, args=(stop, server.bootstrap, history)))
+            with history.lock:
+                acknowledged_before = history.acknowledged_count()
             for worker in workers:
                 worker.start()
+            if not wait_for_acknowledgements(history, acknowledged_before + ACKNOWLEDGEMENTS_BEFORE_KILL_MIN, timeout_s=60):
+                summary.problems.append(f"round {round_}: fewer than {ACKNOWLEDGEMENTS_BEFORE_KILL_MIN} records acknowledged in 60 s")
             time.sleep(rng.uniform(0.3, 1.0) * seconds_per_round)
             server.kill()
             stop.set()

@@ -71,6 +71,27 @@ def closes_connection(port: int, request_class, data: dict, host: str = "127.0.0
             return True
 
 
+def answer_after_unanswered(port: int, unanswered_class, unanswered_data: dict, request_class, response_class, data: dict,
+                            host: str = "127.0.0.1", timeout: float = 15):
+    """Sends a request that gets no answer (an acks=0 Produce) and then another on the same
+    connection: the second's decoded response, or None when the broker closed the connection."""
+    first = make(unanswered_class, unanswered_data)
+    first.with_header(correlation_id=next(_correlation), client_id="strom-conformance")
+    second = make(request_class, data)
+    correlation = next(_correlation)
+    second.with_header(correlation_id=correlation, client_id="strom-conformance")
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(bytes(first.encode(header=True, framed=True)) + bytes(second.encode(header=True, framed=True)))
+        try:
+            size, = struct.unpack(">i", _read_exactly(sock, 4))
+        except (ConnectionError, ConnectionResetError):
+            return None
+        body = _read_exactly(sock, size)
+    answered, = struct.unpack_from(">i", body, 0)
+    assert answered == correlation, f"{request_class.__name__}: correlation id {answered}, sent {correlation}"
+    return response_class.decode(body, version=request_class._class_version, header=True)
+
+
 def _compact_string(text: str | None) -> bytes:
     if text is None:
         return b"\x00"

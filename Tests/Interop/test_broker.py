@@ -96,27 +96,45 @@ def test_aiokafka_round_trip(server):
 
 
 def test_long_poll_wakes_on_new_data(server):
-    """A consumer waiting on an empty partition gets a record produced 500 ms later, well before
-    its fetch wait (5 s) would have ended."""
+    """A consumer's fetch parked on an empty partition (the broker's own count of parked fetches
+    says so) is answered by the append of a record, not by its wait (5 s) running out: the
+    broker counts that long poll as woken."""
     from confluent_kafka import Consumer, Producer, TopicPartition
+    from test_operations import scrape, value
     topic = unique_topic()
     create_topic(server.bootstrap, topic)
     consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": "unused", "fetch.wait.max.ms": 5000,
                          "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    assert consumer.poll(1.0) is None  # the fetch is now parked on the empty partition
-    time.sleep(0.5)  # the scenario itself: a record produced 500 ms later
-    sent = time.monotonic()
-    producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all"})
-    producer.produce(topic, value=b"late")
-    assert producer.flush(10) == 0
-    message = None
-    while message is None and time.monotonic() - sent < 10:
-        message = consumer.poll(0.1)
-    received = time.monotonic()
-    consumer.close()
-    assert message is not None and message.value() == b"late"
-    assert received - sent < 2.5, f"took {received - sent:.2f} s: the long poll was not woken by the append"
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+
+        def long_polls() -> tuple[float, float, float]:
+            """Fetches parked now, long polls woken by data and expired so far."""
+            samples = scrape(server.admin_url)
+            return (value(samples, "kafka_server_delayedoperationpurgatory_purgatorysize", delayedOperation="Fetch"),
+                    value(samples, "strom_fetch_long_polls_total", outcome="woken"),
+                    value(samples, "strom_fetch_long_polls_total", outcome="expired"))
+
+        deadline = time.monotonic() + 30
+        parked = woken_before = 0
+        while time.monotonic() < deadline:
+            parked, woken_before, _ = long_polls()
+            if parked:
+                break
+            assert consumer.poll(0.1) is None
+        assert parked == 1, "the consumer's fetch never parked"
+
+        producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all"})
+        producer.produce(topic, value=b"late")
+        assert producer.flush(10) == 0
+        message = None
+        while message is None and time.monotonic() < deadline:
+            message = consumer.poll(0.1)
+        assert message is not None and message.value() == b"late"
+        # Had the wait run out first, the fetch after it would have parked and been woken.
+        assert long_polls()[1] > woken_before, "the append woke no parked fetch"
+    finally:
+        consumer.close()
 
 
 def test_restart_keeps_records_and_topics(data_dir):

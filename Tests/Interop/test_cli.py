@@ -146,3 +146,26 @@ def test_errors_exit_non_zero_with_one_line(server):
     assert unreachable.stderr.count("\n") == 1
     missing = strom(server, "consume", unique_topic(), "--timeout-ms", "100")
     assert missing.returncode == 1 and missing.stderr.startswith("strom: UNKNOWN_TOPIC_OR_PARTITION (3): ")
+
+
+@pytest.mark.parametrize("copies, lost, duplicated, message", [
+    (0, 1, 0, "lost records: consumer saw 19 of 20"),
+    (2, 0, 1, "1 duplicate records consumed"),
+])
+def test_bench_latency_reports_records_a_broker_lost_or_duplicated(copies, lost, duplicated, message):
+    """`strom bench latency` against a broker that stores its fourth produced record `copies` times
+    (the fake broker: Strom stores each exactly once): the run fails, says what went wrong, and its
+    JSON line counts the lost and duplicated records."""
+    import json
+    from fake_broker import FakeBroker, FakeBrokerConfig
+    config = FakeBrokerConfig(stored_copies=lambda index: copies if index == 3 else 1)
+    with FakeBroker(config=config) as broker:
+        # 20 records, each in a Produce of its own, so the fourth batch is the fourth record.
+        run = strom(broker, "bench", "latency", "--topic", config.topic, "--rate", "40", "--duration-s", "0.5",
+                    "--warmup-s", "0", "--drain-timeout-ms", "1000", "--fetch-wait-ms", "100")
+        assert len(broker.produced) == 20
+    assert run.returncode == 1, run.stderr
+    assert run.stderr == f"strom: {message}\n"
+    (line,) = [text for text in run.stdout.splitlines() if text.startswith("JSON ")]
+    report = json.loads(line.removeprefix("JSON "))
+    assert (report["ok"], report["lost"], report["dups"], report["error"]) == (False, lost, duplicated, message)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kafka_frames import call, closes_connection, consumer_group_heartbeat
+from kafka_frames import answer_after_unanswered, call, closes_connection, consumer_group_heartbeat
 from record_batches import SAMPLE_RECORDS, build_with_kafka_python, codec_of
 from strom_server import create_topic, unique_topic
 
@@ -106,6 +106,33 @@ def test_old_message_formats_are_not_served_but_kcat_still_compresses(server):
         records = records[12 + length:]
     # kcat batches as it reads: one batch or several per codec, but every one compressed.
     assert [codec for index, codec in enumerate(codecs) if index == 0 or codecs[index - 1] != codec] == ["gzip", "snappy", "lz4"], codecs
+
+
+def test_a_failed_acks_0_produce_closes_the_connection(server):
+    """An acks=0 Produce is never answered, so when it fails Kafka closes the connection: the
+    client's only way to learn it (librdkafka then refreshes its metadata, e.g. after a leader
+    moved). One that succeeds leaves the connection open for the next request."""
+    from kafka.protocol.metadata.api_versions import ApiVersionsRequest, ApiVersionsResponse
+    topic = unique_topic()
+    create_topic(server.bootstrap, topic, 1, config={"max.message.bytes": "1000"})
+    api_versions = (ApiVersionsRequest[3], ApiVersionsResponse[3], {"client_software_name": "t", "client_software_version": "1"})
+
+    small = produce_frame(9, topic, build_with_kafka_python("none", records=SAMPLE_RECORDS[:2]), acks=0)
+    assert answer_after_unanswered(server.port, small[0], small[2], *api_versions).error_code == 0
+    too_large = produce_frame(9, topic, build_with_kafka_python("none"), acks=0)  # 3 KiB > max.message.bytes
+    assert answer_after_unanswered(server.port, too_large[0], too_large[2], *api_versions) is None
+    request, _, no_such_partition = produce_frame(9, topic, build_with_kafka_python("none", records=SAMPLE_RECORDS[:2]), acks=0)
+    no_such_partition["topic_data"][0]["partition_data"][0]["index"] = 7
+    assert answer_after_unanswered(server.port, request, no_such_partition, *api_versions) is None
+    assert "acks=0 Produce failed" in server.log()
+
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": unique_topic()})
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=15)
+    finally:
+        consumer.close()
+    assert (low, high) == (0, 2), "only the small batch was appended"
 
 
 def test_create_topics_v5_answers_every_config_with_its_source(server):

@@ -245,6 +245,7 @@ import Testing
         #expect(throws: (any Error).self) { try BenchConsumeCommand.parse(["--topic", "t", "--stall-timeout-ms", "0"]) }
         #expect(throws: (any Error).self) { try BenchLatencyCommand.parse(["--topic", "t", "--size", "23"]) }
         #expect(throws: (any Error).self) { try BenchLatencyCommand.parse(["--topic", "t", "--rate", "0"]) }
+        #expect(throws: (any Error).self) { try BenchLatencyCommand.parse(["--topic", "t", "--drain-timeout-ms", "0"]) }
         #expect(throws: (any Error).self) { try BenchLatencyCommand.parse(["--topic", "t", "--duration-s", "0"]) }
         #expect(throws: (any Error).self) { try BenchLatencyCommand.parse(["--topic", "t", "--rate", "1000000", "--duration-s", "20"]) }
         let produce = try BenchProduceCommand.parse(["--topic", "t", "--acks", "-1", "--compression", "zstd"])

@@ -31,7 +31,8 @@ struct ProduceHandler: Sendable {
         var lastOffset: Int64
     }
 
-    /// Returns nil for acks=0, which gets no response.
+    /// Returns nil for acks=0, which gets no response, unless a partition failed (the connection is
+    /// then closed, as Kafka does).
     /// - Parameter afterAppends: called once every batch is appended, before waiting for durability
     ///   or replication (the connection's next request may append meanwhile).
     func handle(_ request: ProduceRequest, version: Int16 = 11, nowMs: Int64, afterAppends: @Sendable () -> Void = {}) async -> ProduceResponse? {
@@ -92,7 +93,8 @@ struct ProduceHandler: Sendable {
             // Consumers read up to the high watermark, which moves with the next flush.
             for entry in appended { groupCommit.requestFlush(entry.log) }
         }
-        return request.acks == 0 ? nil : response
+        let failed = response.responses.contains { $0.partitionResponses.contains { $0.errorCode != 0 } }
+        return request.acks == 0 && !failed ? nil : response
     }
 
     /// Appends one partition's records; returns the log and last offset when it succeeded.

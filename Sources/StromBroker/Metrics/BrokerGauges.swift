@@ -15,6 +15,13 @@ final class BrokerGauges: Sendable {
     private let offlineReplicas: Gauge
     private let offlinePartitions: Gauge
     private let activeController: Gauge
+    /// Fetches parked in a long poll now (Kafka's Fetch purgatory size).
+    private let fetchPurgatorySize: Gauge
+    /// Long polls ended by new data and by their wait running out, counted from the waiters'
+    /// own totals at each scrape.
+    private let longPollsWoken: Counter
+    private let longPollsExpired: Counter
+    private let longPollsCounted = Mutex<(woken: Int, expired: Int)>((0, 0))
 
     private struct LogGauges {
         let size: Gauge
@@ -51,6 +58,22 @@ final class BrokerGauges: Sendable {
         offlineReplicas = gauge("kafka_server_replicamanager_offlinereplicacount")
         offlinePartitions = gauge("kafka_controller_kafkacontroller_offlinepartitionscount")
         activeController = gauge("kafka_controller_kafkacontroller_activecontrollercount")
+        fetchPurgatorySize = Gauge(
+            label: "kafka_server_delayedoperationpurgatory_purgatorysize", dimensions: [("delayedOperation", "Fetch")], factory: factory)
+        longPollsWoken = Counter(label: "strom_fetch_long_polls_total", dimensions: [("outcome", "woken")], factory: factory)
+        longPollsExpired = Counter(label: "strom_fetch_long_polls_total", dimensions: [("outcome", "expired")], factory: factory)
+    }
+
+    /// The fetches waiting for data now, and how the finished waits ended.
+    func refresh(longPolls waiters: HighWatermarkWaiters) {
+        fetchPurgatorySize.record(waiters.waitingCount)
+        let totals = waiters.outcomeCounts
+        let added = longPollsCounted.withLock { counted in
+            defer { counted = totals }
+            return (woken: totals.woken - counted.woken, expired: totals.expired - counted.expired)
+        }
+        if added.woken > 0 { longPollsWoken.increment(by: added.woken) }
+        if added.expired > 0 { longPollsExpired.increment(by: added.expired) }
     }
 
     /// Sets every gauge from `image` as seen by broker `nodeId` and from the logs it holds.

@@ -11,8 +11,9 @@ enum BenchError: Error, Equatable, CustomStringConvertible {
     case offsetNotIncreasing(partition: Int32, offset: Int64, nextExpected: Int64)
     /// A value whose size is not `--size` (nil: a null value).
     case wrongValueSize(partition: Int32, offset: Int64, sizeBytes: Int?, expected: Int)
-    /// The latency run consumed some of its own records more than once.
-    case duplicateRecords(count: Int)
+    /// The latency run's consumer saw `received` of its `expected` records by the end of the drain
+    /// time (the rest lost), and `duplicates` of them more than once.
+    case deliveryFailed(received: Int, expected: Int, duplicates: Int)
     /// The topic is missing or some partition has no leader.
     case topicNotReady(topic: String, reason: String)
 
@@ -29,8 +30,12 @@ enum BenchError: Error, Equatable, CustomStringConvertible {
             return "duplicate/out-of-order offset \(offset) on partition \(partition) (expected >= \(nextExpected))"
         case .wrongValueSize(let partition, let offset, let sizeBytes, let expected):
             return "record at \(partition)/\(offset) has \(sizeBytes.map { "\($0) bytes" } ?? "a null value"), expected \(expected)"
-        case .duplicateRecords(let count):
-            return "\(count) duplicate records consumed"
+        case .deliveryFailed(let received, let expected, let duplicates):
+            // kbench's two messages, both when both happened.
+            var failures: [String] = []
+            if received < expected { failures.append("lost records: consumer saw \(received) of \(expected)") }
+            if duplicates > 0 { failures.append("\(duplicates) duplicate records consumed") }
+            return failures.joined(separator: "; ")
         case .topicNotReady(let topic, let reason):
             return "topic \(topic) not usable: \(reason)"
         }

@@ -42,6 +42,9 @@ struct BenchLatencyCommand: ClientCommand {
     @Option(name: .customLong("fetch-wait-ms"), help: "The consumer's long poll (librdkafka's fetch.wait.max.ms).")
     var fetchWaitMs = 500
 
+    @Option(name: .customLong("drain-timeout-ms"), help: "How long to wait for records still unread after the last acknowledgement; those missing then are lost.")
+    var drainTimeoutMs = 15_000
+
     @Option(name: .customLong("timeout-s"), help: "Fail when the run takes longer (default: warm-up + duration + 60).")
     var timeoutSeconds: Int?
 
@@ -64,6 +67,7 @@ struct BenchLatencyCommand: ClientCommand {
         }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
         if !(0...Int(Int32.max)).contains(fetchWaitMs) { throw ValidationError("--fetch-wait-ms must be 0...\(Int32.max)") }
+        if !(1...3_600_000).contains(drainTimeoutMs) { throw ValidationError("--drain-timeout-ms must be 1...3600000") }
         if let timeoutSeconds, timeoutSeconds < 1 { throw ValidationError("--timeout-s must be at least 1") }
     }
 
@@ -105,7 +109,7 @@ struct BenchLatencyCommand: ClientCommand {
         let run = BenchLatencyRun(
             topic: benchTopic, payload: BenchPayload(kind: payload, valueSizeBytes: size), acks: acks.acks,
             compression: compression.codec, rate: rate, warmupRecordCount: warmupRecordCount,
-            measuredRecordCount: measuredRecordCount, fetchWaitMs: fetchWaitMs)
+            measuredRecordCount: measuredRecordCount, fetchWaitMs: fetchWaitMs, drainTimeoutMs: drainTimeoutMs)
         let outcome: Result<BenchLatencyRun.Figures, any Error>
         do {
             outcome = .success(try await run.run(consumerClient: consumerClient, deadlineNanoseconds: deadline, timeoutSeconds: timeout))
@@ -136,12 +140,17 @@ struct BenchLatencyCommand: ClientCommand {
                 json.number("\(prefix)_max_us", figures.maxUs)
                 json.number("\(prefix)_mean_us", figures.meanUs)
             }
+            // A run that returned figures consumed every record exactly once.
             json.integer("lost", 0)
             json.integer("dups", 0)
             json.integer("foreign", figures.foreign)
             json.bool("ok", true)
             output.write(json.line)
         } catch {
+            if case .deliveryFailed(let received, let expected, let duplicates) = error as? BenchError {
+                json.integer("lost", expected - received)
+                json.integer("dups", duplicates)
+            }
             BenchReport.writeFailure(json, error: error, to: output)
             throw error
         }

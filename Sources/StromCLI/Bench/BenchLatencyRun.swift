@@ -26,7 +26,7 @@ struct BenchLatencyRun: Sendable {
     var measuredRecordCount: Int
     var fetchWaitMs: Int
     /// How long the consumer waits for stragglers after the last acknowledgement (kbench: 15 s).
-    var drainTimeoutMs = 15_000
+    var drainTimeoutMs: Int
     var produceTimeoutMs: Int32 = 30_000
 
     var recordCount: Int { warmupRecordCount + measuredRecordCount }
@@ -39,8 +39,8 @@ struct BenchLatencyRun: Sendable {
     }
 
     /// - Parameter consumerClient: a client of its own for the consumer.
-    /// - Throws: the first failed request's error, ``BenchError/lostRecords(consumed:expected:allPartitionsAtEnd:)``,
-    ///   ``BenchError/duplicateRecords(count:)``, ``BenchError/timedOut(seconds:activity:)``.
+    /// - Throws: the first failed request's error, ``BenchError/acknowledgementsMissing(acknowledged:expected:)``,
+    ///   ``BenchError/deliveryFailed(received:expected:duplicates:)``, ``BenchError/timedOut(seconds:activity:)``.
     func run(consumerClient: KafkaClient, deadlineNanoseconds: Int64, timeoutSeconds: Int) async throws -> Figures {
         let partitions = Array(0..<Int32(topic.partitionCount))
         let starts = try await BenchConsumer.offsets(
@@ -67,10 +67,9 @@ struct BenchLatencyRun: Sendable {
         if state.acknowledged != recordCount {
             throw BenchError.acknowledgementsMissing(acknowledged: state.acknowledged, expected: recordCount)
         }
-        if state.received != recordCount {
-            throw BenchError.lostRecords(consumed: state.received, expected: recordCount, allPartitionsAtEnd: false)
+        if state.received != recordCount || state.duplicates > 0 {
+            throw BenchError.deliveryFailed(received: state.received, expected: recordCount, duplicates: state.duplicates)
         }
-        if state.duplicates > 0 { throw BenchError.duplicateRecords(count: state.duplicates) }
         guard let endToEnd = LatencyPercentiles(nanoseconds: state.endToEnd[warmupRecordCount...]),
               let acknowledgement = LatencyPercentiles(nanoseconds: state.acknowledgement[warmupRecordCount...])
         else {

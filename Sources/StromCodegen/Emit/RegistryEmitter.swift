@@ -81,6 +81,17 @@ struct RegistryEmitter {
                 decode.line("}")
             }
             body.line()
+            body.line("/// The body of `apiKey` with every field at its default: one well-formed message of each API,")
+            body.line("/// for tests that must reach every API (e.g. that each advertised one has a handler).")
+            body.block("public init(defaultsFor apiKey: ApiKey)") { make in
+                make.line("switch apiKey {")
+                for api in apis {
+                    let name = apiName(api.request)
+                    make.line("case .\(SwiftNames.apiCase(name)): self = .\(SwiftNames.apiCase(name))(\(name)\(suffix)())")
+                }
+                make.line("}")
+            }
+            body.line()
             body.block("public var apiKey: ApiKey") { property in
                 property.line("switch self {")
                 for api in apis { property.line("case .\(SwiftNames.apiCase(apiName(api.request))): .\(SwiftNames.apiCase(apiName(api.request)))") }
