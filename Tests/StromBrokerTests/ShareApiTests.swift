@@ -17,10 +17,10 @@ import Testing
 
     func fetch(
         _ broker: Broker, member: String = "m1", epoch: Int32, topicId: KafkaUUID, partitions: [Int32] = [0],
-        acks: [Int32: [(Int64, Int64, Int8)]] = [:], maxWaitMs: Int32 = 0
+        acks: [Int32: [(Int64, Int64, Int8)]] = [:], maxWaitMs: Int32 = 0, maxBytes: Int32 = 1 << 20
     ) async throws -> ShareFetchResponse {
         try #require(try await client.call(broker, ShareFetchRequest(
-            groupId: "queue", memberId: member, shareSessionEpoch: epoch, maxWaitMs: maxWaitMs, minBytes: 1, maxBytes: 1 << 20,
+            groupId: "queue", memberId: member, shareSessionEpoch: epoch, maxWaitMs: maxWaitMs, minBytes: 1, maxBytes: maxBytes,
             maxRecords: 100, batchSize: 100,
             topics: partitions.isEmpty ? [] : [.init(topicId: topicId, partitions: partitions.map { partition in
                 .init(partitionIndex: partition, acknowledgementBatches: (acks[partition] ?? []).map {
@@ -73,6 +73,33 @@ import Testing
         // Closing, then the session is gone.
         #expect(try await acknowledge(broker, epoch: -1, topicId: id, []).errorCode == 0)
         #expect(try await fetch(broker, epoch: 5, topicId: id).errorCode == KafkaErrorCode.shareSessionNotFound.rawValue)
+        try await broker.shutdown()
+    }
+
+    /// ShareFetch's `max_bytes` bounds the whole batches it carries, the first excepted (librdkafka's
+    /// 0171 `fetch_max_bytes_small`): 1,000-byte records one to a batch with a 1,500-byte limit
+    /// come one a fetch; a limit smaller than one batch still gets that batch.
+    @Test func maxBytesTakesWholeBatchesAndAlwaysTheFirst() async throws {
+        let broker = try await admin.startBroker()
+        try await admin.createTopic(broker, "orders")
+        #expect(try await admin.incrementalAlter(broker, type: 32, "queue", [("share.auto.offset.reset", .set, "earliest")]) == 0)
+        for index in 0..<3 {
+            var builder = RecordBatchBuilder()
+            builder.append(timestampMs: 1_000, key: nil, value: ByteBuffer(repeating: UInt8(index), count: 1_000))
+            let produced = try #require(try await client.call(broker, ProduceRequest(acks: -1, timeoutMs: 1_000, topicData: [
+                .init(name: "orders", partitionData: [.init(index: 0, records: try builder.build())]),
+            ]), version: 9))
+            #expect(produced.responses[0].partitionResponses[0].errorCode == 0)
+        }
+        let id = try topicId(broker, "orders")
+        func acquired(_ response: ShareFetchResponse) -> [[Int64]] {
+            (response.responses.first?.partitions.first?.acquiredRecords ?? []).map { [$0.firstOffset, $0.lastOffset] }
+        }
+        let first = try await fetch(broker, epoch: 0, topicId: id, maxBytes: 1_500)
+        #expect(acquired(first) == [[0, 0]])
+        #expect((first.responses.first?.partitions.first?.records?.readableBytes ?? 0) < 1_500)
+        #expect(acquired(try await fetch(broker, epoch: 1, topicId: id, maxBytes: 100)) == [[1, 1]])
+        #expect(acquired(try await fetch(broker, epoch: 2, topicId: id, maxBytes: 1 << 20)) == [[2, 2]])
         try await broker.shutdown()
     }
 

@@ -167,11 +167,14 @@ actor SharePartitionManager {
 
     // MARK: Fetching
 
-    /// Acquires up to `recordsMax` records of one share-partition for `memberId`, reading at most
-    /// about `bytesMax` bytes of the log: the acquired ranges and the batches holding them.
+    /// Acquires up to `recordsMax` records of one share-partition for `memberId`, in whole batches
+    /// of at most `bytesMax` bytes together: the acquired ranges and the batches holding them.
+    /// - Parameter firstBatchMayExceed: the response carries nothing yet, so its first batch is
+    ///   taken even when larger than `bytesMax` (as Kafka's fetches do, so that a consumer always
+    ///   progresses); after it, a batch that does not fit stays for the next fetch.
     func acquire(
         _ key: ShareStateKey, topicPartition: TopicPartition, log: PartitionLog, leaderEpoch: Int32, memberId: String,
-        recordsMax: Int, bytesMax: Int
+        recordsMax: Int, bytesMax: Int, firstBatchMayExceed: Bool
     ) async -> Result<(ranges: [SharePartition.AcquiredRange], records: ByteBuffer), KafkaErrorCode> {
         let entry: Entry
         switch await loadedEntry(key, topicPartition: topicPartition, log: log, leaderEpoch: leaderEpoch) {
@@ -189,7 +192,9 @@ actor SharePartitionManager {
               let from = entry.partition.nextAcquirableOffset(logEndOffset: offsets.highWatermark) {
             var bytes = ByteBuffer()
             do {
-                let read = try log.read(from: from, maxBytes: min(bytesMax - records.readableBytes, Self.readChunkBytes), minOneBatch: true)
+                let read = try log.read(
+                    from: from, maxBytes: min(bytesMax - records.readableBytes, Self.readChunkBytes),
+                    minOneBatch: firstBatchMayExceed && records.readableBytes == 0)
                 // One slice (the usual case) is used as read; more are joined.
                 for slice in read.slices { bytes.append(try slice.read()) }
             } catch {

@@ -55,6 +55,16 @@ struct RegistryEmitter {
         }
     }
 
+    /// `switch apiKey { case .name: <statement for the API called name> ... }`.
+    private func switchOverApiKey(into writer: inout SwiftWriter, _ statement: (String) -> String) {
+        writer.line("switch apiKey {")
+        for api in apis {
+            let name = apiName(api.request)
+            writer.line("case .\(SwiftNames.apiCase(name)): \(statement(name))")
+        }
+        writer.line("}")
+    }
+
     /// An enum with one case per API holding the typed body, so a router can switch over requests.
     func emitBodyEnum(kind: MessageSpec.Kind) -> String {
         let typeName = kind == .request ? "KafkaRequestBody" : "KafkaResponseBody"
@@ -73,23 +83,15 @@ struct RegistryEmitter {
             body.line()
             body.line("/// Decodes the body of `apiKey` at `version`; the caller has checked the version is valid.")
             body.block("public init(apiKey: ApiKey, version: Int16, from buffer: inout ByteBuffer) throws(KafkaDecodingError)") { decode in
-                decode.line("switch apiKey {")
-                for api in apis {
-                    let name = apiName(api.request)
-                    decode.line("case .\(SwiftNames.apiCase(name)): self = .\(SwiftNames.apiCase(name))(try \(name)\(suffix)(from: &buffer, version: version))")
+                switchOverApiKey(into: &decode) { name in
+                    "self = .\(SwiftNames.apiCase(name))(try \(name)\(suffix)(from: &buffer, version: version))"
                 }
-                decode.line("}")
             }
             body.line()
             body.line("/// The body of `apiKey` with every field at its default: one well-formed message of each API,")
             body.line("/// for tests that must reach every API (e.g. that each advertised one has a handler).")
             body.block("public init(defaultsFor apiKey: ApiKey)") { make in
-                make.line("switch apiKey {")
-                for api in apis {
-                    let name = apiName(api.request)
-                    make.line("case .\(SwiftNames.apiCase(name)): self = .\(SwiftNames.apiCase(name))(\(name)\(suffix)())")
-                }
-                make.line("}")
+                switchOverApiKey(into: &make) { name in "self = .\(SwiftNames.apiCase(name))(\(name)\(suffix)())" }
             }
             body.line()
             body.block("public var apiKey: ApiKey") { property in

@@ -124,7 +124,8 @@ struct ShareFetchHandler: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(Int64(min(max(request.maxWaitMs, 0), Self.maxWaitMsMax)))
         var recordsLeft = request.maxRecords > 0 ? Int(request.maxRecords) : Self.recordsMaxDefault
-        var bytesLeft = min(Int(request.maxBytes > 0 ? request.maxBytes : Int32.max), broker.configuration.fetchResponseBytesMax)
+        let bytesMax = min(Int(request.maxBytes > 0 ? request.maxBytes : Int32.max), broker.configuration.fetchResponseBytesMax)
+        var bytesLeft = bytesMax
         while true {
             let releasesSeen = manager.releases.value
             let highWatermarks = targets.map { $0.log.offsets.highWatermark }
@@ -132,7 +133,7 @@ struct ShareFetchHandler: Sendable {
             for target in targets where recordsLeft > 0 && bytesLeft > 0 {
                 switch await manager.acquire(
                     target.key, topicPartition: target.topicPartition, log: target.log, leaderEpoch: target.leaderEpoch,
-                    memberId: memberId, recordsMax: recordsLeft, bytesMax: bytesLeft) {
+                    memberId: memberId, recordsMax: recordsLeft, bytesMax: bytesLeft, firstBatchMayExceed: bytesLeft == bytesMax) {
                 case .failure(let code):
                     results.update(target.partition) { $0.errorCode = code.rawValue }
                 case .success(let acquired) where !acquired.ranges.isEmpty:
