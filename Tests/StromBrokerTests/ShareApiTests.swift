@@ -78,7 +78,7 @@ import Testing
 
     /// ShareFetch's `max_bytes` bounds the whole batches it carries, the first excepted (librdkafka's
     /// 0171 `fetch_max_bytes_small`): 1,000-byte records one to a batch with a 1,500-byte limit
-    /// come one a fetch; a limit smaller than one batch still gets that batch.
+    /// come one a fetch; a limit smaller than one batch still gets that batch; a limit of 0, none.
     @Test func maxBytesTakesWholeBatchesAndAlwaysTheFirst() async throws {
         let broker = try await admin.startBroker()
         try await admin.createTopic(broker, "orders")
@@ -99,7 +99,9 @@ import Testing
         #expect(acquired(first) == [[0, 0]])
         #expect((first.responses.first?.partitions.first?.records?.readableBytes ?? 0) < 1_500)
         #expect(acquired(try await fetch(broker, epoch: 1, topicId: id, maxBytes: 100)) == [[1, 1]])
-        #expect(acquired(try await fetch(broker, epoch: 2, topicId: id, maxBytes: 1 << 20)) == [[2, 2]])
+        // max_bytes 0 asks for none (librdkafka's 0180 `fetch.max.bytes=0`).
+        #expect(acquired(try await fetch(broker, epoch: 2, topicId: id, maxBytes: 0)) == [])
+        #expect(acquired(try await fetch(broker, epoch: 3, topicId: id, maxBytes: 1 << 20)) == [[2, 2]])
         try await broker.shutdown()
     }
 

@@ -131,7 +131,9 @@ import Testing
 
     @Test func groupConfigsAreCheckedAgainstTheBrokersBounds() throws {
         let configs = GroupConfigs(shareGroups: ShareGroupSettings(), groups: settings)
-        try configs.validate(["share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "15000", "share.isolation.level": "read_committed"])
+        try configs.validate(["share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "15000", "share.isolation.level": "read_uncommitted"])
+        // Not taken and ignored: share-partitions do not filter aborted transactions yet.
+        #expect(throws: (any Error).self) { try configs.validate(["share.isolation.level": "read_committed"]) }
         #expect(throws: (any Error).self) { try configs.validate(["share.record.lock.duration.ms": "1000"]) }
         #expect(throws: (any Error).self) { try configs.validate(["share.auto.offset.reset": "soon"]) }
         #expect(throws: (any Error).self) { try configs.validate(["share.delivery.count.limit": "3"]) }

@@ -124,7 +124,8 @@ struct ShareFetchHandler: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(Int64(min(max(request.maxWaitMs, 0), Self.maxWaitMsMax)))
         var recordsLeft = request.maxRecords > 0 ? Int(request.maxRecords) : Self.recordsMaxDefault
-        let bytesMax = min(Int(request.maxBytes > 0 ? request.maxBytes : Int32.max), broker.configuration.fetchResponseBytesMax)
+        // max_bytes 0 asks for no records (Kafka answers so; librdkafka's 0180), unlike a Fetch's.
+        let bytesMax = min(Int(max(request.maxBytes, 0)), broker.configuration.fetchResponseBytesMax)
         var bytesLeft = bytesMax
         while true {
             let releasesSeen = manager.releases.value
