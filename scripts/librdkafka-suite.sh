@@ -8,7 +8,7 @@
 # downloaded; SASL and curl off), then for each consumer group protocol (classic, then KIP-848
 # "consumer") starts a fresh `strom serve` on loopback and runs each test against it, as librdkafka's
 # CI runs a broker: num.partitions=4 (its brokers' setting, which tests of auto-created topics
-# expect), TEST_KAFKA_VERSION=3.9.0 (or $TEST_KAFKA_VERSION: 4.x enables the share-group tests),
+# expect), group.share.min.record.lock.duration.ms=1000 (share tests set 3 s locks), TEST_KAFKA_VERSION=3.9.0 (or $TEST_KAFKA_VERSION: 4.x enables the share-group tests),
 # bare (no valgrind), -K (skip tests with known issues), -L (no local-only tests). Prints PASS/FAIL
 # per test and pass, and where each log is. Slow (an hour for the default list): not part of CI;
 # results and every failure's reason go in docs/CONFORMANCE.md.
@@ -43,7 +43,7 @@ for protocol in "${passes[@]}"; do
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     data="$work/data-$protocol"
     "$strom" serve --listen "127.0.0.1:$port" --admin-listen "" --data-dir "$data" --override num.partitions=4 \
-        >"$work/strom-$protocol.log" 2>&1 &
+        --override group.share.min.record.lock.duration.ms=1000 >"$work/strom-$protocol.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 300); do
         python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
