@@ -105,6 +105,31 @@ import Testing
         try await broker.shutdown()
     }
 
+    /// Lock durations are per group: a group's short locks end on time although another group's
+    /// longer lock was set first (the timer was kept for the earlier lock, 30 s here). Another
+    /// member's long poll is answered with the released records.
+    @Test func aShorterLockOfAnotherGroupEndsOnTime() async throws {
+        let broker = try await admin.startBroker(properties: ["group.share.min.record.lock.duration.ms": "1000"])
+        try await admin.createTopic(broker, "orders")
+        for group in ["slow", "queue"] {
+            #expect(try await admin.incrementalAlter(broker, type: 32, group, [("share.auto.offset.reset", .set, "earliest")]) == 0)
+        }
+        #expect(try await admin.incrementalAlter(broker, type: 32, "queue", [("share.record.lock.duration.ms", .set, "1000")]) == 0)
+        #expect(try await admin.produce(broker, "orders", count: 3) == 0)
+        let id = try topicId(broker, "orders")
+        func fetch(group: String, member: String, maxWaitMs: Int32 = 0) async throws -> [[Int64]] {
+            let response = try #require(try await client.call(broker, ShareFetchRequest(
+                groupId: group, memberId: member, shareSessionEpoch: 0, maxWaitMs: maxWaitMs, minBytes: 1, maxBytes: 1 << 20,
+                maxRecords: 100, batchSize: 100, topics: [.init(topicId: id, partitions: [.init(partitionIndex: 0)])]), version: 1))
+            return (response.responses.first?.partitions.first?.acquiredRecords ?? []).map { [$0.firstOffset, $0.lastOffset, Int64($0.deliveryCount)] }
+        }
+        #expect(try await fetch(group: "slow", member: "s1") == [[0, 2, 1]])
+        #expect(try await fetch(group: "queue", member: "q1") == [[0, 2, 1]])
+        // The long poll (20 s, before the slow group's 30 s lock ends) is answered by the release.
+        #expect(try await fetch(group: "queue", member: "q2", maxWaitMs: 20_000) == [[0, 2, 2]])
+        try await broker.shutdown()
+    }
+
     @Test func theSessionLimitIsKept() async throws {
         let broker = try await admin.startBroker(properties: ["group.share.max.share.sessions": "1"])
         try await admin.createTopic(broker, "orders")

@@ -28,6 +28,19 @@ import Testing
         #expect(partition.startOffset == 4 && partition.records.isEmpty)
     }
 
+    /// Kafka answers INVALID_RECORD_STATE once a record's acquisition lock is over, even if the
+    /// lock timer has not released it yet (librdkafka's 0173 `lock_expiry_callback_err`).
+    @Test func aLockPastItsDeadlineTakesNoAcknowledgement() throws {
+        var partition = SharePartition(startOffset: 0, settings: settings)
+        _ = partition.acquire(memberId: "a", logEndOffset: 2, recordsMax: 2, nowMs: 0)
+        #expect(throws: SharePartition.AcknowledgeError.invalidRecordState(offset: 1)) {
+            try partition.acknowledge(memberId: "a", firstOffset: 1, lastOffset: 1, type: .accept, nowMs: 30_000)
+        }
+        try partition.acknowledge(memberId: "a", firstOffset: 0, lastOffset: 0, type: .accept, nowMs: 29_999)
+        #expect(partition.expireLocks(nowMs: 30_000) == 1)
+        #expect(partition.acquire(memberId: "b", logEndOffset: 2, recordsMax: 2, nowMs: 30_001) == [Range(firstOffset: 1, lastOffset: 1, deliveryCount: 2)])
+    }
+
     @Test func onlyTheHolderAcknowledgesAndOnlyWhileAcquired() throws {
         var partition = SharePartition(startOffset: 0, settings: settings)
         _ = partition.acquire(memberId: "a", logEndOffset: 3, recordsMax: 2, nowMs: 0)

@@ -150,13 +150,16 @@ struct SharePartition: Sendable, Equatable {
     // MARK: Acknowledging
 
     /// Applies one acknowledgement range of `memberId`'s: every offset in it must be acquired by
-    /// that member, or nothing changes.
+    /// that member and its lock not yet over, or nothing changes.
     mutating func acknowledge(memberId: String, firstOffset: Int64, lastOffset: Int64, type: AcknowledgeType, nowMs: Int64) throws(AcknowledgeError) {
         guard firstOffset <= lastOffset else { throw .invalidRecordState(offset: firstOffset) }
         for offset in firstOffset...lastOffset {
             guard offset >= startOffset, offset < endOffset else { throw .invalidRecordState(offset: offset) }
             let record = records[Int(offset - startOffset)]
-            guard record.state == .acquired, record.memberId == memberId else { throw .invalidRecordState(offset: offset) }
+            // A lock past its deadline is over even before the timer releases the record.
+            guard record.state == .acquired, record.memberId == memberId, record.lockDeadlineMs > nowMs else {
+                throw .invalidRecordState(offset: offset)
+            }
         }
         for index in Int(firstOffset - startOffset)...Int(lastOffset - startOffset) {
             switch type {

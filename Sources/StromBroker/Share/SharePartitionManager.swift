@@ -186,6 +186,7 @@ actor SharePartitionManager {
         var ranges: [SharePartition.AcquiredRange] = []
         var records = ByteBuffer()
         var recordsLeft = recordsMax
+        let nowMs = clock()
         // The log is read a chunk at a time: what a fetch may acquire (the record limit, the window)
         // is usually far less than what it may carry in bytes.
         while recordsLeft > 0, records.readableBytes < bytesMax,
@@ -209,7 +210,7 @@ actor SharePartitionManager {
             }
             guard let fetchedEnd = batchEnds.last?.nextOffset else { break }
             let acquired = entry.partition.acquire(
-                memberId: memberId, logEndOffset: min(fetchedEnd, offsets.highWatermark), recordsMax: recordsLeft, nowMs: clock())
+                memberId: memberId, logEndOffset: min(fetchedEnd, offsets.highWatermark), recordsMax: recordsLeft, nowMs: nowMs)
             guard let lastAcquired = acquired.last?.lastOffset else { break }
             // Batches past the last acquired record stay behind.
             if let cut = batchEnds.first(where: { $0.nextOffset > lastAcquired }) {
@@ -220,8 +221,10 @@ actor SharePartitionManager {
             recordsLeft -= acquired.reduce(0) { $0 + Int($1.lastOffset - $1.firstOffset + 1) }
         }
         guard !ranges.isEmpty else { return .success(([], ByteBuffer())) }
-        // These locks end after any set before (one duration for all): the timer moves only when none is set.
-        if lockTimer == nil { rescheduleLockTimer() }
+        // Each group has its own lock duration: the timer moves earlier when these locks end first
+        // (with one duration for all they never do, and the pending timer stands).
+        let lockedUntilMs = nowMs + entry.partition.settings.lockDurationMs
+        if lockTimerDeadlineMs.map({ lockedUntilMs < $0 }) ?? true { rescheduleLockTimer() }
         return .success((ranges, records))
     }
 
